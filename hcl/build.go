@@ -1,0 +1,675 @@
+package hcl
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	hclv2 "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// Defaults, in one place so the README's reference can quote them.
+const (
+	DefaultListen            = "127.0.0.1:8000"
+	DefaultMaxRequestBody    = 32 << 20
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 90 * time.Second
+	DefaultShutdownGrace     = 30 * time.Second
+	DefaultStreamIdleTimeout = 120 * time.Second
+	DefaultFirstByteTimeout  = 300 * time.Second
+	DefaultUpstreamTimeout   = 600 * time.Second
+	DefaultMaxConns          = 4096
+	DefaultMaxRetries        = 3
+	DefaultCooldown          = 60 * time.Second
+	DefaultCooldownMax       = time.Hour
+	DefaultProbeInterval     = 30 * time.Second
+	DefaultProbeMax          = 30 * time.Minute
+	DefaultProbeModel        = "gemini-2.5-flash"
+	DefaultHookTimeout       = 100 * time.Millisecond
+	DefaultHookInstances     = 4
+	DefaultHookMemory        = 64 << 20
+	// DefaultKeysPattern is the shape of a Google API key, used to pull
+	// keys out of arbitrary text in keys_file.
+	DefaultKeysPattern = `AIza[0-9A-Za-z_\-]{35}`
+)
+
+// Strategies a pool may use.
+var strategies = []string{"round_robin", "random", "least_recently_used"}
+
+// Error classes a pool may retry elsewhere without blaming the key.
+var retryClasses = []string{"server_error", "timeout", "connection"}
+
+var hookPhases = []string{"request", "response", "chunk"}
+
+func (l *loader) build(raw *rawRoot) *Config {
+	loc := locator{body: l.syntax}
+	cfg := &Config{}
+	l.buildServer(raw.Server, loc.top("server", 0), &cfg.Server)
+
+	proxyGroups := map[string]*ProxyGroup{}
+	for i, rp := range raw.Proxies {
+		b := loc.top("proxy", i)
+		if _, dup := proxyGroups[rp.Name]; dup {
+			l.errorf(blockRange(b), "Duplicate proxy block", "A proxy group named %q is already declared.", rp.Name)
+			continue
+		}
+		g := &ProxyGroup{Name: rp.Name, URLs: l.proxyURLs(rp.URLs, attrRange(b, "urls"))}
+		if len(g.URLs) == 0 {
+			l.errorf(attrRange(b, "urls"), "Empty proxy group", "Proxy group %q lists no proxy URLs.", rp.Name)
+		}
+		proxyGroups[rp.Name] = g
+		cfg.Proxies = append(cfg.Proxies, g)
+	}
+	groupNames := func() []string {
+		var out []string
+		for n := range proxyGroups {
+			out = append(out, n)
+		}
+		return out
+	}
+	resolveProxies := func(b *hclsyntax.Block, urls []string, group *string) []string {
+		out := l.proxyURLs(urls, attrRange(b, "proxies"))
+		if group != nil {
+			g, ok := proxyGroups[*group]
+			if !ok {
+				l.errorf(attrRange(b, "proxy_group"), "Unknown proxy group", "No proxy block is named %q.%s", *group, didYouMean(*group, groupNames()))
+			} else {
+				out = append(out, g.URLs...)
+			}
+		}
+		return out
+	}
+
+	upstreams := map[string]bool{}
+	for i, ru := range raw.Upstreams {
+		b := loc.top("upstream", i)
+		if upstreams[ru.Name] {
+			l.errorf(blockRange(b), "Duplicate upstream block", "An upstream named %q is already declared.", ru.Name)
+			continue
+		}
+		upstreams[ru.Name] = true
+		u := &Upstream{Name: ru.Name, BaseURL: strings.TrimRight(ru.BaseURL, "/"), Headers: ru.Headers, MaxConns: DefaultMaxConns}
+		if pu, err := url.Parse(u.BaseURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			l.errorf(attrRange(b, "base_url"), "Invalid base_url", "%q must be an absolute http:// or https:// URL.", ru.BaseURL)
+		}
+		u.Timeout = l.duration(ru.Timeout, DefaultUpstreamTimeout, b, "timeout")
+		if ru.MaxConns != nil {
+			u.MaxConns = *ru.MaxConns
+			if u.MaxConns < 1 {
+				l.errorf(attrRange(b, "max_conns"), "Invalid max_conns", "max_conns must be at least 1.")
+			}
+		}
+		u.Proxies = resolveProxies(b, ru.Proxies, ru.Proxy)
+		cfg.Upstreams = append(cfg.Upstreams, u)
+	}
+	upstreamNames := keysOf(upstreams)
+
+	hookNames := map[string]bool{}
+	for i, rh := range raw.Hooks {
+		b := loc.top("hook", i)
+		if hookNames[rh.Name] {
+			l.errorf(blockRange(b), "Duplicate hook block", "A hook named %q is already declared.", rh.Name)
+			continue
+		}
+		hookNames[rh.Name] = true
+		cfg.Hooks = append(cfg.Hooks, l.buildHook(rh, b))
+	}
+	checkHooks := func(b *hclsyntax.Block, names []string) {
+		for _, n := range names {
+			if !hookNames[n] {
+				l.errorf(attrRange(b, "hooks"), "Unknown hook", "No hook block is named %q.%s", n, didYouMean(n, keysOf(hookNames)))
+			}
+		}
+	}
+
+	pools := map[string]bool{}
+	for i, rp := range raw.Pools {
+		b := loc.top("pool", i)
+		if pools[rp.Name] {
+			l.errorf(blockRange(b), "Duplicate pool block", "A pool named %q is already declared.", rp.Name)
+			continue
+		}
+		pools[rp.Name] = true
+		if !upstreams[rp.Upstream] {
+			l.errorf(attrRange(b, "upstream"), "Unknown upstream", "Pool %q names upstream %q, which is not declared.%s", rp.Name, rp.Upstream, didYouMean(rp.Upstream, upstreamNames))
+		}
+		p := l.buildPool(rp, b)
+		p.Proxies = resolveProxies(b, rp.Proxies, rp.ProxyGroup)
+		checkHooks(b, rp.Hooks)
+		cfg.Pools = append(cfg.Pools, p)
+	}
+	poolNames := keysOf(pools)
+
+	secrets := map[string]string{}
+	tokens := map[string]bool{}
+	for i, rt := range raw.Tokens {
+		b := loc.top("token", i)
+		if tokens[rt.Name] {
+			l.errorf(blockRange(b), "Duplicate token block", "A token named %q is already declared.", rt.Name)
+			continue
+		}
+		tokens[rt.Name] = true
+		t := l.buildToken(rt, b)
+		for _, s := range t.Secrets {
+			if other, dup := secrets[s]; dup {
+				l.errorf(blockRange(b), "Shared token secret", "Token %q uses the same secret as token %q; each client must be told apart.", rt.Name, other)
+			}
+			secrets[s] = rt.Name
+		}
+		if len(t.Pools) == 0 {
+			l.errorf(attrRange(b, "pools"), "Token allowed no pool", "Token %q lists no pools, so it could never be served.", rt.Name)
+		}
+		for _, p := range t.Pools {
+			if !pools[p] {
+				l.errorf(attrRange(b, "pools"), "Unknown pool", "Token %q names pool %q, which is not declared.%s", rt.Name, p, didYouMean(p, poolNames))
+			}
+		}
+		checkHooks(b, rt.Hooks)
+		cfg.Tokens = append(cfg.Tokens, t)
+	}
+
+	models := map[string]bool{}
+	for i, rm := range raw.Models {
+		b := loc.top("model", i)
+		if models[rm.Name] {
+			l.errorf(blockRange(b), "Duplicate model block", "A model rule named %q is already declared.", rm.Name)
+			continue
+		}
+		models[rm.Name] = true
+		m := l.buildModel(rm, b)
+		if m.Pool != "" && !pools[m.Pool] {
+			l.errorf(attrRange(b, "pool"), "Unknown pool", "Model rule %q routes to pool %q, which is not declared.%s", rm.Name, m.Pool, didYouMean(m.Pool, poolNames))
+		}
+		cfg.Models = append(cfg.Models, m)
+	}
+
+	l.buildStore(raw.Store, loc.top("store", 0), cfg)
+	l.buildStatus(raw.Status, loc.top("status", 0), &cfg.Status)
+	l.buildMetrics(raw.Metrics, loc.top("metrics", 0), &cfg.Metrics)
+	l.buildOpenAI(raw.OpenAI, loc.top("openai", 0), &cfg.OpenAI)
+	return cfg
+}
+
+func (l *loader) buildServer(rs *rawServer, b *hclsyntax.Block, s *Server) {
+	*s = Server{Listen: DefaultListen, MaxRequestBody: DefaultMaxRequestBody, LogLevel: "info", DataDir: filepath.Join(filepath.Dir(l.path), "data")}
+	if rs == nil {
+		s.ReadTimeout, s.IdleTimeout, s.ShutdownGrace = DefaultReadTimeout, DefaultIdleTimeout, DefaultShutdownGrace
+		s.StreamIdleTimeout, s.FirstByteTimeout = DefaultStreamIdleTimeout, DefaultFirstByteTimeout
+		return
+	}
+	if rs.Listen != nil {
+		s.Listen = *rs.Listen
+		if !strings.Contains(s.Listen, ":") {
+			l.errorf(attrRange(b, "listen"), "Invalid listen address", "%q must be host:port, e.g. \"127.0.0.1:8000\" or \":8000\".", s.Listen)
+		}
+	}
+	if rs.MaxRequestBody != nil {
+		n := l.size(rs.MaxRequestBody, b, "max_request_body")
+		if n < 1024 || n > 1<<31-1 {
+			l.errorf(attrRange(b, "max_request_body"), "Invalid max_request_body", "max_request_body must be between 1KiB and 2GiB.")
+		}
+		s.MaxRequestBody = int(n)
+	}
+	s.ReadTimeout = l.duration(rs.ReadTimeout, DefaultReadTimeout, b, "read_timeout")
+	s.IdleTimeout = l.duration(rs.IdleTimeout, DefaultIdleTimeout, b, "idle_timeout")
+	s.ShutdownGrace = l.duration(rs.ShutdownGrace, DefaultShutdownGrace, b, "shutdown_grace")
+	s.StreamIdleTimeout = l.duration(rs.StreamIdleTimeout, DefaultStreamIdleTimeout, b, "stream_idle_timeout")
+	s.FirstByteTimeout = l.duration(rs.FirstByteTimeout, DefaultFirstByteTimeout, b, "first_byte_timeout")
+	if rs.DataDir != nil {
+		s.DataDir = l.files.abs(*rs.DataDir)
+	}
+	if rs.LogLevel != nil {
+		s.LogLevel = *rs.LogLevel
+		l.oneOf(s.LogLevel, []string{"debug", "info", "warn", "error"}, b, "log_level")
+	}
+	if rs.LogRequests != nil {
+		s.LogRequests = *rs.LogRequests
+	}
+}
+
+func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
+	p := &Pool{
+		Name: rp.Name, Upstream: rp.Upstream, Strategy: "round_robin", MaxRetries: DefaultMaxRetries,
+		RetryOn: append([]string(nil), retryClasses...), Hooks: rp.Hooks,
+		Cooldown: Cooldown{Base: DefaultCooldown, Max: DefaultCooldownMax, Multiplier: 2},
+		Probe:    Probe{Enabled: true, Interval: DefaultProbeInterval, Max: DefaultProbeMax, Model: DefaultProbeModel},
+	}
+	seen := map[string]bool{}
+	add := func(v string, w int) {
+		if v == "" || seen[v] {
+			return
+		}
+		seen[v] = true
+		p.Keys = append(p.Keys, Key{Value: v, Weight: w})
+	}
+	for _, k := range rp.Keys {
+		add(strings.TrimSpace(k), 1)
+	}
+	for i, kb := range rp.KeyBlocks {
+		w := 1
+		if kb.Weight != nil {
+			w = *kb.Weight
+			if w < 1 || w > 1000 {
+				l.errorf(attrRange(locator{}.block(b.Body, "key", i), "weight"), "Invalid weight", "A key weight must be between 1 and 1000.")
+			}
+		}
+		add(strings.TrimSpace(kb.Value), w)
+	}
+	if rp.KeysFile != nil {
+		pattern := DefaultKeysPattern
+		if rp.KeysPattern != nil {
+			pattern = *rp.KeysPattern
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			l.errorf(attrRange(b, "keys_pattern"), "Invalid keys_pattern", "The regular expression does not compile: %s.", err)
+		} else if data, err := l.files.read(*rp.KeysFile); err != nil {
+			l.errorf(attrRange(b, "keys_file"), "Cannot read keys_file", "Pool %q: cannot read %q: %s.", rp.Name, *rp.KeysFile, unwrapPathError(err))
+		} else {
+			for _, m := range re.FindAll(data, -1) {
+				add(string(m), 1)
+			}
+		}
+	}
+	if len(p.Keys) == 0 {
+		l.errorf(blockRange(b), "Pool has no keys", "Pool %q has no keys: give it keys, key blocks or a keys_file that contains keys.", rp.Name)
+	}
+	if rp.Strategy != nil {
+		p.Strategy = *rp.Strategy
+		l.oneOf(p.Strategy, strategies, b, "strategy")
+	}
+	if rp.MaxRetries != nil {
+		p.MaxRetries = *rp.MaxRetries
+		if p.MaxRetries < 0 || p.MaxRetries > 100 {
+			l.errorf(attrRange(b, "max_retries"), "Invalid max_retries", "max_retries must be between 0 and 100.")
+		}
+	}
+	if rp.RetryOn != nil {
+		p.RetryOn = rp.RetryOn
+		for _, c := range rp.RetryOn {
+			l.oneOf(c, retryClasses, b, "retry_on")
+		}
+	}
+	if c := rp.Cooldown; c != nil {
+		cb := locator{}.block(b.Body, "cooldown", 0)
+		p.Cooldown.Base = l.duration(c.Base, DefaultCooldown, cb, "base")
+		p.Cooldown.Max = l.duration(c.Max, DefaultCooldownMax, cb, "max")
+		p.Cooldown.Daily = l.duration(c.Daily, 0, cb, "daily")
+		if c.Multiplier != nil {
+			p.Cooldown.Multiplier = *c.Multiplier
+			if p.Cooldown.Multiplier < 1 || p.Cooldown.Multiplier > 100 {
+				l.errorf(attrRange(cb, "multiplier"), "Invalid multiplier", "multiplier must be between 1 and 100.")
+			}
+		}
+		if p.Cooldown.Max < p.Cooldown.Base {
+			l.errorf(attrRange(cb, "max"), "Invalid cooldown", "max (%s) is shorter than base (%s).", p.Cooldown.Max, p.Cooldown.Base)
+		}
+	}
+	if pr := rp.Probe; pr != nil {
+		pb := locator{}.block(b.Body, "probe", 0)
+		if pr.Enabled != nil {
+			p.Probe.Enabled = *pr.Enabled
+		}
+		p.Probe.Interval = l.duration(pr.Interval, DefaultProbeInterval, pb, "interval")
+		p.Probe.Max = l.duration(pr.Max, DefaultProbeMax, pb, "max")
+		if pr.Model != nil {
+			p.Probe.Model = strings.TrimPrefix(*pr.Model, "models/")
+		}
+	}
+	if lim := rp.Limits; lim != nil {
+		lb := locator{}.block(b.Body, "limits", 0)
+		p.Limits.RPM = l.nonNegative(lim.RPM, lb, "rpm")
+		p.Limits.RPD = l.nonNegative(lim.RPD, lb, "rpd")
+		p.Limits.TPM = l.nonNegative(lim.TPM, lb, "tpm")
+	}
+	return p
+}
+
+func (l *loader) buildToken(rt *rawToken, b *hclsyntax.Block) *Token {
+	t := &Token{Name: rt.Name, Pools: rt.Pools, Models: rt.Models, Labels: rt.Labels, Hooks: rt.Hooks}
+	if rt.Secret != nil {
+		t.Secrets = append(t.Secrets, *rt.Secret)
+	}
+	t.Secrets = append(t.Secrets, rt.Secrets...)
+	if len(t.Secrets) == 0 {
+		l.errorf(blockRange(b), "Token has no secret", "Token %q needs secret = \"...\" or secrets = [...].", rt.Name)
+	}
+	for _, s := range t.Secrets {
+		if len(strings.TrimSpace(s)) < 8 {
+			l.errorf(attrRange(b, "secret"), "Weak token secret", "Token %q has a secret shorter than 8 characters.", rt.Name)
+		}
+	}
+	for _, g := range t.Models {
+		if _, err := path.Match(g, ""); err != nil {
+			l.errorf(attrRange(b, "models"), "Invalid model pattern", "%q is not a valid glob: %s.", g, err)
+		}
+	}
+	t.RPM = l.nonNegative(rt.RPM, b, "rpm")
+	t.Concurrency = l.nonNegative(rt.Concurrency, b, "concurrency")
+	if rt.TokensPerDay != nil {
+		t.TokensPerDay = *rt.TokensPerDay
+		if t.TokensPerDay < 0 {
+			l.errorf(attrRange(b, "tokens_per_day"), "Invalid tokens_per_day", "tokens_per_day must not be negative.")
+		}
+	}
+	if rt.Expires != nil {
+		ts, err := time.Parse(time.RFC3339, *rt.Expires)
+		if err != nil {
+			if d, err2 := time.Parse("2006-01-02", *rt.Expires); err2 == nil {
+				ts, err = d, nil
+			}
+		}
+		if err != nil {
+			l.errorf(attrRange(b, "expires"), "Invalid expires", "%q is not a date (\"2026-12-31\") or RFC 3339 time (\"2026-12-31T23:59:59Z\").", *rt.Expires)
+		}
+		t.Expires = ts
+	}
+	return t
+}
+
+func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
+	m := &ModelRule{Name: strings.TrimPrefix(rm.Name, "models/")}
+	if rm.Target != nil {
+		m.Target = strings.TrimPrefix(*rm.Target, "models/")
+		if strings.ContainsAny(m.Target, "*?[") {
+			l.errorf(attrRange(b, "target"), "Invalid target", "A target must be one model name, not a pattern.")
+		}
+	}
+	if _, err := path.Match(m.Name, ""); err != nil {
+		l.errorf(blockRange(b), "Invalid model pattern", "%q is not a valid glob: %s.", m.Name, err)
+	}
+	if rm.Pool != nil {
+		m.Pool = *rm.Pool
+	}
+	m.Search = deref(rm.Search)
+	m.Image = deref(rm.Image)
+	m.Hidden = deref(rm.Hidden)
+	m.Listed = deref(rm.Listed)
+	if rm.ThinkingBudget != nil {
+		v := *rm.ThinkingBudget
+		if v < -1 {
+			l.errorf(attrRange(b, "thinking_budget"), "Invalid thinking_budget", "thinking_budget must be -1 (dynamic), 0 (off) or a positive token count.")
+		}
+		m.ThinkingBudget = &v
+	}
+	if rm.IncludeThoughts != nil {
+		v := *rm.IncludeThoughts
+		m.IncludeThoughts = &v
+	}
+	m.SafetySettings = l.jsonValue(rm.SafetySettings, b, "safety_settings")
+	m.GenerationConfig = l.jsonValue(rm.GenerationConfig, b, "generation_config")
+	if m.GenerationConfig != nil && !bytes.HasPrefix(bytes.TrimSpace(m.GenerationConfig), []byte("{")) {
+		l.errorf(attrRange(b, "generation_config"), "Invalid generation_config", "generation_config must be an object, e.g. { temperature = 0.7 }.")
+	}
+	if m.SafetySettings != nil && !bytes.HasPrefix(bytes.TrimSpace(m.SafetySettings), []byte("[")) {
+		l.errorf(attrRange(b, "safety_settings"), "Invalid safety_settings", "safety_settings must be a list of { category, threshold } objects.")
+	}
+	return m
+}
+
+func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
+	h := &Hook{
+		Name: rh.Name, Module: l.files.abs(rh.Module), Phases: rh.Phases, Routes: rh.Routes, Models: rh.Models, Tokens: rh.Tokens,
+		MaxInstances: DefaultHookInstances, MemoryBytes: DefaultHookMemory, Fail: "closed",
+	}
+	if len(h.Phases) == 0 {
+		h.Phases = []string{"request"}
+	}
+	for _, ph := range h.Phases {
+		l.oneOf(ph, hookPhases, b, "phases")
+	}
+	h.Timeout = l.duration(rh.Timeout, DefaultHookTimeout, b, "timeout")
+	if rh.MaxInstances != nil {
+		h.MaxInstances = *rh.MaxInstances
+		if h.MaxInstances < 1 || h.MaxInstances > 1024 {
+			l.errorf(attrRange(b, "max_instances"), "Invalid max_instances", "max_instances must be between 1 and 1024.")
+		}
+	}
+	if rh.Memory != nil {
+		n := l.size(rh.Memory, b, "memory")
+		if n < 4<<20 || n > 4<<30 {
+			l.errorf(attrRange(b, "memory"), "Invalid memory", "memory must be between 4MiB and 4GiB (a Go guest needs about 4MiB to start).")
+		}
+		h.MemoryBytes = uint64(n)
+	}
+	if rh.Fail != nil {
+		h.Fail = *rh.Fail
+		l.oneOf(h.Fail, []string{"open", "closed"}, b, "fail")
+	}
+	h.Config = l.jsonValue(rh.Config, b, "config")
+	if h.Config == nil {
+		h.Config = json.RawMessage("{}")
+	}
+	return h
+}
+
+func (l *loader) buildStore(rs *rawStore, b *hclsyntax.Block, cfg *Config) {
+	s := &cfg.Store
+	*s = Store{
+		Driver: "sqlite", DSN: filepath.Join(cfg.Server.DataDir, "balance.db"), MaxBodyBytes: 64 << 10,
+		RetainRequests: 7 * 24 * time.Hour, RetainErrors: 30 * 24 * time.Hour, RetainRollups: 90 * 24 * time.Hour,
+		KeyStateRefresh: 2 * time.Second,
+	}
+	if rs == nil {
+		return
+	}
+	if rs.Driver != nil {
+		s.Driver = *rs.Driver
+		l.oneOf(s.Driver, []string{"sqlite", "mysql", "none"}, b, "driver")
+	}
+	switch {
+	case rs.DSN != nil:
+		s.DSN = *rs.DSN
+	case rs.Path != nil:
+		s.DSN = l.files.abs(*rs.Path)
+	case s.Driver == "mysql":
+		l.errorf(blockRange(b), "Missing dsn", "The mysql driver needs dsn = \"user:pass@tcp(host:3306)/db\" (usually env(\"BALANCE_MYSQL_DSN\")).")
+	}
+	s.Required = deref(rs.Required)
+	s.RecordRequests = deref(rs.RecordRequests)
+	if rs.MaxBody != nil {
+		s.MaxBodyBytes = int(l.size(rs.MaxBody, b, "max_body"))
+	}
+	s.RetainRequests = l.duration(rs.RetainRequests, s.RetainRequests, b, "retain_requests")
+	s.RetainErrors = l.duration(rs.RetainErrors, s.RetainErrors, b, "retain_errors")
+	s.RetainRollups = l.duration(rs.RetainRollups, s.RetainRollups, b, "retain_rollups")
+	s.ShareKeyState = s.Driver == "mysql"
+	if rs.ShareKeyState != nil {
+		s.ShareKeyState = *rs.ShareKeyState
+	}
+	s.KeyStateRefresh = l.duration(rs.KeyStateRefresh, s.KeyStateRefresh, b, "key_state_refresh")
+}
+
+func (l *loader) buildStatus(rs *rawStatus, b *hclsyntax.Block, s *Status) {
+	if rs == nil {
+		return
+	}
+	s.Path = "/status"
+	if rs.Path != nil {
+		s.Path = "/" + strings.Trim(*rs.Path, "/")
+	}
+	if rs.Token == nil || len(*rs.Token) < 8 {
+		l.errorf(blockRange(b), "Status needs a token", "The status block needs token = \"...\" of at least 8 characters; status shows key fingerprints and stats.")
+	} else {
+		s.Token = *rs.Token
+	}
+	l.reservedPath(s.Path, b, "path")
+}
+
+func (l *loader) buildMetrics(rm *rawMetrics, b *hclsyntax.Block, m *Metrics) {
+	if rm == nil {
+		return
+	}
+	m.Enabled, m.Path = true, "/metrics"
+	if rm.Enabled != nil {
+		m.Enabled = *rm.Enabled
+	}
+	if rm.Path != nil {
+		m.Path = "/" + strings.Trim(*rm.Path, "/")
+	}
+	if rm.Token != nil {
+		m.Token = *rm.Token
+	}
+	l.reservedPath(m.Path, b, "path")
+}
+
+func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
+	*o = OpenAI{
+		Suffixes:    Suffixes{Search: "-search", Image: "-image", NonThinking: "-non-thinking"},
+		ImageOutput: "markdown", SearchLinks: true, MaxN: 8,
+		ImageFetch: ImageFetch{Enabled: true, Timeout: 10 * time.Second, MaxBytes: 20 << 20},
+	}
+	if ro == nil {
+		return
+	}
+	if ro.SearchSuffix != nil {
+		o.Suffixes.Search = *ro.SearchSuffix
+	}
+	if ro.ImageSuffix != nil {
+		o.Suffixes.Image = *ro.ImageSuffix
+	}
+	if ro.NonThinkingSuffix != nil {
+		o.Suffixes.NonThinking = *ro.NonThinkingSuffix
+	}
+	o.ShowThinking = deref(ro.ShowThinking)
+	if ro.ImageOutput != nil {
+		o.ImageOutput = *ro.ImageOutput
+		l.oneOf(o.ImageOutput, []string{"markdown", "data_url"}, b, "image_output")
+	}
+	if ro.SearchLinks != nil {
+		o.SearchLinks = *ro.SearchLinks
+	}
+	o.KeepAlive = l.duration(ro.KeepAlive, 0, b, "keep_alive")
+	if ro.MaxN != nil {
+		o.MaxN = *ro.MaxN
+		if o.MaxN < 1 || o.MaxN > 64 {
+			l.errorf(attrRange(b, "max_n"), "Invalid max_n", "max_n must be between 1 and 64.")
+		}
+	}
+	if f := ro.ImageFetch; f != nil {
+		fb := locator{}.block(b.Body, "image_fetch", 0)
+		if f.Enabled != nil {
+			o.ImageFetch.Enabled = *f.Enabled
+		}
+		o.ImageFetch.Timeout = l.duration(f.Timeout, o.ImageFetch.Timeout, fb, "timeout")
+		if f.MaxBytes != nil {
+			o.ImageFetch.MaxBytes = int(l.size(f.MaxBytes, fb, "max_bytes"))
+		}
+	}
+}
+
+// reservedPath rejects status and metrics paths that would shadow the
+// API routes.
+func (l *loader) reservedPath(p string, b *hclsyntax.Block, attr string) {
+	for _, r := range []string{"/v1", "/v1beta", "/gemini", "/hf", "/openai", "/health"} {
+		if p == r || strings.HasPrefix(p, r+"/") || p == "/" {
+			l.errorf(attrRange(b, attr), "Path shadows an API route", "%q overlaps the API route %q; pick another path such as \"/status\".", p, r)
+			return
+		}
+	}
+}
+
+func (l *loader) proxyURLs(urls []string, rng *hclv2.Range) []string {
+	var out []string
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			l.errorf(rng, "Invalid proxy URL", "%q is not a URL like \"http://user:pass@host:3128\" or \"socks5://host:1080\".", raw)
+			continue
+		}
+		switch u.Scheme {
+		case "http", "socks5", "socks5h":
+		default:
+			l.errorf(rng, "Unsupported proxy scheme", "%q: the scheme must be http, socks5 or socks5h.", raw)
+			continue
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
+func (l *loader) duration(v *string, def time.Duration, b *hclsyntax.Block, attr string) time.Duration {
+	if v == nil {
+		return def
+	}
+	d, err := parseDuration(*v)
+	if err != nil {
+		l.errorf(attrRange(b, attr), "Invalid duration", "%s: %s.", attr, err)
+		return def
+	}
+	if d < 0 {
+		l.errorf(attrRange(b, attr), "Negative duration", "%s must not be negative.", attr)
+		return def
+	}
+	return d
+}
+
+func (l *loader) size(v *string, b *hclsyntax.Block, attr string) int64 {
+	n, err := parseSize(*v)
+	if err != nil {
+		l.errorf(attrRange(b, attr), "Invalid size", "%s: %s.", attr, err)
+	}
+	return n
+}
+
+func (l *loader) nonNegative(v *int, b *hclsyntax.Block, attr string) int {
+	if v == nil {
+		return 0
+	}
+	if *v < 0 {
+		l.errorf(attrRange(b, attr), "Invalid "+attr, "%s must not be negative (0 means no limit).", attr)
+		return 0
+	}
+	return *v
+}
+
+func (l *loader) oneOf(v string, allowed []string, b *hclsyntax.Block, attr string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	l.errorf(attrRange(b, attr), "Invalid "+attr, "%q is not one of %s.%s", v, strings.Join(quoteAll(allowed), ", "), didYouMean(v, allowed))
+}
+
+func (l *loader) jsonValue(v *cty.Value, b *hclsyntax.Block, attr string) json.RawMessage {
+	if v == nil || v.IsNull() {
+		return nil
+	}
+	if !v.IsWhollyKnown() {
+		l.errorf(attrRange(b, attr), "Unknown value", "%s could not be evaluated.", attr)
+		return nil
+	}
+	out, err := ctyjson.Marshal(*v, v.Type())
+	if err != nil {
+		l.errorf(attrRange(b, attr), "Invalid value", "%s cannot be expressed as JSON: %s.", attr, err)
+		return nil
+	}
+	return out
+}
+
+func deref(b *bool) bool { return b != nil && *b }
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func quoteAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = `"` + s + `"`
+	}
+	return out
+}

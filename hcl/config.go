@@ -1,0 +1,259 @@
+// Package hcl decodes and validates balance.hcl into an immutable Config.
+//
+// The upstream HCL module is imported under the alias hclv2 everywhere in
+// this package, because this package is also called hcl.
+//
+// Loading runs in passes, each of which collects diagnostics and keeps
+// going, so one run reports every problem in the file:
+//
+//  1. parse the file and evaluate `locals` in dependency order;
+//  2. decode every block with gohcl against one EvalContext that holds
+//     env(), file(), the standard functions and local.*;
+//  3. check references between blocks (pool → upstream, token → pool, …);
+//  4. check values (durations, limits, strategies, globs).
+//
+// The result is a Config: plain values with no HCL types, safe to share
+// between goroutines and never mutated after Load returns.
+package hcl
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Config is one validated, immutable version of balance.hcl.
+type Config struct {
+	// Path is the file the config was loaded from.
+	Path string
+	// Hash is the sha256 of the config file and every file it read
+	// (keys files, file() calls), hex encoded. Equal hashes mean equal
+	// configs, so a reload of an unchanged file is skipped.
+	Hash string
+	// Files lists every file the config depends on, the config file
+	// first, so a watcher knows what to watch.
+	Files []string
+
+	Server    Server
+	Upstreams []*Upstream
+	Proxies   []*ProxyGroup
+	Pools     []*Pool
+	Tokens    []*Token
+	Models    []*ModelRule
+	Hooks     []*Hook
+	Store     Store
+	Status    Status
+	Metrics   Metrics
+	OpenAI    OpenAI
+}
+
+// Server holds listener and protocol limits. Listen cannot change on a live
+// reload; the other values can.
+type Server struct {
+	Listen            string
+	MaxRequestBody    int
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
+	ShutdownGrace     time.Duration
+	StreamIdleTimeout time.Duration
+	FirstByteTimeout  time.Duration
+	DataDir           string
+	LogLevel          string
+	LogRequests       bool
+}
+
+// Upstream is one Gemini API endpoint.
+type Upstream struct {
+	Name     string
+	BaseURL  string
+	Timeout  time.Duration
+	Headers  map[string]string
+	Proxies  []string // resolved URLs, from proxies and proxy groups
+	MaxConns int
+}
+
+// ProxyGroup names a set of egress proxies that upstreams and pools share.
+type ProxyGroup struct {
+	Name string
+	URLs []string
+}
+
+// Key is one upstream API key. Keys are opaque: no shape is required.
+type Key struct {
+	Value  string
+	Weight int
+}
+
+// Pool is a set of keys on one upstream with its failure policy.
+type Pool struct {
+	Name       string
+	Upstream   string
+	Keys       []Key
+	Strategy   string // round_robin, random, least_recently_used
+	MaxRetries int
+	Proxies    []string // overrides the upstream's proxies when set
+	Cooldown   Cooldown
+	Probe      Probe
+	Limits     KeyLimits
+	// RetryOn lists the error classes that move a request to another key
+	// without blaming the key: "server_error", "timeout", "connection".
+	RetryOn []string
+	// Hooks names hook blocks applied to every request on this pool.
+	Hooks []string
+}
+
+// Cooldown is the policy for keys that answered 429.
+type Cooldown struct {
+	// Base is used when Google sends no RetryInfo.
+	Base time.Duration
+	// Max caps escalation.
+	Max time.Duration
+	// Multiplier grows the cooldown for a key that is rate-limited again
+	// soon after it came back.
+	Multiplier float64
+	// Daily is applied when the quota that ran out is a per-day one.
+	Daily time.Duration
+}
+
+// Probe is how quarantined keys are re-checked in the background.
+type Probe struct {
+	Enabled  bool
+	Interval time.Duration // first re-check after quarantine
+	Max      time.Duration // backoff cap
+	Model    string        // model used by the cheap models.get probe
+}
+
+// KeyLimits spread load before Google says 429. Zero means unlimited.
+type KeyLimits struct {
+	RPM int
+	RPD int
+	TPM int
+}
+
+// Token is a client credential and what it may do.
+type Token struct {
+	Name         string
+	Secrets      []string
+	Pools        []string
+	Models       []string // glob patterns; empty means any
+	RPM          int
+	Concurrency  int
+	TokensPerDay int64
+	Expires      time.Time // zero: never
+	Labels       map[string]string
+	Hooks        []string
+}
+
+// ModelRule shapes requests for one model name, real or virtual.
+type ModelRule struct {
+	// Name is the model as clients ask for it. A name ending in a glob
+	// (e.g. "imagen-*") matches many models.
+	Name string
+	// Target is the model sent upstream ("" keeps Name).
+	Target string
+	// Pool routes matching requests to this pool ("" = the token's first).
+	Pool string
+	// Search adds the googleSearch tool.
+	Search bool
+	// Image asks for responseModalities TEXT and IMAGE.
+	Image bool
+	// ThinkingBudget, when set, is filled in unless the client sent one.
+	ThinkingBudget *int
+	// IncludeThoughts, when set, is filled in unless the client sent it.
+	IncludeThoughts *bool
+	// SafetySettings and GenerationConfig are JSON filled in only for
+	// fields the client did not send.
+	SafetySettings   json.RawMessage
+	GenerationConfig json.RawMessage
+	// Hidden removes the model from model lists; Listed adds a virtual
+	// model to them.
+	Hidden bool
+	Listed bool
+}
+
+// Suffix rules apply to any model: "gemini-2.5-flash-search" and so on.
+// They are configured in the openai block and apply on both protocols.
+type Suffixes struct {
+	Search      string
+	Image       string
+	NonThinking string
+}
+
+// Hook is a WASM plugin applied to requests and responses.
+type Hook struct {
+	Name         string
+	Module       string // absolute path
+	Phases       []string
+	Routes       []string
+	Models       []string
+	Tokens       []string
+	Timeout      time.Duration
+	MaxInstances int
+	MemoryBytes  uint64
+	Fail         string // open or closed
+	Config       json.RawMessage
+}
+
+// Store is where stats and key state persist.
+type Store struct {
+	Driver          string // sqlite, mysql or none
+	DSN             string
+	Required        bool // refuse to start without the database
+	RecordRequests  bool // keep request bodies of failed requests
+	MaxBodyBytes    int
+	RetainRequests  time.Duration
+	RetainErrors    time.Duration
+	RetainRollups   time.Duration
+	ShareKeyState   bool
+	KeyStateRefresh time.Duration
+}
+
+// Status configures the read-only status endpoint and page.
+type Status struct {
+	Path  string
+	Token string
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	Enabled bool
+	Path    string
+	Token   string
+}
+
+// OpenAI configures the OpenAI-compatible surface.
+type OpenAI struct {
+	Suffixes     Suffixes
+	ShowThinking bool
+	ImageOutput  string // markdown or data_url
+	SearchLinks  bool
+	KeepAlive    time.Duration // fake-stream keep-alive interval; 0 = off
+	MaxN         int
+	ImageFetch   ImageFetch
+}
+
+// ImageFetch bounds fetching http(s) image URLs named in chat messages.
+type ImageFetch struct {
+	Enabled  bool
+	Timeout  time.Duration
+	MaxBytes int
+}
+
+// Pool returns the pool with the given name, or nil.
+func (c *Config) Pool(name string) *Pool {
+	for _, p := range c.Pools {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Upstream returns the upstream with the given name, or nil.
+func (c *Config) Upstream(name string) *Upstream {
+	for _, u := range c.Upstreams {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}

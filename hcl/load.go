@@ -1,0 +1,264 @@
+package hcl
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	hclv2 "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Options change how a config is loaded. The zero value reads the process
+// environment.
+type Options struct {
+	// LookupEnv replaces os.LookupEnv for env(); tests use it.
+	LookupEnv func(string) (string, bool)
+}
+
+// Error carries every diagnostic of a rejected config. Error() gives one
+// "file:line:col: summary: detail" line per problem; Render adds the
+// source line and a caret, as the validate command prints them.
+type Error struct {
+	Diags hclv2.Diagnostics
+	files map[string]*hclv2.File
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	for i, d := range e.Diags {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(FormatDiagnostic(d))
+	}
+	return b.String()
+}
+
+// Render writes the diagnostics with source snippets.
+func (e *Error) Render(w io.Writer, width uint, color bool) error {
+	return hclv2.NewDiagnosticTextWriter(w, e.files, width, color).WriteDiagnostics(e.Diags)
+}
+
+// FormatDiagnostic renders one diagnostic as "file:line:col: summary: detail".
+func FormatDiagnostic(d *hclv2.Diagnostic) string {
+	var b strings.Builder
+	if d.Subject != nil {
+		fmt.Fprintf(&b, "%s:%d:%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+	}
+	if d.Severity == hclv2.DiagWarning {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(d.Summary)
+	if d.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(d.Detail)
+	}
+	return b.String()
+}
+
+// Load reads, decodes and validates the config at path. On failure the
+// error is an *Error holding every diagnostic.
+func Load(path string) (*Config, error) {
+	return LoadWith(path, Options{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts Options) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return LoadBytes(path, src, opts)
+}
+
+// LoadBytes decodes src as if it had been read from path; relative file
+// references resolve against path's directory.
+func LoadBytes(path string, src []byte, opts Options) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	l := &loader{
+		path:   abs,
+		parser: hclparse.NewParser(),
+		files:  newFileReader(filepath.Dir(abs)),
+		opts:   opts,
+	}
+	cfg, diags := l.load(path, src)
+	if diags.HasErrors() {
+		diags = dedupe(diags)
+		sort.SliceStable(diags, func(i, j int) bool {
+			a, b := diags[i].Subject, diags[j].Subject
+			if a == nil || b == nil {
+				return a != nil
+			}
+			if a.Filename != b.Filename {
+				return a.Filename < b.Filename
+			}
+			return a.Start.Byte < b.Start.Byte
+		})
+		return nil, &Error{Diags: diags, files: l.parser.Files()}
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	path   string
+	parser *hclparse.Parser
+	files  *fileReader
+	opts   Options
+	ctx    *hclv2.EvalContext
+	diags  hclv2.Diagnostics
+	syntax *hclsyntax.Body
+}
+
+func (l *loader) load(name string, src []byte) (*Config, hclv2.Diagnostics) {
+	file, diags := l.parser.ParseHCL(src, name)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	l.syntax, _ = file.Body.(*hclsyntax.Body)
+
+	// Pass 1: locals, evaluated before anything that may refer to them.
+	content, rest, d := file.Body.PartialContent(&hclv2.BodySchema{
+		Blocks: []hclv2.BlockHeaderSchema{{Type: "locals"}},
+	})
+	l.diags = append(l.diags, d...)
+	l.ctx = &hclv2.EvalContext{Functions: l.files.functions(l.opts.LookupEnv)}
+	l.ctx.Variables = map[string]cty.Value{"local": l.evalLocals(content.Blocks)}
+
+	// Pass 2: decode every block.
+	var raw rawRoot
+	l.diags = append(l.diags, gohcl.DecodeBody(rest, l.ctx, &raw)...)
+
+	// Passes 3 and 4: references and values. They run even after decode
+	// errors so one run reports every problem; they tolerate the zero
+	// values a failed attribute leaves behind.
+	cfg := l.build(&raw)
+	if l.diags.HasErrors() {
+		return nil, l.diags
+	}
+	cfg.Path = l.path
+	h := sha256.New()
+	h.Write(src)
+	cfg.Files = []string{l.path}
+	names := append([]string(nil), l.files.order...)
+	sort.Strings(names)
+	for _, f := range names {
+		h.Write([]byte(f))
+		h.Write(l.files.files[f])
+		cfg.Files = append(cfg.Files, f)
+	}
+	for _, hk := range cfg.Hooks {
+		cfg.Files = append(cfg.Files, hk.Module)
+		if b, err := os.ReadFile(hk.Module); err == nil {
+			h.Write(b)
+		}
+	}
+	cfg.Hash = hex.EncodeToString(h.Sum(nil))
+	return cfg, l.diags
+}
+
+// evalLocals evaluates locals in dependency order, so a local may use
+// another declared after it. Cycles and unknown names are diagnosed.
+func (l *loader) evalLocals(blocks hclv2.Blocks) cty.Value {
+	pending := map[string]*hclv2.Attribute{}
+	for _, b := range blocks {
+		attrs, d := b.Body.JustAttributes()
+		l.diags = append(l.diags, d...)
+		for name, a := range attrs {
+			if prev, dup := pending[name]; dup {
+				l.diags = append(l.diags, &hclv2.Diagnostic{
+					Severity: hclv2.DiagError,
+					Summary:  "Duplicate local value",
+					Detail:   fmt.Sprintf("Local %q was already defined at %s.", name, prev.NameRange),
+					Subject:  a.NameRange.Ptr(),
+				})
+				continue
+			}
+			pending[name] = a
+		}
+	}
+	values := map[string]cty.Value{}
+	for len(pending) > 0 {
+		progressed := false
+		names := make([]string, 0, len(pending))
+		for n := range pending {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			a := pending[name]
+			ready := true
+			for _, tr := range a.Expr.Variables() {
+				if tr.RootName() != "local" || len(tr) < 2 {
+					continue
+				}
+				if step, ok := tr[1].(hclv2.TraverseAttr); ok {
+					if _, waiting := pending[step.Name]; waiting && step.Name != name {
+						ready = false
+					}
+				}
+			}
+			if !ready {
+				continue
+			}
+			ctx := l.ctx.NewChild()
+			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(values)}
+			v, d := a.Expr.Value(ctx)
+			l.diags = append(l.diags, d...)
+			if v == cty.NilVal {
+				v = cty.DynamicVal
+			}
+			values[name] = v
+			delete(pending, name)
+			progressed = true
+		}
+		if !progressed {
+			for _, name := range names {
+				l.diags = append(l.diags, &hclv2.Diagnostic{
+					Severity: hclv2.DiagError,
+					Summary:  "Cycle in local values",
+					Detail:   fmt.Sprintf("Local %q depends on itself through other locals.", name),
+					Subject:  pending[name].Expr.Range().Ptr(),
+				})
+			}
+			break
+		}
+	}
+	return cty.ObjectVal(values)
+}
+
+// dedupe drops the "value must be known" echo that follows a failed
+// function call, so a missing env var is reported once.
+func dedupe(diags hclv2.Diagnostics) hclv2.Diagnostics {
+	out := diags[:0:0]
+	seen := map[string]bool{}
+	for _, d := range diags {
+		if strings.Contains(d.Detail, "must be known") {
+			continue
+		}
+		key := d.Summary + d.Detail
+		if d.Subject != nil {
+			key += d.Subject.String()
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, d)
+	}
+	return out
+}
