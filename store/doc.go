@@ -1,0 +1,85 @@
+// Package store persists what the proxy saw: one row per request, error
+// records with their (redacted) upstream bodies, per-minute and per-hour
+// rollups for the status view, and the cooldown/quarantine state of keys.
+// It runs on SQLite (default; one file, WAL) or MySQL/MariaDB (shared by a
+// fleet of instances).
+//
+// # Never on the request path
+//
+// The request path only ever calls Record and SaveKeyState. Both copy a
+// small struct into a bounded channel with a non-blocking send and return;
+// they never touch the database, take no lock and allocate nothing. When
+// the channel is full the record is dropped and counted (Health.Dropped),
+// because a proxy that stalls its clients to keep statistics complete has
+// its priorities backwards. The seed system inserted synchronously on the
+// hot path; this package exists largely so that cannot happen again.
+//
+// # One writer, one transaction per batch
+//
+// A single writer goroutine takes up to BatchSize records (waiting at most
+// FlushInterval for a batch to fill) and commits, in ONE transaction:
+//   - the raw rows (multi-row INSERTs),
+//   - an error row for each failed request,
+//   - the minute and hour rollup upserts for the batch, aggregated in Go
+//     first so a batch of 512 requests touches a handful of rollup rows,
+//   - the key-state upserts queued meanwhile.
+//
+// One writer matches SQLite's single-writer model (no SQLITE_BUSY between
+// our own goroutines) and batching amortises the fsync/round trip that
+// dominates per-row inserts on both engines. Raw rows and rollups commit
+// together, so the status view's numbers always agree with the raw log.
+//
+// If a batch fails the writer keeps it and retries with capped exponential
+// backoff; Record keeps queueing, then dropping once the queue is full, and
+// the proxy keeps serving. Health reports the last error, failed batches,
+// drops and the lag of the oldest unwritten record; the writer logs the
+// first failure, then at most every 10 s, and logs recovery. When the
+// database comes back the writer catches up from the queue. A batch that a
+// reachable database rejects five times (it should not happen: strings
+// are clipped to their columns and made valid UTF-8 first) is discarded and
+// counted so it cannot wedge the writer. Close drains the queue within its
+// context's deadline.
+//
+// # Rollups
+//
+// Rollup rows are keyed by bucket start (unix ms) × key fingerprint ×
+// model (as sent, else as asked) × client token × pool × error class (""
+// for success), and hold sums: requests, streamed, upstream attempts, the
+// four token counts, latency and TTFB sums and a fixed 16-bucket latency
+// histogram (LatencyBounds). Because the buckets are fixed, percentiles for
+// any period are a sum of counters plus an interpolation: no raw rows are
+// read for Summary or Series. Summaries over more than 6 h read whole
+// hours from rollup_1h and only the first partial hour from rollup_1m, so
+// "last 30 days" reads ~720 buckets per group rather than 43,200.
+//
+// # Retention
+//
+// A pruner goroutine deletes expired rows every PruneInterval in batches of
+// 1000 with a short pause between them, so it never holds SQLite's write
+// lock (or InnoDB row locks) for long.
+//
+// # Shared key state
+//
+// SaveKeyState upserts (key_hash, model) rows through the same writer; a
+// newer UpdatedAt wins regardless of arrival order. LoadKeyStates returns
+// the keys still cooling or quarantined at start. WatchKeyStates polls for
+// rows changed by other instances (updated_ms beyond the last seen, minus a
+// 30 s overlap to tolerate clock skew, deduplicated), which with MySQL lets
+// a fleet share what any one instance learned about a dead key within one
+// poll interval.
+//
+// # Schema
+//
+// Numbered migrations live in migrations/<dialect>/NNNN_name.sql, are
+// embedded, and run at Open under a cross-instance lock (GET_LOCK on
+// MySQL). schema_migrations records the version. Every statement is
+// idempotent because MySQL commits DDL implicitly. Times are unix
+// milliseconds in integer columns, the one representation both engines
+// compare and index identically. Every query the status view makes has an
+// index: rollups by bucket (primary key prefix) and by (key|model|token|
+// pool, bucket); raw rows by ts and by (filter column, ts).
+//
+// The only SQL that differs between the engines (connection setup, the
+// upsert clause, batched DELETE, and which errors are transient) lives in
+// dialect.go.
+package store

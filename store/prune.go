@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// pruner deletes rows past their retention every PruneInterval, in batches
+// of pruneBatch rows with a short pause between them, so the writer (which
+// shares SQLite's single write connection) is never locked out for long.
+func (s *Store) pruner() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if n, err := s.pruneOnce(); err != nil {
+			s.log.Warn("stats retention pass failed", "err", err, "deleted", n)
+		} else if n > 0 {
+			s.log.Debug("stats retention pass", "deleted", n)
+		}
+	}
+}
+
+type pruneTarget struct {
+	table, col string
+	keep       time.Duration
+}
+
+// pruneOnce runs one retention pass over every table and returns how many
+// rows it deleted. It stops early when the Store closes.
+func (s *Store) pruneOnce() (int64, error) {
+	r := s.cfg.Retention
+	targets := []pruneTarget{
+		{"requests", "ts", r.Requests},
+		{"errors", "ts", r.Errors},
+		{"rollup_1m", "bucket", r.MinuteRollups},
+		{"rollup_1h", "bucket", r.Rollups},
+	}
+	now := time.Now()
+	var total int64
+	for _, tg := range targets {
+		if tg.keep < 0 {
+			continue
+		}
+		n, err := s.deleteBefore(s.d.deleteBatch(tg.table, tg.col, pruneBatch), now.Add(-tg.keep).UnixMilli())
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("prune %s: %w", tg.table, err)
+		}
+	}
+	// Key states that are healthy again, or whose cooldown is long over,
+	// have been seen by every peer by now.
+	cut := now.Add(-keyStateRetention).UnixMilli()
+	res, err := s.execWrite("DELETE FROM key_state WHERE updated_ms < ? AND (state = ? OR (until_ms > 0 AND until_ms < ?))",
+		cut, StateHealthy, cut)
+	if err != nil {
+		return total, fmt.Errorf("prune key_state: %w", err)
+	}
+	return total + res, nil
+}
+
+func (s *Store) deleteBefore(q string, cutoff int64) (int64, error) {
+	var total int64
+	for {
+		n, err := s.execWrite(q, cutoff)
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+		select {
+		case <-s.stop:
+			return total, nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) execWrite(q string, args ...any) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	res, err := s.wdb.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return n, nil
+}

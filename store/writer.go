@@ -1,0 +1,556 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+)
+
+const (
+	batchTimeout    = 30 * time.Second
+	minBackoff      = 50 * time.Millisecond
+	maxBackoff      = 5 * time.Second
+	maxRejections   = 5 // failures of one batch while the database answers pings
+	logEvery        = 10 * time.Second
+	rowsPerInsert   = 100
+	bytesPerInsert  = 1 << 20
+	rollupGroupCols = 6
+)
+
+// Column limits, in characters, matching the MySQL schema. SQLite would
+// take anything, but both engines must hold the same data.
+const (
+	lenID      = 64
+	lenName    = 128
+	lenShort   = 16
+	lenPool    = 64
+	lenFP      = 64
+	lenClass   = 64
+	lenReason  = 512
+	lenKeyHash = 64
+)
+
+// batch is what one writer transaction commits.
+type batch struct {
+	reqs     []Request
+	ks       []KeyState
+	prepared bool
+	tries    int
+}
+
+func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 }
+
+func (b *batch) reset() {
+	clear(b.reqs) // drop string references so bodies can be collected
+	b.reqs = b.reqs[:0]
+	b.ks = b.ks[:0]
+	b.prepared, b.tries = false, 0
+}
+
+// writer is the single goroutine that owns the database writes. It takes a
+// batch off the queue, commits it in one transaction, and on failure keeps
+// the batch and retries with backoff while Record keeps filling (and, once
+// full, dropping from) the queue. On stop it drains what is queued within
+// Close's deadline.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	defer s.writerWG.Done()
+	b := &batch{reqs: make([]Request, 0, s.cfg.BatchSize)}
+	fill := time.NewTimer(time.Hour)
+	fill.Stop()
+	tick := time.NewTicker(logEvery)
+	defer tick.Stop()
+	var lastDropped uint64
+	backoff := minBackoff
+	for {
+		if b.empty() {
+			select {
+			case r := <-s.queue:
+				b.reqs = append(b.reqs, r)
+			case k := <-s.ksQueue:
+				b.ks = append(b.ks, k)
+			case <-tick.C:
+				lastDropped = s.logDrops(lastDropped)
+				continue
+			case <-s.stop:
+				s.drain(b)
+				return
+			}
+			if !s.fill(b, fill) {
+				s.drain(b)
+				return
+			}
+		}
+		s.hold(b)
+		err := s.writeBatch(context.Background(), b)
+		if err == nil {
+			backoff = minBackoff
+			continue
+		}
+		select {
+		case <-time.After(backoff):
+		case <-s.stop:
+			s.drain(b)
+			return
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// fill tops b up to BatchSize, waiting at most FlushInterval for stragglers
+// so quiet periods still flush promptly. It returns false if stop fired.
+func (s *Store) fill(b *batch, t *time.Timer) bool {
+	for len(b.reqs) < s.cfg.BatchSize {
+		select {
+		case r := <-s.queue:
+			b.reqs = append(b.reqs, r)
+			continue
+		case k := <-s.ksQueue:
+			b.ks = append(b.ks, k)
+			continue
+		default:
+		}
+		t.Reset(s.cfg.FlushInterval)
+		select {
+		case r := <-s.queue:
+			b.reqs = append(b.reqs, r)
+		case k := <-s.ksQueue:
+			b.ks = append(b.ks, k)
+		case <-t.C:
+			return true
+		case <-s.stop:
+			t.Stop()
+			return false
+		}
+		t.Stop()
+	}
+	return true
+}
+
+// hold publishes the batch about to be written for Health.
+func (s *Store) hold(b *batch) {
+	s.pending.Store(int64(len(b.reqs)))
+	if len(b.reqs) > 0 {
+		s.oldestMs.Store(b.reqs[0].Time.UnixMilli())
+	} else {
+		s.oldestMs.Store(0)
+	}
+}
+
+// drain writes everything still queued after Close, bounded by Close's ctx.
+func (s *Store) drain(b *batch) {
+	ctx := s.closeCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	backoff := minBackoff
+	for {
+		for len(b.reqs) < s.cfg.BatchSize {
+			select {
+			case r := <-s.queue:
+				b.reqs = append(b.reqs, r)
+				continue
+			case k := <-s.ksQueue:
+				b.ks = append(b.ks, k)
+				continue
+			default:
+			}
+			break
+		}
+		if b.empty() {
+			s.hold(b)
+			return
+		}
+		s.hold(b)
+		if err := s.writeBatch(ctx, b); err == nil {
+			backoff = minBackoff
+			continue
+		}
+		select {
+		case <-time.After(backoff):
+			backoff = min(backoff*2, maxBackoff)
+		case <-ctx.Done():
+			lost := len(b.reqs) + len(s.queue)
+			s.dropped.Add(uint64(lost))
+			s.ksDropped.Add(uint64(len(b.ks) + len(s.ksQueue)))
+			s.log.Error("stats store closing with unwritten records", "dropped", lost, "err", ctx.Err())
+			b.reset()
+			s.hold(b)
+			return
+		}
+	}
+}
+
+func (s *Store) logDrops(last uint64) uint64 {
+	d := s.dropped.Load()
+	if d > last {
+		s.log.Warn("stats queue full or database behind: records dropped",
+			"dropped_total", d, "dropped_since_last", d-last, "queue_cap", cap(s.queue))
+	}
+	return d
+}
+
+// writeBatch commits b in one transaction and resets it on success. On
+// failure b is kept for a retry, unless the database is reachable and has
+// rejected it maxRejections times: then it is data the database will never
+// take, and it is discarded (counted as dropped) so it cannot wedge the
+// writer.
+func (s *Store) writeBatch(parent context.Context, b *batch) error {
+	if !b.prepared {
+		s.prepare(b)
+	}
+	ctx, cancel := context.WithTimeout(parent, batchTimeout)
+	defer cancel()
+	err := s.commit(ctx, b)
+	if err == nil {
+		n := uint64(len(b.reqs))
+		s.written.Add(n)
+		s.lastOKMs.Store(time.Now().UnixMilli())
+		if s.failing.Swap(false) {
+			s.log.Info("stats database writable again; catching up", "backlog", len(s.queue))
+		}
+		b.reset()
+		s.hold(b)
+		return nil
+	}
+	s.failedBatches.Add(1)
+	b.tries++
+	wasFailing := s.failing.Load()
+	if !wasFailing || time.Since(time.UnixMilli(s.lastErrMs.Load())) > logEvery {
+		s.log.Warn("stats batch write failed; will retry", "rows", len(b.reqs), "try", b.tries, "err", err)
+	}
+	s.setErr(err)
+	if !s.d.transient(err) && b.tries >= maxRejections && parent.Err() == nil {
+		pctx, pcancel := context.WithTimeout(parent, 2*time.Second)
+		perr := s.wdb.PingContext(pctx)
+		pcancel()
+		if perr == nil {
+			s.log.Error("stats batch rejected repeatedly by a reachable database; discarding it",
+				"rows", len(b.reqs), "err", err)
+			s.dropped.Add(uint64(len(b.reqs)))
+			s.ksDropped.Add(uint64(len(b.ks)))
+			b.reset()
+			s.hold(b)
+		}
+	}
+	return err
+}
+
+// prepare normalises a batch once, before its first attempt: fills in the
+// effective model and error class and clips every string to its column so
+// strict-mode MySQL never rejects a row for length or bad UTF-8.
+func (s *Store) prepare(b *batch) {
+	for i := range b.reqs {
+		r := &b.reqs[i]
+		r.RequestID = clip(r.RequestID, lenID)
+		r.Token = clip(r.Token, lenName)
+		r.Route = clip(r.Route, lenName)
+		r.Protocol = clip(r.Protocol, lenShort)
+		r.ModelAsked = clip(r.ModelAsked, lenName)
+		r.ModelSent = clip(r.ModelSent, lenName)
+		r.Pool = clip(r.Pool, lenPool)
+		r.KeyFP = clip(r.KeyFP, lenFP)
+		if r.ErrorClass == "" && r.Status >= 400 {
+			r.ErrorClass = "http_" + strconv.Itoa(r.Status)
+		}
+		r.ErrorClass = clip(r.ErrorClass, lenClass)
+		if r.ErrorClass != "" {
+			r.ErrorBody = clipBytes(r.ErrorBody, s.cfg.MaxBodyBytes)
+			r.RequestBody = clipBytes(r.RequestBody, s.cfg.MaxBodyBytes)
+		}
+	}
+	// Keep only the newest update per key: one row per key per statement
+	// keeps the upsert's outcome independent of row order.
+	if len(b.ks) > 1 {
+		sort.SliceStable(b.ks, func(i, j int) bool { return b.ks[i].UpdatedAt.Before(b.ks[j].UpdatedAt) })
+		seen := make(map[[2]string]int, len(b.ks))
+		out := b.ks[:0]
+		for _, k := range b.ks {
+			id := [2]string{k.KeyHash, k.Model}
+			if j, ok := seen[id]; ok {
+				out[j] = k
+				continue
+			}
+			seen[id] = len(out)
+			out = append(out, k)
+		}
+		b.ks = out
+	}
+	for i := range b.ks {
+		k := &b.ks[i]
+		k.KeyHash = clip(k.KeyHash, lenKeyHash)
+		k.Fingerprint = clip(k.Fingerprint, lenFP)
+		k.Pool = clip(k.Pool, lenPool)
+		k.Model = clip(k.Model, lenName)
+		k.State = clip(k.State, lenShort)
+		k.Reason = clip(k.Reason, lenReason)
+		k.Instance = clip(k.Instance, lenName)
+	}
+	b.prepared = true
+}
+
+// clip returns s as valid UTF-8 of at most n characters.
+func clip(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i < len(s) && count < n {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		count++
+	}
+	return s[:i]
+}
+
+// clipBytes returns s as valid UTF-8 of at most n bytes, cut on a rune
+// boundary.
+func clipBytes(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func effectiveModel(r *Request) string {
+	if r.ModelSent != "" {
+		return r.ModelSent
+	}
+	return r.ModelAsked
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var (
+	requestCols = []string{"ts", "request_id", "token", "route", "protocol", "model_asked", "model_sent", "model",
+		"pool", "key_fp", "status", "error_class", "attempts", "latency_ms", "ttfb_ms", "prompt_tokens",
+		"completion_tokens", "thought_tokens", "cached_tokens", "streamed", "instance"}
+	errorCols = []string{"ts", "request_id", "token", "route", "protocol", "model_asked", "model_sent", "model",
+		"pool", "key_fp", "status", "error_class", "attempts", "latency_ms", "streamed", "error_body",
+		"request_body", "instance"}
+	rollupKeyCols = []string{"bucket", "key_fp", "model", "token", "pool", "error_class"}
+	rollupSumCols = []string{"requests", "streamed", "attempts", "prompt_tokens", "completion_tokens",
+		"thought_tokens", "cached_tokens", "latency_ms_sum", "ttfb_ms_sum", "ttfb_count",
+		"h00", "h01", "h02", "h03", "h04", "h05", "h06", "h07", "h08", "h09", "h10", "h11", "h12", "h13", "h14", "h15"}
+	keyStateCols    = []string{"key_hash", "model", "fingerprint", "pool", "state", "reason", "until_ms", "updated_ms", "instance"}
+	keyStateUpdated = []string{"fingerprint", "pool", "state", "reason", "until_ms", "instance", "updated_ms"}
+)
+
+// commit writes the raw rows, their rollups and key states in one
+// transaction, so the rollups always agree with the rows they summarise.
+func (s *Store) commit(ctx context.Context, b *batch) error {
+	tx, err := s.wdb.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	inst := s.cfg.InstanceID
+
+	if len(b.reqs) > 0 {
+		args := make([]any, 0, len(b.reqs)*len(requestCols))
+		for i := range b.reqs {
+			r := &b.reqs[i]
+			args = append(args, r.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
+				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, r.Status, r.ErrorClass, r.Attempts,
+				r.Latency.Milliseconds(), r.TTFB.Milliseconds(), r.PromptTokens, r.CompletionTokens,
+				r.ThoughtTokens, r.CachedTokens, b2i(r.Streamed), inst)
+		}
+		if err := insertChunks(ctx, tx, "requests", requestCols, args, nil, ""); err != nil {
+			return err
+		}
+		args = args[:0]
+		var sizes []int
+		for i := range b.reqs {
+			r := &b.reqs[i]
+			if r.ErrorClass == "" {
+				continue
+			}
+			args = append(args, r.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
+				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, r.Status, r.ErrorClass, r.Attempts,
+				r.Latency.Milliseconds(), b2i(r.Streamed), r.ErrorBody, r.RequestBody, inst)
+			sizes = append(sizes, len(r.ErrorBody)+len(r.RequestBody)+256)
+		}
+		if len(sizes) > 0 {
+			if err := insertChunks(ctx, tx, "errors", errorCols, args, sizes, ""); err != nil {
+				return err
+			}
+		}
+		for _, g := range []struct {
+			table string
+			width time.Duration
+		}{{"rollup_1m", time.Minute}, {"rollup_1h", time.Hour}} {
+			args := rollupArgs(b.reqs, g.width)
+			suffix := s.d.upsertAdd(rollupKeyCols, rollupSumCols)
+			if err := insertChunks(ctx, tx, g.table, append(rollupKeyCols[:len(rollupKeyCols):len(rollupKeyCols)], rollupSumCols...), args, nil, suffix); err != nil {
+				return err
+			}
+		}
+	}
+	if len(b.ks) > 0 {
+		args := make([]any, 0, len(b.ks)*len(keyStateCols))
+		for i := range b.ks {
+			k := &b.ks[i]
+			args = append(args, k.KeyHash, k.Model, k.Fingerprint, k.Pool, k.State, k.Reason,
+				unixMilliOrZero(k.Until), k.UpdatedAt.UnixMilli(), k.Instance)
+		}
+		if err := insertChunks(ctx, tx, "key_state", keyStateCols, args, nil,
+			s.d.upsertNewer([]string{"key_hash", "model"}, keyStateUpdated)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+type rollupKey struct {
+	bucket                         int64
+	key, model, token, pool, class string
+}
+
+type rollupVal struct {
+	sums [10]int64 // in rollupSumCols order, before the histogram
+	hist Histogram
+}
+
+// rollupArgs aggregates reqs into bucket × key × model × token × pool ×
+// error class groups and returns them as flat insert arguments, sorted so
+// concurrent instances upsert rows in the same order (no lock-order
+// deadlocks on MySQL).
+func rollupArgs(reqs []Request, width time.Duration) []any {
+	w := width.Milliseconds()
+	m := make(map[rollupKey]*rollupVal)
+	for i := range reqs {
+		r := &reqs[i]
+		ts := r.Time.UnixMilli()
+		k := rollupKey{bucket: ts - ((ts%w)+w)%w, key: r.KeyFP, model: effectiveModel(r), token: r.Token, pool: r.Pool, class: r.ErrorClass}
+		v := m[k]
+		if v == nil {
+			v = &rollupVal{}
+			m[k] = v
+		}
+		v.sums[0]++
+		v.sums[1] += int64(b2i(r.Streamed))
+		v.sums[2] += int64(r.Attempts)
+		v.sums[3] += int64(r.PromptTokens)
+		v.sums[4] += int64(r.CompletionTokens)
+		v.sums[5] += int64(r.ThoughtTokens)
+		v.sums[6] += int64(r.CachedTokens)
+		v.sums[7] += r.Latency.Milliseconds()
+		if r.TTFB > 0 {
+			v.sums[8] += r.TTFB.Milliseconds()
+			v.sums[9]++
+		}
+		v.hist[bucketOf(r.Latency)]++
+	}
+	keys := make([]rollupKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.bucket != b.bucket {
+			return a.bucket < b.bucket
+		}
+		if a.key != b.key {
+			return a.key < b.key
+		}
+		if a.model != b.model {
+			return a.model < b.model
+		}
+		if a.token != b.token {
+			return a.token < b.token
+		}
+		if a.pool != b.pool {
+			return a.pool < b.pool
+		}
+		return a.class < b.class
+	})
+	args := make([]any, 0, len(keys)*(rollupGroupCols+len(rollupSumCols)))
+	for _, k := range keys {
+		v := m[k]
+		args = append(args, k.bucket, k.key, k.model, k.token, k.pool, k.class)
+		for _, x := range v.sums {
+			args = append(args, x)
+		}
+		for _, x := range v.hist {
+			args = append(args, x)
+		}
+	}
+	return args
+}
+
+// insertChunks runs multi-row INSERTs of cols into table, rowsPerInsert
+// rows (and, when sizes are given, about bytesPerInsert bytes) at a time,
+// each followed by suffix (an upsert clause or "").
+func insertChunks(ctx context.Context, tx *sqlx.Tx, table string, cols []string, args []any, sizes []int, suffix string) error {
+	n := len(cols)
+	if len(args)%n != 0 {
+		return fmt.Errorf("insert %s: %d args for %d columns", table, len(args), n)
+	}
+	rows := len(args) / n
+	for start := 0; start < rows; {
+		end, bytes := start, 0
+		for end < rows && end-start < rowsPerInsert {
+			if sizes != nil {
+				if end > start && bytes+sizes[end] > bytesPerInsert {
+					break
+				}
+				bytes += sizes[end]
+			}
+			end++
+		}
+		q := insertSQL(table, cols, end-start) + suffix
+		if _, err := tx.ExecContext(ctx, q, args[start*n:end*n]...); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+		start = end
+	}
+	return nil
+}
+
+func insertSQL(table string, cols []string, rows int) string {
+	var b strings.Builder
+	b.Grow(32 + len(table) + rows*(2*len(cols)+3) + 16*len(cols))
+	b.WriteString("INSERT INTO ")
+	b.WriteString(table)
+	b.WriteString(" (")
+	b.WriteString(strings.Join(cols, ", "))
+	b.WriteString(") VALUES ")
+	one := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(one)
+	}
+	return b.String()
+}
