@@ -1,0 +1,21 @@
+// Package openai translates between the OpenAI HTTP API (chat completions,
+// embeddings, images, models) and the Gemini REST API.
+//
+// It is a pure library: no networking except the optional remote image
+// fetcher used for http(s) image_url parts, which the caller injects through
+// Options.ImageFetcher. The engine owns routing, the key pool and timing;
+// this package owns only the bytes:
+//
+//   - TranslateChatRequest turns an OpenAI chat body into a Gemini
+//     GenerateContentRequest and validates it, so bad input is a 400 in
+//     OpenAI's error shape before any upstream call is spent.
+//   - TranslateChatResponse and StreamTranslator turn Gemini answers back
+//     into chat.completion objects or chat.completion.chunk SSE frames.
+//   - ErrorFromGemini / RewrapCompatError keep Google's real HTTP status but
+//     speak OpenAI's error shape, which is the only one the OpenAI SDKs read.
+//
+// Thought signatures (Gemini 3 needs them echoed on function calls) survive
+// the OpenAI round trip in two places at once: the tool call id
+// ("call_…__ts_<base64url>") and extra_content.google.thought_signature, the
+// field Google's own compat endpoint uses. Either is accepted on the way in.
+package openai

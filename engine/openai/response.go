@@ -1,0 +1,387 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// Reply carries what an answer needs from its request. Build it with
+// ChatRequest.Reply.
+type Reply struct {
+	ID             string // NewCompletionID(), the same for every chunk
+	Model          string // the model name the client asked for
+	Created        int64  // unix seconds
+	IncludeUsage   bool   // stream_options.include_usage
+	SingleToolCall bool   // parallel_tool_calls:false
+}
+
+// Usage is the token accounting of an answer, in OpenAI terms.
+// CompletionTokens includes ReasoningTokens (as OpenAI counts them), and
+// TotalTokens = PromptTokens + CompletionTokens.
+type Usage struct {
+	PromptTokens     int64
+	CompletionTokens int64
+	TotalTokens      int64
+	ReasoningTokens  int64
+	CachedTokens     int64
+}
+
+func usageFrom(u gjson.Result) Usage {
+	var x Usage
+	if !u.Exists() {
+		return x
+	}
+	x.PromptTokens = u.Get("promptTokenCount").Int() + u.Get("toolUsePromptTokenCount").Int()
+	x.ReasoningTokens = u.Get("thoughtsTokenCount").Int()
+	x.CompletionTokens = u.Get("candidatesTokenCount").Int() + x.ReasoningTokens
+	x.CachedTokens = u.Get("cachedContentTokenCount").Int()
+	x.TotalTokens = x.PromptTokens + x.CompletionTokens
+	return x
+}
+
+func (u *Usage) appendJSON(b []byte) []byte {
+	b = append(b, `{"prompt_tokens":`...)
+	b = appendInt(b, u.PromptTokens)
+	b = append(b, `,"completion_tokens":`...)
+	b = appendInt(b, u.CompletionTokens)
+	b = append(b, `,"total_tokens":`...)
+	b = appendInt(b, u.TotalTokens)
+	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+	b = appendInt(b, u.CachedTokens)
+	b = append(b, `},"completion_tokens_details":{"reasoning_tokens":`...)
+	b = appendInt(b, u.ReasoningTokens)
+	return append(b, "}}"...)
+}
+
+// finishReason maps Gemini's finishReason to OpenAI's.
+func finishReason(gemini string, toolCalls bool) string {
+	switch gemini {
+	case "MAX_TOKENS":
+		return "length"
+	case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+		"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION":
+		return "content_filter"
+	}
+	if toolCalls {
+		return "tool_calls"
+	}
+	return "stop"
+}
+
+// source is one grounding link for the optional Sources list.
+type source struct{ uri, title string }
+
+// choice accumulates one candidate's output. In a stream the byte buffers
+// hold the current event's delta and are reset after each chunk; for a
+// unary answer they hold the whole message.
+type choice struct {
+	content   []byte // escaped JSON string body
+	reasoning []byte // escaped JSON string body
+	tools     []byte // comma-separated tool call objects (no "index")
+	toolOff   []int  // start of each object in tools
+	images    []byte // comma-separated image objects
+	nTools    int
+	started   bool // role already sent (stream)
+	finished  bool
+	finish    string
+	sources   []source
+}
+
+func (c *choice) resetDelta() {
+	c.content, c.reasoning, c.tools, c.images = c.content[:0], c.reasoning[:0], c.tools[:0], c.images[:0]
+	c.toolOff = c.toolOff[:0]
+}
+
+// maxChoices bounds candidate indexes taken from upstream JSON.
+const maxChoices = 64
+
+// translator is the shared core of the unary and stream paths.
+type translator struct {
+	rep     Reply
+	opt     Options
+	choices []*choice
+	usage   Usage
+	blocked bool // promptFeedback.blockReason without candidates
+	scratch bytes.Buffer
+}
+
+func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// errInvalidUpstream marks upstream bytes that are not a Gemini response.
+var errInvalidUpstream = errors.New("upstream sent a malformed Gemini response")
+
+// ingest reads one GenerateContentResponse (a unary body or one stream
+// event) into per-candidate state. emit, when set, is called after each
+// candidate so the stream path can write its delta.
+func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool)) error {
+	if !gjson.ValidBytes(js) {
+		return errInvalidUpstream
+	}
+	root := gjson.Parse(bytesToString(js))
+	if !root.IsObject() {
+		return errInvalidUpstream
+	}
+	if e := root.Get("error"); e.Exists() {
+		code := int(e.Get("code").Int())
+		if code < 400 {
+			code = http.StatusBadGateway
+		}
+		return ErrorFromGemini(code, []byte(root.Raw))
+	}
+	if u := root.Get("usageMetadata"); u.Exists() {
+		t.usage = usageFrom(u) // cumulative in streams: the last one wins
+	}
+	cands := root.Get("candidates")
+	if !cands.Exists() || len(cands.Array()) == 0 {
+		if root.Get("promptFeedback.blockReason").Exists() {
+			t.blocked = true
+		}
+		return nil
+	}
+	var err error
+	cands.ForEach(func(_, cand gjson.Result) bool {
+		idx := int(cand.Get("index").Int())
+		if idx < 0 || idx >= maxChoices {
+			err = fmt.Errorf("candidate index %d out of range: %w", idx, errInvalidUpstream)
+			return false
+		}
+		for len(t.choices) <= idx {
+			t.choices = append(t.choices, &choice{})
+		}
+		c := t.choices[idx]
+		if c.finished {
+			return true
+		}
+		t.parts(c, cand.Get("content.parts"))
+		if t.opt.SearchLinks {
+			collectSources(c, cand.Get("groundingMetadata.groundingChunks"))
+		}
+		fr := cand.Get("finishReason").Str
+		last := fr != "" && fr != "FINISH_REASON_UNSPECIFIED" && fr != "CONTINUATION"
+		if last {
+			if t.opt.SearchLinks && len(c.sources) > 0 {
+				c.content = appendSources(c.content, c.sources)
+			}
+			c.finish = finishReason(fr, c.nTools > 0)
+		}
+		if emit != nil {
+			emit(idx, c, last)
+		}
+		if last {
+			c.finished = true
+		}
+		return true
+	})
+	return err
+}
+
+// parts appends one candidate's parts to its buffers.
+func (t *translator) parts(c *choice, parts gjson.Result) {
+	parts.ForEach(func(_, p gjson.Result) bool {
+		if fc := p.Get("functionCall"); fc.Exists() {
+			if t.rep.SingleToolCall && c.nTools > 0 {
+				return true
+			}
+			t.toolCall(c, fc, p.Get("thoughtSignature").Str)
+			return true
+		}
+		if tx := p.Get("text"); tx.Type == gjson.String {
+			body := tx.Raw[1 : len(tx.Raw)-1]
+			if p.Get("thought").Bool() {
+				c.reasoning = append(c.reasoning, body...)
+			} else {
+				c.content = append(c.content, body...)
+			}
+			return true
+		}
+		if d := p.Get("inlineData"); d.Exists() {
+			t.image(c, d.Get("mimeType").Str, d.Get("data"))
+			return true
+		}
+		if ec := p.Get("executableCode"); ec.Exists() {
+			c.content = append(c.content, `\n\n`+"```"...)
+			c.content = appendStringBody(c.content, strings.ToLower(ec.Get("language").Str))
+			c.content = append(c.content, `\n`...)
+			c.content = appendStringBody(c.content, ec.Get("code").Str)
+			c.content = append(c.content, `\n`+"```"+`\n`...)
+			return true
+		}
+		if cr := p.Get("codeExecutionResult"); cr.Exists() {
+			c.content = append(c.content, `\n`+"```"+`output\n`...)
+			c.content = appendStringBody(c.content, cr.Get("output").Str)
+			c.content = append(c.content, `\n`+"```"+`\n`...)
+		}
+		return true
+	})
+}
+
+func (t *translator) toolCall(c *choice, fc gjson.Result, sig string) {
+	if len(c.tools) > 0 {
+		c.tools = append(c.tools, ',')
+	}
+	c.toolOff = append(c.toolOff, len(c.tools))
+	b := c.tools
+	b = append(b, `{"id":"`...)
+	b = appendToolCallID(b, fc.Get("id").Str, sig)
+	b = append(b, `","type":"function","function":{"name":`...)
+	b = appendString(b, fc.Get("name").Str)
+	b = append(b, `,"arguments":`...)
+	args := fc.Get("args")
+	if args.IsObject() {
+		// OpenAI's arguments are a JSON-encoded string; upstream unary
+		// bodies are pretty-printed, so compact first.
+		t.scratch.Reset()
+		if json.Compact(&t.scratch, unsafe.Slice(unsafe.StringData(args.Raw), len(args.Raw))) == nil {
+			b = appendString(b, bytesToString(t.scratch.Bytes()))
+		} else {
+			b = appendString(b, args.Raw)
+		}
+	} else {
+		b = append(b, `"{}"`...)
+	}
+	b = append(b, '}')
+	if sig != "" {
+		b = append(b, `,"extra_content":{"google":{"thought_signature":`...)
+		b = appendString(b, sig)
+		b = append(b, "}}"...)
+	}
+	c.tools = append(b, '}')
+	c.nTools++
+}
+
+func (t *translator) image(c *choice, mimeType string, data gjson.Result) {
+	if data.Type != gjson.String {
+		return
+	}
+	body := data.Raw[1 : len(data.Raw)-1] // base64 needs no escaping
+	if t.opt.ImageOutput == ImageOutputDataURL {
+		if len(c.images) > 0 {
+			c.images = append(c.images, ',')
+		}
+		c.images = append(c.images, `{"type":"image_url","image_url":{"url":"data:`...)
+		c.images = appendStringBody(c.images, mimeType)
+		c.images = append(c.images, ";base64,"...)
+		c.images = append(c.images, body...)
+		c.images = append(c.images, `"}}`...)
+		return
+	}
+	c.content = append(c.content, `\n\n![image](data:`...)
+	c.content = appendStringBody(c.content, mimeType)
+	c.content = append(c.content, ";base64,"...)
+	c.content = append(c.content, body...)
+	c.content = append(c.content, `)\n\n`...)
+}
+
+func collectSources(c *choice, chunks gjson.Result) {
+	chunks.ForEach(func(_, ch gjson.Result) bool {
+		uri := ch.Get("web.uri").Str
+		if uri == "" {
+			return true
+		}
+		for _, s := range c.sources {
+			if s.uri == uri {
+				return true
+			}
+		}
+		title := ch.Get("web.title").Str
+		if title == "" {
+			title = uri
+		}
+		c.sources = append(c.sources, source{uri: strings.Clone(uri), title: strings.Clone(title)})
+		return true
+	})
+}
+
+func appendSources(b []byte, src []source) []byte {
+	b = append(b, `\n\n**Sources**\n`...)
+	for i, s := range src {
+		b = appendInt(b, int64(i+1))
+		b = append(b, ". ["...)
+		b = appendStringBody(b, strings.NewReplacer("[", "(", "]", ")").Replace(s.title))
+		b = append(b, "]("...)
+		b = appendStringBody(b, s.uri)
+		b = append(b, `)\n`...)
+	}
+	return b
+}
+
+// TranslateChatResponse turns a unary Gemini GenerateContentResponse into an
+// OpenAI chat.completion body. A prompt blocked by Gemini (HTTP 200 with
+// promptFeedback and no candidates) becomes an empty answer with
+// finish_reason "content_filter". An in-band Gemini error is returned as *Error.
+func TranslateChatResponse(gemini []byte, rep Reply, opt Options) ([]byte, Usage, error) {
+	t := translator{rep: rep, opt: opt}
+	if err := t.ingest(gemini, nil); err != nil {
+		return nil, Usage{}, err
+	}
+	if len(t.choices) == 0 {
+		t.choices = append(t.choices, &choice{finish: "content_filter"})
+		if !t.blocked {
+			t.choices[0].finish = "stop"
+		}
+	}
+	size := 256
+	for _, c := range t.choices {
+		size += len(c.content) + len(c.reasoning) + len(c.tools) + len(c.images)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"id":`...)
+	b = appendString(b, rep.ID)
+	b = append(b, `,"object":"chat.completion","created":`...)
+	b = appendInt(b, rep.Created)
+	b = append(b, `,"model":`...)
+	b = appendString(b, rep.Model)
+	b = append(b, `,"choices":[`...)
+	for i, c := range t.choices {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if c.finish == "" {
+			// No finishReason (truncated body): still a complete answer.
+			c.finish = finishReason("", c.nTools > 0)
+			if t.opt.SearchLinks && len(c.sources) > 0 {
+				c.content = appendSources(c.content, c.sources)
+			}
+		}
+		b = append(b, `{"index":`...)
+		b = appendInt(b, int64(i))
+		b = append(b, `,"message":{"role":"assistant","content":`...)
+		if len(c.content) == 0 && c.nTools > 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '"')
+			b = append(b, c.content...)
+			b = append(b, '"')
+		}
+		if len(c.reasoning) > 0 {
+			b = append(b, `,"reasoning_content":"`...)
+			b = append(b, c.reasoning...)
+			b = append(b, '"')
+		}
+		b = append(b, `,"refusal":null`...)
+		if c.nTools > 0 {
+			b = append(b, `,"tool_calls":[`...)
+			b = append(b, c.tools...)
+			b = append(b, ']')
+		}
+		if len(c.images) > 0 {
+			b = append(b, `,"images":[`...)
+			b = append(b, c.images...)
+			b = append(b, ']')
+		}
+		b = append(b, `},"logprobs":null,"finish_reason":"`...)
+		b = append(b, c.finish...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"usage":`...)
+	b = t.usage.appendJSON(b)
+	b = append(b, `,"system_fingerprint":null}`...)
+	return b, t.usage, nil
+}

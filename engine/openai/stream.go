@@ -1,0 +1,222 @@
+package openai
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// KeepAlive is an SSE comment for slow answers to streaming clients ("fake
+// stream"): both OpenAI SDKs ignore comment lines, so the engine can send it
+// periodically while it waits for a unary upstream answer, then feed that
+// answer to StreamTranslator.Event and call Finish. (Never send it on the
+// Gemini-native routes: the Go genai SDK treats comments as errors.)
+var KeepAlive = []byte(": keep-alive\n\n")
+
+// Done is the OpenAI stream terminator.
+var Done = []byte("data: [DONE]\n\n")
+
+// StreamTranslator turns Gemini SSE events into OpenAI chat.completion.chunk
+// events. It is not safe for concurrent use; use one per stream. Buffers
+// are reused across events, so a chunk costs a few allocations at most.
+type StreamTranslator struct {
+	t      translator
+	prefix []byte // `data: {"id":…,"choices":[`
+	buf    []byte
+	done   bool
+}
+
+// NewStreamTranslator starts a stream for one completion.
+func NewStreamTranslator(rep Reply, opt Options) *StreamTranslator {
+	s := &StreamTranslator{t: translator{rep: rep, opt: opt}, buf: make([]byte, 0, 1024)}
+	p := make([]byte, 0, 96+len(rep.ID)+len(rep.Model))
+	p = append(p, `data: {"id":`...)
+	p = appendString(p, rep.ID)
+	p = append(p, `,"object":"chat.completion.chunk","created":`...)
+	p = appendInt(p, rep.Created)
+	p = append(p, `,"model":`...)
+	p = appendString(p, rep.Model)
+	p = append(p, `,"choices":[`...)
+	s.prefix = p
+	return s
+}
+
+// Event translates one Gemini stream event (the JSON after "data: ", or a
+// whole unary response for a fake stream) and writes zero or more chunks.
+// An error (malformed upstream JSON, an in-band upstream error as *Error, a
+// write failure) ends the stream: pass it to Fail.
+func (s *StreamTranslator) Event(gemini []byte, w io.Writer) error {
+	if s.done {
+		return errors.New("openai: Event after Finish or Fail")
+	}
+	s.buf = s.buf[:0]
+	err := s.t.ingest(gemini, s.emit)
+	if len(s.buf) > 0 {
+		if _, werr := w.Write(s.buf); werr != nil {
+			return fmt.Errorf("write chunk: %w", werr)
+		}
+	}
+	return err
+}
+
+// emit appends the chunk(s) for one candidate's delta to s.buf.
+func (s *StreamTranslator) emit(idx int, c *choice, last bool) {
+	hasDelta := len(c.content) > 0 || len(c.reasoning) > 0 || len(c.tools) > 0 || len(c.images) > 0
+	if hasDelta || !c.started {
+		b := append(s.buf, s.prefix...)
+		b = append(b, `{"index":`...)
+		b = appendInt(b, int64(idx))
+		b = append(b, `,"delta":{`...)
+		sep := false
+		if !c.started {
+			b = append(b, `"role":"assistant"`...)
+			c.started, sep = true, true
+		}
+		if len(c.content) > 0 || !hasDelta {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"content":"`...)
+			b = append(b, c.content...)
+			b = append(b, '"')
+			sep = true
+		}
+		if len(c.reasoning) > 0 {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"reasoning_content":"`...)
+			b = append(b, c.reasoning...)
+			b = append(b, '"')
+			sep = true
+		}
+		if len(c.toolOff) > 0 {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"tool_calls":[`...)
+			first := c.nTools - len(c.toolOff)
+			for k, off := range c.toolOff {
+				end := len(c.tools)
+				if k+1 < len(c.toolOff) {
+					end = c.toolOff[k+1] - 1 // drop the separating comma
+				}
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"index":`...)
+				b = appendInt(b, int64(first+k))
+				b = append(b, ',')
+				b = append(b, c.tools[off+1:end]...)
+			}
+			b = append(b, ']')
+			sep = true
+		}
+		if len(c.images) > 0 {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"images":[`...)
+			b = append(b, c.images...)
+			b = append(b, ']')
+		}
+		b = append(b, `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
+		s.buf = b
+	}
+	c.resetDelta()
+	if last {
+		s.buf = s.finishChunk(s.buf, idx, c.finish)
+	}
+}
+
+func (s *StreamTranslator) finishChunk(b []byte, idx int, reason string) []byte {
+	b = append(b, s.prefix...)
+	b = append(b, `{"index":`...)
+	b = appendInt(b, int64(idx))
+	b = append(b, `,"delta":{},"logprobs":null,"finish_reason":"`...)
+	b = append(b, reason...)
+	return append(b, `"}]}`+"\n\n"...)
+}
+
+// Finish ends a stream that completed upstream: a finish_reason chunk for
+// every choice that has not had one (content_filter for a blocked prompt),
+// the usage chunk when include_usage was asked, then data: [DONE].
+func (s *StreamTranslator) Finish(w io.Writer) error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	b := s.buf[:0]
+	if len(s.t.choices) == 0 {
+		reason := "stop"
+		if s.t.blocked {
+			reason = "content_filter"
+		}
+		s.t.choices = append(s.t.choices, &choice{})
+		s.buf = b
+		s.emit(0, s.t.choices[0], false)
+		b = s.finishChunk(s.buf, 0, reason)
+	}
+	for i, c := range s.t.choices {
+		if c.finished {
+			continue
+		}
+		// The upstream stream ended without a finishReason for this
+		// candidate: flush pending sources and close it as "stop".
+		if s.t.opt.SearchLinks && len(c.sources) > 0 {
+			c.content = appendSources(c.content, c.sources)
+			s.buf = b
+			s.emit(i, c, false)
+			b = s.buf
+		}
+		c.finished = true
+		b = s.finishChunk(b, i, finishReason("", c.nTools > 0))
+	}
+	if s.t.rep.IncludeUsage {
+		b = append(b, s.prefix...)
+		b = append(b, `],"usage":`...)
+		b = s.t.usage.appendJSON(b)
+		b = append(b, "}\n\n"...)
+	}
+	b = append(b, Done...)
+	s.buf = b
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write final chunks: %w", err)
+	}
+	return nil
+}
+
+// Usage is the last usage reported upstream (cumulative), for accounting.
+func (s *StreamTranslator) Usage() Usage { return s.t.usage }
+
+// Fail ends a stream after an upstream failure once the 200 header has gone
+// out: it writes one event whose data is {"error":{...}}, which both OpenAI
+// SDKs surface as an error (openai-node throws APIError; openai-go's
+// Stream.Err() reports it). No [DONE] follows, so a raw client cannot
+// mistake the cut-short answer for a complete one. err may be any error;
+// non-*Error values become a 502 server_error.
+func (s *StreamTranslator) Fail(err error, w io.Writer) error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	_, werr := w.Write(ErrorEvent(err))
+	return werr
+}
+
+// ErrorEvent returns the SSE bytes of an in-stream error event for err.
+func ErrorEvent(err error) []byte {
+	var e *Error
+	if !errors.As(err, &e) {
+		msg := "upstream stream failed"
+		if err != nil {
+			msg = err.Error()
+		}
+		e = &Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_error", Message: msg}
+	}
+	b := make([]byte, 0, 96+len(e.Message))
+	b = append(b, "data: "...)
+	b = e.appendJSON(b)
+	return append(b, "\n\n"...)
+}
