@@ -1,0 +1,395 @@
+package hooks
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// ABIVersion is the hook ABI version this host speaks. A guest whose
+// hook_abi_version export returns anything else is refused at load time.
+const ABIVersion = 1
+
+// Names of the guest exports and the host import module (README.md, "ABI").
+const (
+	exportABIVersion = "hook_abi_version"
+	exportFeatures   = "hook_features"
+	exportAlloc      = "hook_alloc"
+	exportRequest    = "hook_request"
+	exportResponse   = "hook_response"
+	exportChunk      = "hook_chunk"
+	exportInitialize = "_initialize"
+	hostModuleName   = "balance_hook"
+)
+
+// Feature bits returned by the optional hook_features export.
+const (
+	featRequest        = 1 << 0
+	featResponse       = 1 << 1
+	featChunk          = 1 << 2
+	featRequestNoBody  = 1 << 8
+	featResponseNoBody = 1 << 9
+)
+
+// Phase is the point in a call's life at which a hook runs.
+type Phase string
+
+// The phases of ABI v1.
+const (
+	// PhaseRequest runs before the request goes upstream.
+	PhaseRequest Phase = "request"
+	// PhaseResponse runs on a whole (non-streamed) upstream response.
+	PhaseResponse Phase = "response"
+	// PhaseChunk runs once per streamed event; opt-in, since it multiplies
+	// the per-call cost by the number of chunks.
+	PhaseChunk Phase = "chunk"
+)
+
+func (p Phase) export() string {
+	switch p {
+	case PhaseRequest:
+		return exportRequest
+	case PhaseResponse:
+		return exportResponse
+	case PhaseChunk:
+		return exportChunk
+	}
+	return ""
+}
+
+func (p Phase) index() int {
+	switch p {
+	case PhaseRequest:
+		return 0
+	case PhaseResponse:
+		return 1
+	case PhaseChunk:
+		return 2
+	}
+	return -1
+}
+
+// ParsePhase validates a phase name from config.
+func ParsePhase(s string) (Phase, error) {
+	p := Phase(s)
+	if p.index() < 0 {
+		return "", fmt.Errorf("unknown hook phase %q (want request, response or chunk)", s)
+	}
+	return p, nil
+}
+
+// Action is what a hook asks the engine to do.
+type Action string
+
+// The actions of ABI v1.
+const (
+	// ActionContinue goes on with the (possibly modified) request/response.
+	ActionContinue Action = "continue"
+	// ActionRespond answers the caller with Result.Status/Headers/Body.
+	ActionRespond Action = "respond"
+	// ActionReject refuses the call with Result.Status/Body; counted as a
+	// policy rejection rather than an answer.
+	ActionReject Action = "reject"
+)
+
+// Header is one HTTP header. Names in an Envelope are lower-case.
+type Header struct {
+	Name, Value string
+}
+
+// Token describes the client token of a call: its configured name and
+// labels, never the secret.
+type Token struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Envelope is the input of one hook call, as the engine knows it. The host
+// adds the ABI version, phase and the hook's config when encoding.
+type Envelope struct {
+	Route    string
+	Protocol string // "gemini" or "openai"
+	Token    Token
+	Pool     string
+	Model    string
+	// Headers are the request headers (request phase) or the upstream
+	// response headers (response and chunk phases). Build them with
+	// HeaderList.Add, which drops credentials; the encoder drops them
+	// again regardless.
+	Headers []Header
+	// Body is the raw JSON body: the request, the response, or one
+	// streamed event's JSON for PhaseChunk. Empty encodes as null. The
+	// host does not validate it; it must be JSON.
+	Body []byte
+}
+
+// Result is the outcome of a hook call.
+type Result struct {
+	Action Action
+	// Status is the HTTP status for ActionRespond and ActionReject.
+	Status int
+	// SetHeaders and RemoveHeaders edit the headers of the request being
+	// sent (request phase) or the response being returned. Credentials
+	// headers never appear here: the host drops such edits.
+	SetHeaders    []Header
+	RemoveHeaders []string
+	// Body replaces the body when non-nil (raw JSON).
+	Body []byte
+}
+
+// Changed reports whether the result asks for anything but "continue
+// unchanged".
+func (r *Result) Changed() bool {
+	return r.Action != ActionContinue || r.Body != nil || len(r.SetHeaders) > 0 || len(r.RemoveHeaders) > 0
+}
+
+// appendEnvelope encodes the ABI input envelope. It is hand-written so the
+// per-call cost stays proportional to the bytes copied, not to reflection.
+func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody bool) []byte {
+	b = append(b, `{"abi":`...)
+	b = strconv.AppendInt(b, ABIVersion, 10)
+	b = append(b, `,"phase":"`...)
+	b = append(b, phase...)
+	b = append(b, `","route":`...)
+	b = appendJSONString(b, in.Route)
+	b = append(b, `,"protocol":`...)
+	b = appendJSONString(b, in.Protocol)
+	b = append(b, `,"token":{"name":`...)
+	b = appendJSONString(b, in.Token.Name)
+	b = append(b, `,"labels":{`...)
+	first := true
+	for _, k := range sortedKeys(in.Token.Labels) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, in.Token.Labels[k])
+	}
+	b = append(b, `}},"pool":`...)
+	b = appendJSONString(b, in.Pool)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, in.Model)
+	b = append(b, `,"headers":{`...)
+	first = true
+	for _, h := range in.Headers {
+		if isSensitiveHeader(h.Name) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONLower(b, h.Name)
+		b = append(b, ':')
+		b = appendJSONString(b, redactKeyParam(h.Value))
+	}
+	b = append(b, `},"body":`...)
+	if withBody && len(bytes.TrimSpace(in.Body)) > 0 {
+		b = append(b, in.Body...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"config":`...)
+	if len(config) > 0 {
+		b = append(b, config...)
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, '}')
+}
+
+func sortedKeys(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// Insertion sort: label maps are tiny and this avoids pulling in sort
+	// for an allocation-free common case.
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD so the guest always receives valid JSON.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONLower appends a header name, lower-cased, as a JSON string.
+func appendJSONLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return appendJSONString(b, lowerASCII(s))
+		}
+	}
+	return appendJSONString(b, s)
+}
+
+func lowerASCII(s string) string {
+	buf := []byte(s)
+	for i, c := range buf {
+		if c >= 'A' && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	return string(buf)
+}
+
+// wireResult is the guest's output document.
+type wireResult struct {
+	Action  Action `json:"action"`
+	Status  int    `json:"status"`
+	Headers struct {
+		Set    map[string]string `json:"set"`
+		Remove []string          `json:"remove"`
+	} `json:"headers"`
+	Body  json.RawMessage `json:"body"`
+	Error *string         `json:"error"`
+}
+
+// errGuest is returned for an output {"error": "..."}.
+type errGuest struct{ msg string }
+
+func (e errGuest) Error() string { return "guest error: " + e.msg }
+
+// decodeResult parses a guest's output. out is copied; nothing retains it.
+func decodeResult(out []byte) (Result, error) {
+	var w wireResult
+	if err := json.Unmarshal(out, &w); err != nil {
+		return Result{}, fmt.Errorf("output is not valid JSON: %w", err)
+	}
+	if w.Error != nil {
+		return Result{}, errGuest{msg: truncate(*w.Error, 512)}
+	}
+	r := Result{Action: w.Action, Status: w.Status}
+	switch w.Action {
+	case "", ActionContinue:
+		r.Action = ActionContinue
+	case ActionRespond, ActionReject:
+		if w.Status == 0 {
+			if w.Action == ActionReject {
+				r.Status = 403
+			} else {
+				r.Status = 200
+			}
+		}
+		if r.Status < 100 || r.Status > 599 {
+			return Result{}, fmt.Errorf("output status %d out of range", w.Status)
+		}
+	default:
+		return Result{}, fmt.Errorf("output action %q is not continue, respond or reject", truncate(string(w.Action), 64))
+	}
+	for _, k := range sortedKeys(w.Headers.Set) {
+		if isSensitiveHeader(k) || !validHeaderName(k) {
+			continue
+		}
+		r.SetHeaders = append(r.SetHeaders, Header{Name: lowerASCII(k), Value: sanitizeHeaderValue(w.Headers.Set[k])})
+	}
+	for _, k := range w.Headers.Remove {
+		if isSensitiveHeader(k) || !validHeaderName(k) {
+			continue
+		}
+		r.RemoveHeaders = append(r.RemoveHeaders, lowerASCII(k))
+	}
+	if len(w.Body) > 0 && !bytes.Equal(w.Body, []byte("null")) {
+		r.Body = []byte(w.Body)
+	}
+	return r, nil
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitizeHeaderValue drops CR, LF and NUL so a guest cannot split headers.
+func sanitizeHeaderValue(v string) string {
+	if !containsAny(v, "\r\n\x00") {
+		return v
+	}
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c != '\r' && c != '\n' && c != 0 {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func containsAny(s, chars string) bool {
+	for i := 0; i < len(s); i++ {
+		for j := 0; j < len(chars); j++ {
+			if s[i] == chars[j] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func jsonValid(b []byte) bool { return json.Valid(b) }

@@ -1,0 +1,195 @@
+//go:build wasip1
+
+package guest
+
+import (
+	"strconv"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// Get reads one gjson path from a JSON document without decoding the rest
+// (e.g. Get(in.Body, "generationConfig.temperature")).
+func Get(doc []byte, path string) gjson.Result { return gjson.GetBytes(doc, path) }
+
+// SetString returns doc with the string at path set to value. Only the
+// edited span is rewritten; the rest of the document is copied as is.
+func SetString(doc []byte, path, value string) ([]byte, error) {
+	return sjson.SetBytes(doc, path, value)
+}
+
+// SetRaw returns doc with path set to the raw JSON value.
+func SetRaw(doc []byte, path string, raw []byte) ([]byte, error) {
+	return sjson.SetRawBytes(doc, path, raw)
+}
+
+// Delete returns doc with path removed.
+func Delete(doc []byte, path string) ([]byte, error) {
+	return sjson.DeleteBytes(doc, path)
+}
+
+// Text is one user-visible text in a request or response body, with the
+// gjson/sjson path that addresses it.
+type Text struct {
+	Path  string
+	Value string
+}
+
+// EachText calls fn for every message text in a request body, in document
+// order: for "gemini", systemInstruction.parts[].text and
+// contents[].parts[].text; for "openai", messages[].content when it is a
+// string, and the "text" of messages[].content[] parts. For a Gemini
+// response (or stream chunk) it visits candidates[].content.parts[].text.
+// Returning false stops the walk.
+func EachText(protocol string, body []byte, fn func(t Text) bool) {
+	root := gjson.ParseBytes(body)
+	if protocol == "openai" {
+		eachOpenAI(root, fn)
+		return
+	}
+	eachGemini(root, fn)
+}
+
+func eachGemini(root gjson.Result, fn func(Text) bool) {
+	cont := true
+	parts := func(prefix string, p gjson.Result) {
+		i := 0
+		p.ForEach(func(_, part gjson.Result) bool {
+			if t := part.Get("text"); t.Type == gjson.String {
+				cont = fn(Text{Path: prefix + strconv.Itoa(i) + ".text", Value: t.Str})
+			}
+			i++
+			return cont
+		})
+	}
+	for _, sys := range [...]string{"systemInstruction", "system_instruction"} {
+		if p := root.Get(sys + ".parts"); p.IsArray() && cont {
+			parts(sys+".parts.", p)
+		}
+	}
+	for _, list := range [...]struct{ name, inner string }{{"contents", "parts"}, {"candidates", "content.parts"}} {
+		i := 0
+		root.Get(list.name).ForEach(func(_, c gjson.Result) bool {
+			if p := c.Get(list.inner); p.IsArray() {
+				parts(list.name+"."+strconv.Itoa(i)+"."+list.inner+".", p)
+			}
+			i++
+			return cont
+		})
+		if !cont {
+			return
+		}
+	}
+}
+
+func eachOpenAI(root gjson.Result, fn func(Text) bool) {
+	i := 0
+	cont := true
+	root.Get("messages").ForEach(func(_, m gjson.Result) bool {
+		prefix := "messages." + strconv.Itoa(i) + ".content"
+		c := m.Get("content")
+		switch {
+		case c.Type == gjson.String:
+			cont = fn(Text{Path: prefix, Value: c.Str})
+		case c.IsArray():
+			j := 0
+			c.ForEach(func(_, part gjson.Result) bool {
+				if t := part.Get("text"); t.Type == gjson.String {
+					cont = fn(Text{Path: prefix + "." + strconv.Itoa(j) + ".text", Value: t.Str})
+				}
+				j++
+				return cont
+			})
+		}
+		i++
+		return cont
+	})
+}
+
+// ReplaceTexts rewrites every message text (see EachText) through fn and
+// returns the new body, or nil when fn changed nothing.
+func ReplaceTexts(protocol string, body []byte, fn func(string) string) ([]byte, error) {
+	var edits []Text
+	EachText(protocol, body, func(t Text) bool {
+		if nv := fn(t.Value); nv != t.Value {
+			edits = append(edits, Text{Path: t.Path, Value: nv})
+		}
+		return true
+	})
+	if len(edits) == 0 {
+		return nil, nil
+	}
+	out := body
+	var err error
+	for _, e := range edits {
+		if out, err = sjson.SetBytes(out, e.Path, e.Value); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ErrorBody returns an error body in the caller's protocol, so a Reject or
+// Respond from a hook looks like any other error to the client SDK:
+// Google's {"error":{"code","message","status"}} for "gemini", OpenAI's
+// {"error":{"message","type","param","code"}} for "openai".
+func ErrorBody(protocol string, status int, message string) []byte {
+	b := make([]byte, 0, 96+len(message))
+	if protocol == "openai" {
+		b = append(b, `{"error":{"message":`...)
+		b = AppendString(b, message)
+		b = append(b, `,"type":`...)
+		b = AppendString(b, openAIType(status))
+		b = append(b, `,"param":null,"code":null}}`...)
+		return b
+	}
+	b = append(b, `{"error":{"code":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"message":`...)
+	b = AppendString(b, message)
+	b = append(b, `,"status":`...)
+	b = AppendString(b, googleStatus(status))
+	return append(b, `}}`...)
+}
+
+func openAIType(status int) string {
+	switch {
+	case status == 401:
+		return "authentication_error"
+	case status == 403:
+		return "permission_denied"
+	case status == 404:
+		return "not_found_error"
+	case status == 429:
+		return "rate_limit_exceeded"
+	case status >= 500:
+		return "server_error"
+	default:
+		return "invalid_request_error"
+	}
+}
+
+func googleStatus(status int) string {
+	switch status {
+	case 400:
+		return "INVALID_ARGUMENT"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "PERMISSION_DENIED"
+	case 404:
+		return "NOT_FOUND"
+	case 429:
+		return "RESOURCE_EXHAUSTED"
+	case 503:
+		return "UNAVAILABLE"
+	case 504:
+		return "DEADLINE_EXCEEDED"
+	default:
+		if status >= 500 {
+			return "INTERNAL"
+		}
+		return "FAILED_PRECONDITION"
+	}
+}

@@ -1,0 +1,37 @@
+// Package guest is the Go SDK for writing balance hooks. It hides the
+// balance hook ABI (see hooks/README.md) behind plain Go handlers:
+//
+//	package main
+//
+//	import "github.com/balanceproxy/balance/hooks/guest"
+//
+//	func init() {
+//		guest.OnRequest(func(in *guest.Envelope) (*guest.Result, error) {
+//			if in.Model == "fast" {
+//				body, err := guest.SetString(in.Body, "model", "gemini-2.5-flash")
+//				return guest.ReplaceBody(body), err
+//			}
+//			return guest.Continue(), nil
+//		})
+//	}
+//
+//	func main() {}
+//
+// Build with the stock toolchain (no TinyGo):
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o hook.wasm .
+//
+// Handlers must be registered from init(): a c-shared module runs package
+// initialisers in _initialize, but never calls main.
+//
+// Performance: with the per-call timeout on, every loop in the guest costs a
+// termination check, so guest instructions are several times dearer than
+// native ones. The SDK therefore never decodes the request body for you:
+// Envelope.Body is the raw JSON, and the helpers here (Get, SetString,
+// EachText, ...) touch only the paths you ask for. Returning Continue() (a nil
+// Result) writes nothing at all, which the host treats as "no change" without
+// any JSON work.
+//
+// The package only builds for GOOS=wasip1 GOARCH=wasm; this file exists so
+// that tools on other platforms see the package and its documentation.
+package guest
