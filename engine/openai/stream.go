@@ -153,9 +153,10 @@ func (s *StreamTranslator) Finish(w io.Writer) error {
 		if s.t.blocked {
 			reason = "content_filter"
 		}
-		s.t.choices = append(s.t.choices, &choice{})
+		c := &choice{finished: true}
+		s.t.choices = append(s.t.choices, c)
 		s.buf = b
-		s.emit(0, s.t.choices[0], false)
+		s.emit(0, c, false)
 		b = s.finishChunk(s.buf, 0, reason)
 	}
 	for i, c := range s.t.choices {
