@@ -155,8 +155,8 @@ func TestSSESemantics(t *testing.T) {
 			Total    int `json:"totalTokenCount"`
 			Thoughts int `json:"thoughtsTokenCount"`
 		} `json:"usageMetadata"`
-		ModelVersion  string         `json:"modelVersion"`
-		ResponseID    string         `json:"responseId"`
+		ModelVersion string `json:"modelVersion"`
+		ResponseID   string `json:"responseId"`
 	}
 	var text strings.Builder
 	prevCand := 0
@@ -459,7 +459,9 @@ func TestOpenAICompat(t *testing.T) {
 				Delta        struct{ Content string }
 				FinishReason *string `json:"finish_reason"`
 			}
-			Usage *struct{ Total int `json:"total_tokens"` }
+			Usage *struct {
+				Total int `json:"total_tokens"`
+			}
 		}
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(p, "data: ")), &ch); err != nil {
 			t.Fatalf("chunk %q: %v", p, err)
