@@ -24,7 +24,6 @@ const (
 	DefaultIdleTimeout       = 90 * time.Second
 	DefaultShutdownGrace     = 30 * time.Second
 	DefaultStreamIdleTimeout = 120 * time.Second
-	DefaultFirstByteTimeout  = 300 * time.Second
 	DefaultUpstreamTimeout   = 600 * time.Second
 	DefaultMaxConns          = 4096
 	DefaultMaxRetries        = 3
@@ -202,7 +201,7 @@ func (l *loader) buildServer(rs *rawServer, b *hclsyntax.Block, s *Server) {
 	*s = Server{Listen: DefaultListen, MaxRequestBody: DefaultMaxRequestBody, LogLevel: "info", DataDir: filepath.Join(filepath.Dir(l.path), "data")}
 	if rs == nil {
 		s.ReadTimeout, s.IdleTimeout, s.ShutdownGrace = DefaultReadTimeout, DefaultIdleTimeout, DefaultShutdownGrace
-		s.StreamIdleTimeout, s.FirstByteTimeout = DefaultStreamIdleTimeout, DefaultFirstByteTimeout
+		s.StreamIdleTimeout = DefaultStreamIdleTimeout
 		return
 	}
 	if rs.Listen != nil {
@@ -222,7 +221,6 @@ func (l *loader) buildServer(rs *rawServer, b *hclsyntax.Block, s *Server) {
 	s.IdleTimeout = l.duration(rs.IdleTimeout, DefaultIdleTimeout, b, "idle_timeout")
 	s.ShutdownGrace = l.duration(rs.ShutdownGrace, DefaultShutdownGrace, b, "shutdown_grace")
 	s.StreamIdleTimeout = l.duration(rs.StreamIdleTimeout, DefaultStreamIdleTimeout, b, "stream_idle_timeout")
-	s.FirstByteTimeout = l.duration(rs.FirstByteTimeout, DefaultFirstByteTimeout, b, "first_byte_timeout")
 	if rs.DataDir != nil {
 		s.DataDir = l.files.abs(*rs.DataDir)
 	}

@@ -55,7 +55,6 @@ type Server struct {
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
 	StreamIdleTimeout time.Duration
-	FirstByteTimeout  time.Duration
 	DataDir           string
 	LogLevel          string
 	LogRequests       bool

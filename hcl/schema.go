@@ -29,7 +29,6 @@ type rawServer struct {
 	IdleTimeout       *string `hcl:"idle_timeout,optional"`
 	ShutdownGrace     *string `hcl:"shutdown_grace,optional"`
 	StreamIdleTimeout *string `hcl:"stream_idle_timeout,optional"`
-	FirstByteTimeout  *string `hcl:"first_byte_timeout,optional"`
 	DataDir           *string `hcl:"data_dir,optional"`
 	LogLevel          *string `hcl:"log_level,optional"`
 	LogRequests       *bool   `hcl:"log_requests,optional"`

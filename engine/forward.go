@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/gemini"
+	"github.com/balanceproxy/balance/engine/keypool"
+)
+
+// exchange is one client request's state from routing to the stats
+// record. It never holds the RequestCtx: stream writers outlive it.
+type exchange struct {
+	start    time.Time
+	id       string
+	proto    Protocol
+	route    string
+	token    *tokenRuntime
+	tstate   *tokenState
+	model    resolved
+	pool     *poolRuntime
+	attempts int
+	member   *keypool.Member
+	verdict  gemini.Verdict
+	status   int
+	ttfb     time.Duration
+	streamed bool
+	usage    Usage
+	errBody  string
+	// detach is set once a stream writer owns the exchange.
+	detach bool
+	// peeked holds the first bytes of a stream, read to see whether it
+	// opens with an in-band error before the client is committed to it.
+	peeked []byte
+}
+
+// outcome is how the attempt loop ended.
+type outcome uint8
+
+const (
+	// outUpstream: resp holds an upstream answer to pass back, success
+	// or the last failure.
+	outUpstream outcome = iota
+	// outNoKey: no key could take the request; freeAt says when one can.
+	outNoKey
+	// outTransport: the last attempt got no answer at all.
+	outTransport
+)
+
+var headerGoogAPIKeyLower = "x-goog-api-key"
+
+// forward sends req upstream on successive keys of the exchange's pool
+// until an answer is final: a success, the client's own error, a failure
+// that policy does not retry, or max_retries spent. Nothing has been
+// written to the client yet, which is what makes a retry safe.
+//
+// For streams, resp.StreamBody is set; a 200 stream's first bytes are
+// read into ex.peeked so an in-band error at the very start still moves
+// the request to another key.
+func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Response, stream bool) (outcome, time.Time) {
+	p := ex.pool
+	var triedBuf [8]*keypool.Key
+	tried := triedBuf[:0]
+	maxAttempts := p.cfg.MaxRetries + 1
+	last := outNoKey
+	var freeAt time.Time
+	for {
+		now := time.Now()
+		m, free := p.pool.Pick(ex.model.Target, tried, now)
+		if m == nil {
+			if ex.attempts == 0 {
+				return outNoKey, free
+			}
+			freeAt = free
+			return last, freeAt
+		}
+		if ex.member != nil {
+			// The previous attempt failed; its key is done.
+			ex.member.Key.End(false, 0)
+		}
+		ex.attempts++
+		ex.member = m
+		req.Header.Set(headerGoogAPIKeyLower, m.Key.Value())
+		resp.StreamBody = stream
+		hc := p.clients[m.Index]
+		var err error
+		if stream {
+			err = hc.Do(req, resp)
+		} else {
+			err = hc.DoDeadline(req, resp, now.Add(p.upstream.Timeout))
+		}
+		var v gemini.Verdict
+		switch {
+		case err != nil:
+			v = transportVerdict(err)
+			last = outTransport
+		case resp.StatusCode() >= 200 && resp.StatusCode() < 300:
+			v.Class = gemini.OK
+			if stream {
+				v = s.peekStream(ex, resp)
+			}
+			last = outUpstream
+		default:
+			v = gemini.Classify(resp.StatusCode(), resp.Body())
+			last = outUpstream
+		}
+		ex.verdict = v
+		s.judge(ex, m, v, now)
+		if v.Class == gemini.OK || v.Class == gemini.ClientError {
+			return outUpstream, time.Time{}
+		}
+		retryable := v.Class.KeyFault() || p.retryOn[v.Class]
+		if !retryable || ex.attempts >= maxAttempts {
+			return last, time.Time{}
+		}
+		tried = append(tried, m.Key)
+	}
+}
+
+// judge applies one upstream verdict to the key that met it. Only failures
+// that are the key's fault change its state: a 503 overload or the
+// client's own malformed request never does.
+func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now time.Time) {
+	k := m.Key
+	switch v.Class {
+	case gemini.OK:
+		k.Succeeded(ex.model.Target)
+	case gemini.RateLimited:
+		until := k.RateLimited(ex.model.Target, v.RetryAfter, v.Daily, ex.pool.cooldown, now, "429 "+v.Reason)
+		s.log.Info("key cooling", "key", k.FP, "pool", ex.pool.cfg.Name, "model", ex.model.Target, "until", until.UTC().Format(time.RFC3339), "daily", v.Daily, "request_id", ex.id)
+		s.keyChanged(k, ex.pool, ex.model.Target)
+	case gemini.InvalidKey, gemini.PermissionDenied:
+		reason := v.Reason
+		if v.Message != "" {
+			reason += ": " + ex.pool.redact(v.Message)
+		}
+		k.Quarantine(reason, ex.pool.cfg.Probe.Interval, now)
+		s.log.Warn("key quarantined", "key", k.FP, "pool", ex.pool.cfg.Name, "reason", reason, "request_id", ex.id)
+		s.keyChanged(k, ex.pool, "")
+	case gemini.ServerError, gemini.Timeout, gemini.Connection:
+		k.NoteError(v.Class.String()+" "+v.Reason, now)
+	}
+}
+
+// keyChanged is called after a key's state changed; the store hooks in
+// here to persist and share it.
+func (s *Server) keyChanged(k *keypool.Key, p *poolRuntime, model string) {
+	if s.keyObserver != nil {
+		s.keyObserver(k, p.cfg.Name, model)
+	}
+}
+
+func transportVerdict(err error) gemini.Verdict {
+	var ne net.Error
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.As(err, &ne) && ne.Timeout() {
+		return gemini.Verdict{Class: gemini.Timeout, Reason: "timeout", Message: "upstream timed out"}
+	}
+	msg := err.Error()
+	if errors.Is(err, fasthttp.ErrNoFreeConns) {
+		msg = "too many concurrent upstream connections (raise max_conns)"
+	}
+	return gemini.Verdict{Class: gemini.Connection, Reason: "connection", Message: msg}
+}
+
+var (
+	sseError     = []byte(`data: {"error"`)
+	sseErrorSp   = []byte(`data:{"error"`)
+	arrayError   = []byte(`[{"error"`)
+	peekBufPool  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	eventEndCRLF = []byte("\r\n\r\n")
+	eventEndLF   = []byte("\n\n")
+)
+
+// peekStream reads the first bytes of a 200 stream. A stream that opens
+// with an error event is classified by the error's own code and closed, so
+// the request can move to another key; anything else is kept in
+// ex.peeked for the writer to send first.
+func (s *Server) peekStream(ex *exchange, resp *fasthttp.Response) gemini.Verdict {
+	bufp := peekBufPool.Get().(*[]byte)
+	buf := *bufp
+	n, err := io.ReadAtLeast(resp.BodyStream(), buf[:cap(buf)], 1)
+	first := buf[:n]
+	trimmed := bytes.TrimLeft(first, " \r\n")
+	if bytes.HasPrefix(trimmed, sseError) || bytes.HasPrefix(trimmed, sseErrorSp) || bytes.HasPrefix(trimmed, arrayError) {
+		// Read the rest of the (small) error event, then judge it.
+		for err == nil && !bytes.Contains(first, eventEndCRLF) && !bytes.Contains(first, eventEndLF) && n < len(buf) {
+			var m int
+			m, err = resp.BodyStream().Read(buf[n:])
+			n += m
+			first = buf[:n]
+		}
+		closeStream(resp, errors.New("in-band error at stream start"))
+		payload := bytes.TrimPrefix(bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimLeft(first, " \r\n"), []byte("data:"))), []byte("["))
+		if end := bytes.Index(payload, []byte("\n")); end > 0 {
+			payload = payload[:end]
+		}
+		code := errorCode(payload)
+		v := gemini.Classify(code, payload)
+		ex.errBody = string(ex.pool.redactBytes(payload))
+		peekBufPool.Put(bufp)
+		return v
+	}
+	if n == 0 && err != nil {
+		peekBufPool.Put(bufp)
+		closeStream(resp, err)
+		return transportVerdict(err)
+	}
+	ex.peeked = append(ex.peeked[:0], first...)
+	peekBufPool.Put(bufp)
+	return gemini.Verdict{Class: gemini.OK}
+}
+
+// errorCode reads error.code from an in-band error object; 500 if absent.
+func errorCode(b []byte) int {
+	i := bytes.Index(b, []byte(`"code"`))
+	if i < 0 {
+		return 500
+	}
+	rest := bytes.TrimLeft(b[i+6:], " :")
+	code := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			break
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 400 || code > 599 {
+		return 500
+	}
+	return code
+}
+
+// closeStream closes an upstream body stream. A non-nil reason drops the
+// connection instead of returning it to the pool half-read.
+func closeStream(resp *fasthttp.Response, reason error) {
+	if rc, ok := resp.BodyStream().(fasthttp.ReadCloserWithError); ok {
+		_ = rc.CloseWithError(reason)
+		return
+	}
+	_ = resp.CloseBodyStream()
+}
+
+// redact hides pool keys and client tokens in text from upstream.
+func (p *poolRuntime) redact(s string) string { return p.redactor.String(s) }
+
+func (p *poolRuntime) redactBytes(b []byte) []byte { return p.redactor.Bytes(b) }
+
+// copyStream relays an upstream stream to the client, flushing every read
+// so events arrive as Google sends them. It returns the bytes written,
+// the last part of the stream (for usage), and why it stopped: nil at a
+// clean end, errClientGone when the client went away, or the upstream
+// read error.
+func copyStream(w *bufio.Writer, first []byte, body io.Reader, tail *tailBuffer) (int64, error) {
+	var written int64
+	if len(first) > 0 {
+		tail.write(first)
+		n, err := w.Write(first)
+		written += int64(n)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			return written, errClientGone
+		}
+	}
+	bufp := peekBufPool.Get().(*[]byte)
+	defer peekBufPool.Put(bufp)
+	buf := *bufp
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			tail.write(buf[:n])
+			m, err := w.Write(buf[:n])
+			written += int64(m)
+			if err == nil {
+				err = w.Flush()
+			}
+			if err != nil {
+				return written, errClientGone
+			}
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				return written, nil
+			}
+			return written, rerr
+		}
+	}
+}
+
+var errClientGone = errors.New("client went away")
+
+// tailBuffer keeps the last bytes of a stream: Gemini repeats cumulative
+// usageMetadata on every event, so the tail is enough to count tokens.
+type tailBuffer struct {
+	buf [4096]byte
+	n   int
+}
+
+func (t *tailBuffer) write(p []byte) {
+	if len(p) >= len(t.buf) {
+		t.n = copy(t.buf[:], p[len(p)-len(t.buf):])
+		return
+	}
+	if t.n+len(p) > len(t.buf) {
+		drop := t.n + len(p) - len(t.buf)
+		copy(t.buf[:], t.buf[drop:t.n])
+		t.n -= drop
+	}
+	t.n += copy(t.buf[t.n:], p)
+}
+
+func (t *tailBuffer) bytes() []byte { return t.buf[:t.n] }
+
+// hop-by-hop headers that never cross a proxy.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Connection"}
+
+func stripHopHeaders(h *fasthttp.RequestHeader) {
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+	// Ask for identity bodies: the proxy reads usage and error bodies.
+	h.Del("Accept-Encoding")
+}
+
+func isStreamContentType(ct []byte) bool {
+	return strings.HasPrefix(string(ct), "text/event-stream")
+}

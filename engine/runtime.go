@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/engine/upstream"
+	"github.com/balanceproxy/balance/hcl"
+)
+
+// Runtime is one config generation made ready to serve: every lookup a
+// request needs is precomputed. It is immutable once built; a reload
+// builds a new Runtime beside the old one and swaps it in atomically, so a
+// request runs start to end on the Runtime it began with.
+type Runtime struct {
+	Config     *hcl.Config
+	Generation uint64
+	Loaded     time.Time
+
+	pools    map[string]*poolRuntime
+	poolList []*poolRuntime
+	// tokens maps sha256(secret) to the token, so a lookup reveals
+	// nothing through timing about how much of a secret matched.
+	tokens   map[[32]byte]*tokenRuntime
+	models   *modelRules
+	redactor *secret.Redactor
+	// keySet is every key value in this generation, for Registry.Retain.
+	keySet  map[string]bool
+	clients map[*fasthttp.HostClient]bool
+}
+
+type poolRuntime struct {
+	cfg      *hcl.Pool
+	pool     *keypool.Pool
+	target   upstream.Target
+	upstream *hcl.Upstream
+	// clients[i] serves members[i], through that key's egress proxy.
+	clients  []*fasthttp.HostClient
+	cooldown keypool.CooldownPolicy
+	retryOn  [8]bool // indexed by gemini.Class
+	redactor *secret.Redactor
+}
+
+type tokenRuntime struct {
+	cfg    *hcl.Token
+	secret []byte
+	pools  []*poolRuntime
+}
+
+// buildRuntime prepares cfg for serving. It reads no files and makes no
+// network calls: everything it needs was validated by the hcl package.
+func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *upstream.Clients) (*Runtime, error) {
+	rt := &Runtime{
+		Config: cfg, Generation: gen, Loaded: time.Now(),
+		pools:   map[string]*poolRuntime{},
+		tokens:  map[[32]byte]*tokenRuntime{},
+		keySet:  map[string]bool{},
+		clients: map[*fasthttp.HostClient]bool{},
+	}
+	var allSecrets []string
+	for _, p := range cfg.Pools {
+		up := cfg.Upstream(p.Upstream)
+		if up == nil {
+			return nil, fmt.Errorf("pool %q: unknown upstream %q", p.Name, p.Upstream)
+		}
+		target, err := upstream.ParseTarget(up.BaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("pool %q: %w", p.Name, err)
+		}
+		proxies := p.Proxies
+		if len(proxies) == 0 {
+			proxies = up.Proxies
+		}
+		pr := &poolRuntime{
+			cfg: p, target: target, upstream: up,
+			cooldown: keypool.CooldownPolicy{Base: p.Cooldown.Base, Max: p.Cooldown.Max, Multiplier: p.Cooldown.Multiplier, Daily: p.Cooldown.Daily},
+		}
+		for _, c := range p.RetryOn {
+			pr.retryOn[classByName(c)] = true
+		}
+		members := make([]keypool.Member, 0, len(p.Keys))
+		opts := upstream.Options{MaxConns: up.MaxConns, IdleTimeout: cfg.Server.StreamIdleTimeout}
+		for _, k := range p.Keys {
+			proxy := upstream.PickProxy(k.Value, proxies)
+			hc, err := clients.Get(target, proxy, opts)
+			if err != nil {
+				return nil, fmt.Errorf("pool %q: %w", p.Name, err)
+			}
+			rt.clients[hc] = true
+			members = append(members, keypool.Member{Key: reg.Get(k.Value), Weight: k.Weight, Proxy: proxy})
+			pr.clients = append(pr.clients, hc)
+			rt.keySet[k.Value] = true
+			allSecrets = append(allSecrets, k.Value)
+		}
+		pr.pool = keypool.NewPool(p.Name, members, keypool.ParseStrategy(p.Strategy), keypool.Limits{RPM: p.Limits.RPM, RPD: p.Limits.RPD, TPM: p.Limits.TPM})
+		rt.pools[p.Name] = pr
+		rt.poolList = append(rt.poolList, pr)
+	}
+	for _, t := range cfg.Tokens {
+		tr := &tokenRuntime{cfg: t}
+		for _, name := range t.Pools {
+			tr.pools = append(tr.pools, rt.pools[name])
+		}
+		for _, s := range t.Secrets {
+			// Each secret gets its own record so constant-time compare
+			// runs against the secret that hashed to the slot.
+			rec := *tr
+			rec.secret = []byte(s)
+			rt.tokens[sha256.Sum256([]byte(s))] = &rec
+			allSecrets = append(allSecrets, s)
+		}
+	}
+	if cfg.Status.Token != "" {
+		allSecrets = append(allSecrets, cfg.Status.Token)
+	}
+	rt.models = newModelRules(cfg)
+	rt.redactor = secret.NewRedactor(allSecrets)
+	for _, p := range rt.poolList {
+		p.redactor = rt.redactor
+	}
+	return rt, nil
+}
+
+// tokenAllowsModel reports whether a token may use model. An empty list
+// allows every model.
+func (t *tokenRuntime) allowsModel(model string) bool {
+	if len(t.cfg.Models) == 0 {
+		return true
+	}
+	for _, g := range t.cfg.Models {
+		if ok, _ := path.Match(g, model); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// poolFor picks the pool a request on model goes to: the model rule's pool
+// when it has one (and the token may use it), else the token's first pool.
+func (t *tokenRuntime) poolFor(rulePool string) (*poolRuntime, bool) {
+	if rulePool == "" {
+		return t.pools[0], true
+	}
+	for _, p := range t.pools {
+		if p.cfg.Name == rulePool {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// summary describes what changed between two generations in one line.
+func (rt *Runtime) summary(prev *Runtime) string {
+	if prev == nil {
+		return fmt.Sprintf("pools=%d keys=%d tokens=%d models=%d hooks=%d", len(rt.poolList), len(rt.keySet), len(rt.Config.Tokens), len(rt.Config.Models), len(rt.Config.Hooks))
+	}
+	var added, removed []string
+	for k := range rt.keySet {
+		if !prev.keySet[k] {
+			added = append(added, secret.Fingerprint(k))
+		}
+	}
+	for k := range prev.keySet {
+		if !rt.keySet[k] {
+			removed = append(removed, secret.Fingerprint(k))
+		}
+	}
+	names := func(c *hcl.Config) map[string]bool {
+		m := map[string]bool{}
+		for _, p := range c.Pools {
+			m["pool "+p.Name] = true
+		}
+		for _, t := range c.Tokens {
+			m["token "+t.Name] = true
+		}
+		for _, r := range c.Models {
+			m["model "+r.Name] = true
+		}
+		for _, h := range c.Hooks {
+			m["hook "+h.Name] = true
+		}
+		return m
+	}
+	now, before := names(rt.Config), names(prev.Config)
+	var plus, minus []string
+	for n := range now {
+		if !before[n] {
+			plus = append(plus, n)
+		}
+	}
+	for n := range before {
+		if !now[n] {
+			minus = append(minus, n)
+		}
+	}
+	return fmt.Sprintf("keys +%d %s -%d %s; blocks +[%s] -[%s]", len(added), abbreviate(added), len(removed), abbreviate(removed), strings.Join(sorted(plus), ", "), strings.Join(sorted(minus), ", "))
+}
+
+func abbreviate(fps []string) string {
+	fps = sorted(fps)
+	if len(fps) > 5 {
+		return "[" + strings.Join(fps[:5], " ") + " …]"
+	}
+	return "[" + strings.Join(fps, " ") + "]"
+}

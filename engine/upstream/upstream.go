@@ -1,0 +1,254 @@
+// Package upstream owns the outbound HTTP clients: one fasthttp.HostClient
+// per (upstream address, egress proxy) pair, kept across config reloads so
+// warm connections survive them, and the stable assignment of keys to
+// egress proxies.
+package upstream
+
+import (
+	"crypto/tls"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpproxy"
+)
+
+// Target is where an upstream lives.
+type Target struct {
+	// Addr is host:port.
+	Addr string
+	// Host is the Host header to send.
+	Host string
+	// TLS is true for https.
+	TLS bool
+	// PathPrefix is the base URL's path ("" for the root), prepended to
+	// every request path.
+	PathPrefix string
+}
+
+// ParseTarget reads a base URL such as "https://generativelanguage.googleapis.com".
+func ParseTarget(baseURL string) (Target, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return Target{}, fmt.Errorf("parse base_url %q: %w", baseURL, err)
+	}
+	t := Target{Host: u.Host, TLS: u.Scheme == "https", PathPrefix: strings.TrimRight(u.Path, "/")}
+	t.Addr = u.Host
+	if u.Port() == "" {
+		if t.TLS {
+			t.Addr += ":443"
+		} else {
+			t.Addr += ":80"
+		}
+	}
+	return t, nil
+}
+
+// Options are the client settings that, when they change, need a new
+// HostClient.
+type Options struct {
+	MaxConns    int
+	IdleTimeout time.Duration // no bytes read for this long ends the read
+}
+
+type clientKey struct {
+	addr  string
+	tls   bool
+	proxy string
+	opts  Options
+}
+
+// Clients is a cache of HostClients shared by every config snapshot.
+type Clients struct {
+	mu      sync.Mutex
+	clients map[clientKey]*fasthttp.HostClient
+}
+
+// NewClients returns an empty cache.
+func NewClients() *Clients {
+	return &Clients{clients: map[clientKey]*fasthttp.HostClient{}}
+}
+
+// Get returns the client for a target through proxy ("" = direct),
+// creating it on first use.
+func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClient, error) {
+	key := clientKey{addr: t.Addr, tls: t.TLS, proxy: proxy, opts: opts}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if hc, ok := c.clients[key]; ok {
+		return hc, nil
+	}
+	dial, err := dialer(proxy, t.TLS)
+	if err != nil {
+		return nil, err
+	}
+	idle := opts.IdleTimeout
+	hc := &fasthttp.HostClient{
+		Addr:                          t.Addr,
+		IsTLS:                         t.TLS,
+		TLSConfig:                     &tls.Config{ServerName: hostOnly(t.Host), MinVersion: tls.VersionTLS12},
+		MaxConns:                      opts.MaxConns,
+		MaxConnWaitTimeout:            5 * time.Second,
+		MaxIdleConnDuration:           60 * time.Second,
+		MaxIdemponentCallAttempts:     1,
+		RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: false,
+		DisablePathNormalizing:        true,
+		ReadBufferSize:                16 << 10,
+		WriteBufferSize:               16 << 10,
+		MaxResponseBodySize:           256 << 20,
+		WriteTimeout:                  60 * time.Second,
+		Dial: func(addr string) (net.Conn, error) {
+			conn, err := dial(addr)
+			if err != nil {
+				return nil, err
+			}
+			if idle <= 0 {
+				return conn, nil
+			}
+			return &idleConn{Conn: conn, idle: idle}, nil
+		},
+	}
+	c.clients[key] = hc
+	return hc, nil
+}
+
+// Retain closes idle connections of clients no snapshot uses any more and
+// forgets them. inUse holds the clients the live snapshot holds.
+func (c *Clients) Retain(inUse map[*fasthttp.HostClient]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, hc := range c.clients {
+		if !inUse[hc] {
+			hc.CloseIdleConnections()
+			delete(c.clients, k)
+		}
+	}
+}
+
+// CloseIdle closes the idle connections of every client (at shutdown).
+func (c *Clients) CloseIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, hc := range c.clients {
+		hc.CloseIdleConnections()
+	}
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// dialer returns a dial function that reaches addr directly or through an
+// HTTP CONNECT or SOCKS5 proxy.
+func dialer(proxy string, isTLS bool) (fasthttp.DialFunc, error) {
+	direct := (&fasthttp.TCPDialer{Concurrency: 0, DNSCacheDuration: time.Minute}).Dial
+	if proxy == "" {
+		return func(addr string) (net.Conn, error) { return direct(addr) }, nil
+	}
+	u, err := url.Parse(proxy)
+	if err != nil {
+		return nil, fmt.Errorf("parse proxy URL: %w", err)
+	}
+	switch u.Scheme {
+	case "socks5", "socks5h":
+		return fasthttpproxy.FasthttpSocksDialer(proxy), nil
+	case "http":
+		// FasthttpHTTPDialerTimeout wants user:pass@host:port, no scheme.
+		hostport := u.Host
+		if u.User != nil {
+			hostport = u.User.String() + "@" + u.Host
+		}
+		return fasthttpproxy.FasthttpHTTPDialerTimeout(hostport, 10*time.Second), nil
+	}
+	return nil, fmt.Errorf("proxy %s: unsupported scheme %q", RedactProxy(proxy), u.Scheme)
+}
+
+// RedactProxy hides a proxy URL's password for logs and status.
+func RedactProxy(proxy string) string {
+	u, err := url.Parse(proxy)
+	if err != nil {
+		return "(invalid proxy URL)"
+	}
+	return u.Redacted()
+}
+
+// PickProxy assigns a key to one of proxies by rendezvous hashing: the
+// choice is stable across restarts and reloads, and adding or removing a
+// proxy moves only the keys that must move.
+func PickProxy(key string, proxies []string) string {
+	if len(proxies) == 0 {
+		return ""
+	}
+	best, bestScore := "", uint64(0)
+	for _, p := range proxies {
+		h := fnv.New64a()
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+		h.Write([]byte(key))
+		if s := mix(h.Sum64()); best == "" || s > bestScore {
+			best, bestScore = p, s
+		}
+	}
+	return best
+}
+
+// mix is splitmix64's finaliser, spreading fnv's weak low bits.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// idleConn ends a read that sees no bytes for idle, unless fasthttp set a
+// deadline of its own. fasthttp's own ReadTimeout bounds a whole
+// streamed body, which would cut long SSE answers; this bounds silence.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+	mu   sync.Mutex
+	hard time.Time
+}
+
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.hard = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *idleConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.hard = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+// Read bounds silence on calls without a deadline (streams). A call with
+// a deadline (a unary request's total timeout) keeps just that deadline:
+// a long-thinking model may send nothing for minutes before answering.
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	hard := c.hard
+	c.mu.Unlock()
+	if !hard.IsZero() {
+		return c.Conn.Read(p)
+	}
+	d := time.Now().Add(c.idle)
+	if err := c.Conn.SetReadDeadline(d); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
