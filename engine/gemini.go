@@ -332,6 +332,9 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, proto Protocol, status int
 
 // finishUnary records a request whose answer the handler wrote itself.
 func (s *Server) finishUnary(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) {
+	// The upstream answer replaced the response headers set at routing.
+	ctx.Response.Header.Set("X-Request-Id", ex.id)
+	ctx.Response.Header.Set("X-Balance-Generation", rt.generationHeader())
 	if ex.detach {
 		return
 	}

@@ -108,6 +108,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		StreamRequestBody:             false,
 		Logger:                        fasthttpLogger{s.log},
+		ErrorHandler:                  serverError,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -245,4 +246,15 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// serverError answers requests fasthttp rejects before the handler runs
+// (too large, malformed) in Gemini's error shape.
+func serverError(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := fasthttp.StatusBadRequest, "Malformed HTTP request: "+err.Error()
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body exceeds server.max_request_body."
+	}
+	writeGeminiError(ctx, status, msg, 0)
+	ctx.SetConnectionClose()
 }
