@@ -87,8 +87,10 @@ func parseToolCallID(id string) (gid, sig string) {
 				b.WriteByte(c)
 			}
 		}
-		for k := len(s) % 4; k != 0 && k < 4; k++ {
-			b.WriteByte('=')
+		// Restore the padding stripped by appendToolCallID (a length of
+		// 1 mod 4 is not base64 and is left alone for Gemini to judge).
+		if r := len(s) % 4; r >= 2 {
+			b.WriteString("=="[:4-r])
 		}
 		sig = b.String()
 	}
