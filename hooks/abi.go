@@ -187,15 +187,17 @@ func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody
 		b = append(b, ':')
 		b = appendJSONString(b, redactKeyParam(h.Value))
 	}
-	b = append(b, `},"body":`...)
-	if withBody && len(bytes.TrimSpace(in.Body)) > 0 {
-		b = append(b, in.Body...)
+	b = append(b, `},"config":`...)
+	if len(config) > 0 {
+		b = append(b, config...)
 	} else {
 		b = append(b, "null"...)
 	}
-	b = append(b, `,"config":`...)
-	if len(config) > 0 {
-		b = append(b, config...)
+	// The body goes last (an ABI v1 rule guests may rely on): a guest can
+	// then take the rest of the document as the body without scanning it.
+	b = append(b, `,"body":`...)
+	if withBody && len(bytes.TrimSpace(in.Body)) > 0 {
+		b = append(b, in.Body...)
 	} else {
 		b = append(b, "null"...)
 	}

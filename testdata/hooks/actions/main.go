@@ -23,28 +23,28 @@ func handle(in *guest.Envelope) (*guest.Result, error) {
 	}
 	switch mode {
 	case "respond":
-		return guest.Respond(200, []byte(`{"answered":"`+string(in.Phase)+`"}`)), nil
+		return guest.Respond(200, []byte(`{"answered":"`+string(in.Phase())+`"}`)), nil
 	case "reject":
-		return guest.Reject(403, guest.ErrorBody(in.Protocol, 403, "blocked by test")), nil
+		return guest.Reject(403, guest.ErrorBody(in.Protocol(), 403, "blocked by test")), nil
 	case "headers":
 		return &guest.Result{
-			SetHeaders:    map[string]string{"x-hook": string(in.Phase)},
+			SetHeaders:    map[string]string{"x-hook": string(in.Phase())},
 			RemoveHeaders: []string{"x-drop"},
 		}, nil
 	case "model":
-		b, err := guest.SetString(in.Body, "model", in.ConfigValue("model").String())
+		b, err := guest.SetString(in.Body(), "model", in.ConfigValue("model").String())
 		return guest.ReplaceBody(b), err
 	case "upper":
-		b, err := guest.ReplaceTexts(in.Protocol, in.Body, strings.ToUpper)
+		b, err := guest.ReplaceTexts(in.Protocol(), in.Body(), strings.ToUpper)
 		return guest.ReplaceBody(b), err
 	case "echo":
 		b := []byte(`{"phase":`)
-		b = guest.AppendString(b, string(in.Phase))
+		b = guest.AppendString(b, string(in.Phase()))
 		for _, kv := range [][2]string{
-			{"route", in.Route}, {"protocol", in.Protocol}, {"pool", in.Pool},
-			{"model", in.Model}, {"token", in.Token.Name}, {"team", in.Token.Label("team")},
+			{"route", in.Route()}, {"protocol", in.Protocol()}, {"pool", in.Pool()},
+			{"model", in.Model()}, {"token", in.Token().Name}, {"team", in.Token().Label("team")},
 			{"ua", in.Header("user-agent")}, {"headers", headerNames(in)},
-			{"body", string(in.Body)}, {"config", string(in.Config)},
+			{"body", string(in.Body())}, {"config", string(in.Config())},
 		} {
 			b = append(b, ',')
 			b = guest.AppendString(b, kv[0])

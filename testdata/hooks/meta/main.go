@@ -10,7 +10,7 @@ func init() {
 	guest.WithoutBody(guest.PhaseRequest)
 	guest.OnRequest(func(in *guest.Envelope) (*guest.Result, error) {
 		has := "false"
-		if in.Body != nil {
+		if in.Body() != nil {
 			has = "true"
 		}
 		return &guest.Result{SetHeaders: map[string]string{"x-meta": "v2", "x-had-body": has}}, nil

@@ -1,0 +1,6 @@
+//go:build !race
+
+package hooks
+
+// reloads is the reload count of TestReloadUnderLoad.
+const reloads = 200
