@@ -426,3 +426,27 @@ func TestHistogramQuantile(t *testing.T) {
 		}
 	}
 }
+
+func TestInMemoryAndDerivedFields(t *testing.T) {
+	s := mustOpen(t, Config{DSN: ":memory:", Logger: quietLogger(), FlushInterval: 5 * time.Millisecond})
+	s.Record(Request{ModelAsked: "gemini-pro-latest", KeyFP: "k", Status: 503})
+	s.Record(Request{ModelAsked: "alias", ModelSent: "gemini-2.5-pro", KeyFP: "k", Status: 200})
+	waitWritten(t, s, 2)
+	sum, err := s.Summary(context.Background(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Total.FailuresByClass["http_503"] != 1 {
+		t.Errorf("status 503 without a class: failures = %v, want http_503", sum.Total.FailuresByClass)
+	}
+	var models []string
+	for _, g := range sum.ByModel {
+		models = append(models, g.Name)
+	}
+	if strings.Join(models, ",") != "gemini-2.5-pro,gemini-pro-latest" {
+		t.Errorf("models = %v: want the model as sent, else as asked", models)
+	}
+	if h := s.Health(); h.Driver != "sqlite" || !h.OK || h.QueueCap != DefaultQueueSize {
+		t.Errorf("health = %+v", h)
+	}
+}
