@@ -184,7 +184,17 @@ func (s *Server) Close() error {
 			err = fmt.Errorf("mockgemini: shutdown: %w", err)
 		}
 	}
-	s.streams.Wait()
+	// Hijacked handlers watch s.closed and return within ~50ms; the bound
+	// only guards against a hijack fasthttp never ran.
+	waited := make(chan struct{})
+	go func() { s.streams.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		if err == nil {
+			err = errors.New("mockgemini: hijacked connections still open after 5s")
+		}
+	}
 	return err
 }
 
