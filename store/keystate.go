@@ -103,10 +103,13 @@ func (s *Store) WatchKeyStates(ctx context.Context, every time.Duration, fn func
 	if every <= 0 {
 		every = 2 * time.Second
 	}
+	s.mu.Lock()
 	if s.closed.Load() {
+		s.mu.Unlock()
 		return
 	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		w := &keyStateWatcher{s: s, seen: map[[2]string]int64{}, mark: time.Now().UnixMilli()}

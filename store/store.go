@@ -115,7 +115,7 @@ type Store struct {
 	stop     chan struct{} // closed by Close: writer drains, pruner and watchers exit
 	closeCtx context.Context
 	wg       sync.WaitGroup // writer + pruner + watchers
-	writerWG sync.WaitGroup
+	mu       sync.Mutex     // orders WatchKeyStates' wg.Add before Close's wg.Wait
 
 	written       atomic.Uint64
 	dropped       atomic.Uint64
@@ -161,7 +161,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: migrate %s database: %w", d.name(), err)
 	}
 	s.wg.Add(2)
-	s.writerWG.Add(1)
 	go s.writer()
 	go s.pruner()
 	return s, nil
@@ -272,7 +271,10 @@ func (s *Store) Health() Health {
 // Records that could not be written before ctx ended are counted as dropped
 // and Close returns an error saying how many.
 func (s *Store) Close(ctx context.Context) error {
-	if !s.closed.CompareAndSwap(false, true) {
+	s.mu.Lock()
+	first := s.closed.CompareAndSwap(false, true)
+	s.mu.Unlock()
+	if !first {
 		return ErrClosed
 	}
 	before := s.dropped.Load()

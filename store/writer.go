@@ -60,7 +60,6 @@ func (b *batch) reset() {
 // Close's deadline.
 func (s *Store) writer() {
 	defer s.wg.Done()
-	defer s.writerWG.Done()
 	b := &batch{reqs: make([]Request, 0, s.cfg.BatchSize)}
 	fill := time.NewTimer(time.Hour)
 	fill.Stop()
