@@ -181,7 +181,7 @@ func scanRequest(root gjson.Result, s *scanned) *apiError {
 // after the handler has returned.
 type genPlan struct {
 	model         *modelInfo
-	responseID    string
+	responseID    [23]byte
 	thought       string // thought-summary text; "" unless includeThoughts
 	thinking      bool
 	answer        string
@@ -216,7 +216,7 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 		return e
 	}
 	*p = genPlan{model: m, promptTokens: s.promptTokens, finish: "STOP"}
-	p.responseID = responseID(m.id, body)
+	responseIDInto(&p.responseID, m.id, body)
 	text := s.userText
 	if len(text) > maxEcho {
 		text = truncateRunes(text, maxEcho)
@@ -428,6 +428,13 @@ func randBytes(seed uint64, n int) []byte {
 
 // responseID looks like Google's 23-character ids ("xlWYafXAOKSf1e8PpcODiAg").
 func responseID(model string, body []byte) string {
+	var id [23]byte
+	responseIDInto(&id, model, body)
+	return string(id[:])
+}
+
+// responseIDInto writes responseID without allocating.
+func responseIDInto(dst *[23]byte, model string, body []byte) {
 	seed := hash64(model, body)
 	var raw [17]byte
 	for i := 0; i < len(raw); i += 8 {
@@ -436,7 +443,7 @@ func responseID(model string, body []byte) string {
 			raw[i+j] = byte(v >> (8 * j))
 		}
 	}
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+	base64.RawURLEncoding.Encode(dst[:], raw[:])
 }
 
 func callID(seed uint64) string {
@@ -533,8 +540,9 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 	}
 	dst = append(dst, `},"modelVersion":`...)
 	dst = appendString(dst, p.model.id)
-	dst = append(dst, `,"responseId":`...)
-	dst = appendString(dst, p.responseID)
+	dst = append(dst, `,"responseId":"`...)
+	dst = append(dst, p.responseID[:]...) // base64url: nothing to escape
+	dst = append(dst, '"')
 	return append(dst, '}')
 }
 

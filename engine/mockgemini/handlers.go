@@ -66,7 +66,7 @@ func (s *Server) serveModelGet(ctx *fasthttp.RequestCtx, r *request) {
 }
 
 // serveMethod dispatches a custom method (`models/{m}:{method}`).
-func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault *Fault) {
+func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) {
 	method := string(r.method) // the compiler does not allocate for a switch on string(b)
 	m := lookupModel(r.model)
 	var want modelKind
@@ -123,7 +123,7 @@ func (s *Server) serveGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []by
 	putBuf(bp)
 }
 
-func (s *Server) serveStreamGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte, f framing, fault *Fault) {
+func (s *Server) serveStreamGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte, f framing, fault Fault) {
 	var p genPlan
 	if e := planGenerate(body, m, &p); e != nil {
 		s.writeError(ctx, *e, false)

@@ -402,27 +402,29 @@ func (s *Server) keyOf(ctx *fasthttp.RequestCtx, openai bool) []byte {
 }
 
 // admit applies authentication and faults. It returns the stream fault
-// (StreamCut/StreamError) to apply while streaming, and false when it has
-// already answered (an error, a hang).
-func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (*Fault, bool) {
+// (StreamCut/StreamError; Kind FaultNone otherwise) to apply while
+// streaming, and false when it has already answered (an error, a hang).
+// Returning the Fault by value keeps the common path allocation-free.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault, bool) {
+	var f Fault
 	if len(r.key) == 0 {
 		s.writeError(ctx, errNoKey(), r.openai)
-		return nil, false
+		return f, false
 	}
 	if s.validKeys != nil {
 		if _, ok := s.validKeys[string(r.key)]; !ok {
 			s.writeError(ctx, errInvalidKey(), r.openai)
-			return nil, false
+			return f, false
 		}
 	}
-	var f Fault
 	if st := s.faultFor(r.key, r.model); st != nil {
 		f = st.Fault
 	} else if k := s.nameFault(r.key); k != FaultNone {
 		f = Fault{Kind: k, Delay: s.opts.SlowDelay, AfterChunks: 1}
 	} else {
-		return nil, true
+		return f, true
 	}
+	none := Fault{}
 	switch f.Kind {
 	case RateLimit:
 		delay := f.RetryDelay
@@ -443,20 +445,20 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (*Faul
 	case Slow:
 		if !s.sleep(f.Delay) {
 			s.writeError(ctx, errUnavailable(), r.openai)
-			return nil, false
+			return none, false
 		}
-		return nil, true
+		return none, true
 	case Hang:
 		s.hang(ctx)
 	case StreamCut, StreamError:
 		if stream {
-			return &f, true
+			return f, true
 		}
-		return nil, true
+		return none, true
 	default:
-		return nil, true
+		return none, true
 	}
-	return nil, false
+	return none, false
 }
 
 // hang takes the connection over and holds it without answering until the

@@ -101,16 +101,16 @@ func (es *eventStream) contentType() string {
 	return ctSSE
 }
 
-// serve answers with the stream, applying fault (StreamCut/StreamError)
-// when non-nil.
-func (s *Server) serveStream(ctx *fasthttp.RequestCtx, es *eventStream, fault *Fault) {
+// serveStream answers with the stream, applying fault when its Kind is
+// StreamCut or StreamError.
+func (s *Server) serveStream(ctx *fasthttp.RequestCtx, es *eventStream, fault Fault) {
 	delay := s.opts.StreamDelay
-	if fault != nil && fault.Kind == StreamCut {
+	if fault.Kind == StreamCut {
 		s.serveCut(ctx, es, fault.AfterChunks, delay)
 		return
 	}
 	after := -1
-	if fault != nil && fault.Kind == StreamError {
+	if fault.Kind == StreamError {
 		after = fault.AfterChunks
 		if after > len(es.ends) {
 			after = len(es.ends)
