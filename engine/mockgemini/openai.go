@@ -16,6 +16,11 @@ import (
 // that the proxy has to work around).
 
 func (s *Server) serveOpenAI(ctx *fasthttp.RequestCtx, r *request, rest []byte) {
+	// Credentials are checked before the body is read, as upstream does;
+	// faults wait for the body's model so per-model faults apply.
+	if !s.authenticate(ctx, r) {
+		return
+	}
 	switch {
 	case string(rest) == "chat/completions":
 		s.serveChat(ctx, r)

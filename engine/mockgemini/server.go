@@ -407,15 +407,8 @@ func (s *Server) keyOf(ctx *fasthttp.RequestCtx, openai bool) []byte {
 // Returning the Fault by value keeps the common path allocation-free.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault, bool) {
 	var f Fault
-	if len(r.key) == 0 {
-		s.writeError(ctx, errNoKey(), r.openai)
+	if !s.authenticate(ctx, r) {
 		return f, false
-	}
-	if s.validKeys != nil {
-		if _, ok := s.validKeys[string(r.key)]; !ok {
-			s.writeError(ctx, errInvalidKey(), r.openai)
-			return f, false
-		}
 	}
 	if st := s.faultFor(r.key, r.model); st != nil {
 		f = st.Fault
@@ -459,6 +452,22 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault
 		return none, true
 	}
 	return none, false
+}
+
+// authenticate answers 403 for a missing key and 400 API_KEY_INVALID for
+// a key outside Options.ValidKeys; it reports whether the key may proceed.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, r *request) bool {
+	if len(r.key) == 0 {
+		s.writeError(ctx, errNoKey(), r.openai)
+		return false
+	}
+	if s.validKeys != nil {
+		if _, ok := s.validKeys[string(r.key)]; !ok {
+			s.writeError(ctx, errInvalidKey(), r.openai)
+			return false
+		}
+	}
+	return true
 }
 
 // hang takes the connection over and holds it without answering until the

@@ -500,6 +500,10 @@ func TestOpenAICompat(t *testing.T) {
 	if r.status != 200 || !bytes.Contains(r.body, []byte(`"id":"models/gemini-2.5-pro"`)) {
 		t.Errorf("openai model get: %d %s", r.status, r.body)
 	}
+	// Credentials are checked before the body.
+	if r := post(t, s, path, "", `{not json`); r.status != 403 || !bytes.HasPrefix(r.body, []byte("[")) {
+		t.Errorf("no key + bad body: %d %s", r.status, r.body)
+	}
 	// Errors on the compat endpoint are arrays.
 	r = post(t, s, path, "Bearer k1", `{"model":"nope","messages":[{"role":"user","content":"x"}]}`)
 	var arr []errorBody
