@@ -20,7 +20,7 @@ import (
 // record. It never holds the RequestCtx: stream writers outlive it.
 type exchange struct {
 	start    time.Time
-	id       string
+	id       []byte
 	proto    Protocol
 	route    string
 	token    *tokenRuntime
@@ -35,6 +35,8 @@ type exchange struct {
 	streamed bool
 	usage    Usage
 	errBody  string
+	// scratch is a reusable buffer (the upstream path).
+	scratch []byte
 	// detach is set once a stream writer owns the exchange.
 	detach bool
 	// peeked holds the first bytes of a stream, read to see whether it
@@ -135,7 +137,7 @@ func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now ti
 		k.Succeeded(ex.model.Target)
 	case gemini.RateLimited:
 		until := k.RateLimited(ex.model.Target, v.RetryAfter, v.Daily, ex.pool.cooldown, now, "429 "+v.Reason)
-		s.log.Info("key cooling", "key", k.FP, "pool", ex.pool.cfg.Name, "model", ex.model.Target, "until", until.UTC().Format(time.RFC3339), "daily", v.Daily, "request_id", ex.id)
+		s.log.Info("key cooling", "key", k.FP, "pool", ex.pool.cfg.Name, "model", ex.model.Target, "until", until.UTC().Format(time.RFC3339), "daily", v.Daily, "request_id", string(ex.id))
 		s.keyChanged(k, ex.pool, ex.model.Target)
 	case gemini.InvalidKey, gemini.PermissionDenied:
 		reason := v.Reason
@@ -143,7 +145,7 @@ func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now ti
 			reason += ": " + ex.pool.redact(v.Message)
 		}
 		k.Quarantine(reason, ex.pool.cfg.Probe.Interval, now)
-		s.log.Warn("key quarantined", "key", k.FP, "pool", ex.pool.cfg.Name, "reason", reason, "request_id", ex.id)
+		s.log.Warn("key quarantined", "key", k.FP, "pool", ex.pool.cfg.Name, "reason", reason, "request_id", string(ex.id))
 		s.keyChanged(k, ex.pool, "")
 	case gemini.ServerError, gemini.Timeout, gemini.Connection:
 		k.NoteError(v.Class.String()+" "+v.Reason, now)

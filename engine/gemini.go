@@ -29,8 +29,7 @@ func (s *Server) serveGemini(ctx *fasthttp.RequestCtx, rt *Runtime, p []byte) {
 		writeGeminiError(ctx, fasthttp.StatusMethodNotAllowed, "Method "+string(ctx.Method())+" is not allowed here; use "+want+".", 0)
 		return
 	}
-	ex := &exchange{start: time.Now(), id: s.requestID(), proto: ProtoGemini, route: routeName(call)}
-	ctx.Response.Header.Set("X-Request-Id", ex.id)
+	ex := s.newExchange(ProtoGemini, routeName(call))
 
 	if !s.admit(ctx, rt, ex, call.Model) {
 		return
@@ -58,7 +57,8 @@ func (s *Server) serveGemini(ctx *fasthttp.RequestCtx, rt *Runtime, p []byte) {
 			req.SetBodyRaw(edited)
 		}
 	}
-	req.URI().SetPath(upstreamPath(ex.pool, call, ex.model.Target))
+	ex.scratch = upstreamPath(ex.scratch[:0], ex.pool, call, ex.model.Target)
+	req.URI().SetPathBytes(ex.scratch)
 	req.SetHost(ex.pool.target.Host)
 
 	if call.Streams() {
@@ -116,19 +116,25 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, mode
 }
 
 // upstreamPath builds the upstream path for a call on the target model.
-func upstreamPath(p *poolRuntime, call gemini.Call, model string) string {
-	base := p.target.PathPrefix + "/" + call.Version
+// It appends to dst so the hot path reuses one buffer.
+func upstreamPath(dst []byte, p *poolRuntime, call gemini.Call, model string) []byte {
+	dst = append(dst, p.target.PathPrefix...)
+	dst = append(dst, '/')
+	dst = append(dst, call.Version...)
 	if call.Model == "" {
-		return base + "/models"
+		return append(dst, "/models"...)
 	}
-	kind := "/models/"
 	if call.Tuned {
-		kind = "/tunedModels/"
+		dst = append(dst, "/tunedModels/"...)
+	} else {
+		dst = append(dst, "/models/"...)
 	}
-	if call.Method == "" {
-		return base + kind + model
+	dst = append(dst, model...)
+	if call.Method != "" {
+		dst = append(dst, ':')
+		dst = append(dst, call.Method...)
 	}
-	return base + kind + model + ":" + call.Method
+	return dst
 }
 
 func routeName(c gemini.Call) string {
@@ -333,7 +339,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, proto Protocol, status int
 // finishUnary records a request whose answer the handler wrote itself.
 func (s *Server) finishUnary(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) {
 	// The upstream answer replaced the response headers set at routing.
-	ctx.Response.Header.Set("X-Request-Id", ex.id)
+	ctx.Response.Header.SetBytesV("X-Request-Id", ex.id)
 	ctx.Response.Header.Set("X-Balance-Generation", rt.generationHeader())
 	if ex.detach {
 		return
@@ -355,11 +361,16 @@ func (s *Server) finish(ex *exchange) {
 	if ex.tstate != nil {
 		ex.tstate.release(tokens)
 	}
-	if s.recorder == nil {
-		return
+	if s.recorder != nil {
+		s.recorder.Record(ex.record())
 	}
+	releaseExchange(ex)
+}
+
+// record turns a finished exchange into its stats record.
+func (ex *exchange) record() Record {
 	rec := Record{
-		Time: ex.start, RequestID: ex.id, Route: ex.route, Protocol: ex.proto.String(),
+		Time: ex.start, RequestID: string(ex.id), Route: ex.route, Protocol: ex.proto.String(),
 		ModelAsked: ex.model.Asked, ModelSent: ex.model.Target,
 		Status: ex.status, Attempts: ex.attempts, Latency: time.Since(ex.start), TTFB: ex.ttfb,
 		PromptTokens: ex.usage.PromptTokenCount, CompletionTokens: ex.usage.CandidatesTokenCount,
@@ -381,7 +392,7 @@ func (s *Server) finish(ex *exchange) {
 	if ex.member != nil {
 		rec.KeyFP = ex.member.Key.FP
 	}
-	s.recorder.Record(rec)
+	return rec
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

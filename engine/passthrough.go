@@ -13,8 +13,7 @@ import (
 // the same retries and key health as every other route, and Google's
 // array-shaped errors re-wrapped into the object shape SDKs parse.
 func (s *Server) serveOpenAIPassthrough(ctx *fasthttp.RequestCtx, rt *Runtime, rest []byte) {
-	ex := &exchange{start: time.Now(), id: s.requestID(), proto: ProtoOpenAI, route: "openai" + string(rest)}
-	ctx.Response.Header.Set("X-Request-Id", ex.id)
+	ex := s.newExchange(ProtoOpenAI, "openai"+string(rest))
 	var head struct {
 		Model  string `json:"model"`
 		Stream bool   `json:"stream"`

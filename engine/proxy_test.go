@@ -24,7 +24,7 @@ import (
 
 // harness is a proxy in front of the mock upstream, both on real sockets.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	mock  *mockgemini.Server
 	srv   *engine.Server
 	url   string
@@ -39,7 +39,19 @@ const testToken = "sk-test-client-token"
 // keys when hclBody is "".
 func newHarness(t *testing.T, keys []string, hclBody string) *harness {
 	t.Helper()
-	mock := mockgemini.Start(t, mockgemini.Options{})
+	return startHarness(t, keys, hclBody, mockgemini.Options{})
+}
+
+// newBenchHarness is newHarness for benchmarks: the mock keeps no copy of
+// requests.
+func newBenchHarness(b *testing.B, keys []string) *harness {
+	b.Helper()
+	return startHarness(b, keys, "", mockgemini.Options{DisableRecording: true})
+}
+
+func startHarness(t testing.TB, keys []string, hclBody string, opts mockgemini.Options) *harness {
+	t.Helper()
+	mock := mockgemini.Start(t, opts)
 	if hclBody == "" {
 		quoted := make([]string, len(keys))
 		for i, k := range keys {

@@ -45,6 +45,4 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(secs, 10)
 }
 
-func (rt *Runtime) generationHeader() string {
-	return strconv.FormatUint(rt.Generation, 10)
-}
+func (rt *Runtime) generationHeader() string { return rt.genHeader }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type Runtime struct {
 	Config     *hcl.Config
 	Generation uint64
 	Loaded     time.Time
+	// genHeader is Generation as text, for the X-Balance-Generation header.
+	genHeader string
 
 	pools    map[string]*poolRuntime
 	poolList []*poolRuntime
@@ -58,7 +61,7 @@ type tokenRuntime struct {
 // network calls: everything it needs was validated by the hcl package.
 func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *upstream.Clients) (*Runtime, error) {
 	rt := &Runtime{
-		Config: cfg, Generation: gen, Loaded: time.Now(),
+		Config: cfg, Generation: gen, Loaded: time.Now(), genHeader: strconv.FormatUint(gen, 10),
 		pools:   map[string]*poolRuntime{},
 		tokens:  map[[32]byte]*tokenRuntime{},
 		keySet:  map[string]bool{},

@@ -205,9 +205,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// requestID returns a short id unique within the process run.
-func (s *Server) requestID() string {
-	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}
+
+// newExchange starts a request's bookkeeping with a fresh request id: a
+// per-process random prefix and a counter, unique within the run.
+func (s *Server) newExchange(proto Protocol, route string) *exchange {
+	ex := exchangePool.Get().(*exchange)
+	id, scratch, peeked := ex.id[:0], ex.scratch[:0], ex.peeked[:0]
+	*ex = exchange{start: time.Now(), proto: proto, route: route, scratch: scratch, peeked: peeked}
+	id = append(id, s.idPrefix...)
+	id = append(id, '-')
+	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)
+	return ex
+}
+
+// releaseExchange returns an exchange to the pool once nothing uses it.
+func releaseExchange(ex *exchange) {
+	if cap(ex.peeked) > 64<<10 {
+		ex.peeked = nil
+	}
+	exchangePool.Put(ex)
 }
 
 // reloadEvent is one entry of the reload history shown in status.

@@ -113,6 +113,9 @@ func (t *reqTranslator) tools(in *chatBody) *Error {
 		if tc.AllowedTools == nil {
 			return badRequest("tool_choice.allowed_tools", "missing required parameter: 'tool_choice.allowed_tools'")
 		}
+		if len(decls) == 0 {
+			return badRequest("tool_choice", "tool_choice allowed_tools needs at least one function tool")
+		}
 		allowed := make([]string, 0, len(tc.AllowedTools.Tools))
 		for i, at := range tc.AllowedTools.Tools {
 			if at.Function == nil || !names[at.Function.Name] {
