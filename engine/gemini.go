@@ -361,9 +361,11 @@ func (s *Server) finish(ex *exchange) {
 	if ex.tstate != nil {
 		ex.tstate.release(tokens)
 	}
+	rec := ex.record()
 	if s.recorder != nil {
-		s.recorder.Record(ex.record())
+		s.recorder.Record(rec)
 	}
+	s.observe(&rec)
 	releaseExchange(ex)
 }
 

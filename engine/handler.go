@@ -32,6 +32,8 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case bytes.Equal(p, pathHealth):
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
+	case rt.Config.Metrics.Enabled && string(p) == rt.Config.Metrics.Path:
+		s.serveMetrics(ctx, rt)
 	case rt.Config.Status.Path != "" && (string(p) == rt.Config.Status.Path || bytes.HasPrefix(p, []byte(rt.Config.Status.Path+"/"))):
 		s.serveStatus(ctx, rt)
 	default:

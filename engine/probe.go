@@ -57,6 +57,7 @@ func (s *Server) probeKey(ctx context.Context, k *keypool.Key) (time.Duration, e
 	switch v.Class {
 	case gemini.OK, gemini.RateLimited, gemini.ClientError:
 		s.log.Info("key restored by probe", "key", k.FP, "pool", pool.cfg.Name, "probe_status", resp.StatusCode())
+		k.Restore()
 		s.keyChanged(k, pool, "")
 		return 0, nil
 	}

@@ -2,36 +2,13 @@ package engine
 
 import (
 	"bytes"
-	"time"
+
+	"github.com/balanceproxy/balance/store"
 )
 
 // Record is what the proxy reports about one finished client request. It
 // holds no secret: keys appear only as fingerprints, bodies are redacted.
-// Its fields match store.Request one for one, so the store adapter is a
-// plain conversion.
-type Record struct {
-	Time             time.Time
-	RequestID        string
-	Token            string
-	Route            string
-	Protocol         string
-	ModelAsked       string
-	ModelSent        string
-	Pool             string
-	KeyFP            string
-	Status           int
-	ErrorClass       string
-	Attempts         int
-	Latency          time.Duration
-	TTFB             time.Duration
-	PromptTokens     int
-	CompletionTokens int
-	ThoughtTokens    int
-	CachedTokens     int
-	Streamed         bool
-	ErrorBody        string
-	RequestBody      string
-}
+type Record = store.Request
 
 // Recorder receives a Record per request. Record must not block: the
 // store queues and writes in the background.

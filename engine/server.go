@@ -26,6 +26,7 @@ import (
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/store"
 )
 
 // Options are the parts of a Server that do not come from the config.
@@ -60,6 +61,11 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 
+	store *store.Store
+	// notes are conditions worth an operator's attention, shown in status.
+	notes []string
+
+	bgCtx   context.Context
 	stop    context.CancelFunc
 	bgDone  sync.WaitGroup
 	stopped atomic.Bool
@@ -111,7 +117,14 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		ErrorHandler:                  serverError,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
+	s.bgCtx, s.stop = ctx, cancel
+	if s.keyObserver == nil {
+		s.keyObserver = s.persistKey
+	}
+	if err := s.openStore(cfg); err != nil {
+		cancel()
+		return nil, err
+	}
 	s.bgDone.Add(1)
 	go func() {
 		defer s.bgDone.Done()
@@ -202,6 +215,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	s.bgDone.Wait()
 	s.clients.CloseIdle()
+	if s.store != nil {
+		// Flush what is queued; give it its own budget so a slow drain
+		// of streams does not cost the stats.
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if serr := s.store.Close(fctx); serr != nil {
+			s.log.Error("store flush at shutdown incomplete", "error", serr)
+		}
+	}
 	return err
 }
 

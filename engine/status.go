@@ -59,6 +59,7 @@ func (s *Server) Status() StatusView {
 	v := StatusView{
 		Generation: rt.Generation, ConfigHash: rt.Config.Hash, ConfigPath: rt.Config.Path,
 		Started: s.started.UTC(), Uptime: now.Sub(s.started).Seconds(), Reloads: s.events.list(),
+		StatusNotes: s.notes,
 	}
 	for i := len(v.Reloads) - 1; i >= 0; i-- {
 		if e := v.Reloads[i]; e.Error != "" {

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/store"
+)
+
+// openStore opens the config's store and wires it in: every request is
+// recorded, key state changes are persisted, persisted state is loaded, and
+// with share_key_state the states other instances publish are applied. A
+// store that cannot be opened is fatal only when the config says
+// required = true; otherwise balance serves without persistence and says
+// so in the log and in status.
+func (s *Server) openStore(cfg *hcl.Config) error {
+	sc := cfg.Store
+	if sc.Driver == "none" || sc.Driver == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{
+		Driver: sc.Driver, DSN: sc.DSN, MaxBodyBytes: sc.MaxBodyBytes, Logger: s.log.With("component", "store"),
+		Retention: store.Retention{Requests: sc.RetainRequests, Errors: sc.RetainErrors, Rollups: sc.RetainRollups},
+	})
+	if err != nil {
+		if sc.Required {
+			return fmt.Errorf("store (required = true): %w", err)
+		}
+		note := "store unavailable, serving without persistence: " + err.Error()
+		s.notes = append(s.notes, note)
+		s.log.Error(note)
+		return nil
+	}
+	s.store = st
+	if s.recorder == nil {
+		s.recorder = storeRecorder{st}
+	}
+	states, err := st.LoadKeyStates(ctx)
+	if err != nil {
+		s.log.Warn("could not load persisted key states", "error", err)
+	}
+	s.applyKeyStates(states)
+	if sc.ShareKeyState {
+		st.WatchKeyStates(s.bgCtx, sc.KeyStateRefresh, s.applyKeyStates)
+	}
+	return nil
+}
+
+// storeRecorder queues records in the store; Record never blocks.
+type storeRecorder struct{ st *store.Store }
+
+func (r storeRecorder) Record(rec Record) { r.st.Record(store.Request(rec)) }
+
+// persistKey publishes a key's new state for restarts and other instances.
+func (s *Server) persistKey(k *keypool.Key, pool, model string) {
+	if s.store == nil {
+		return
+	}
+	now := time.Now()
+	st := k.Status(now)
+	ks := store.KeyState{KeyHash: k.Hash, Fingerprint: k.FP, Pool: pool, Model: model, UpdatedAt: now, State: store.StateHealthy}
+	switch {
+	case st.State == keypool.Quarantined:
+		ks.State, ks.Reason, ks.Model = store.StateQuarantined, st.QuarantineReason, ""
+	case model != "":
+		if until, ok := st.CoolingModels[model]; ok {
+			ks.State, ks.Reason = store.StateCooling, st.LastError
+			ks.Until, _ = time.Parse(time.RFC3339, until)
+		}
+	}
+	s.store.SaveKeyState(ks)
+}
+
+// applyKeyStates applies states loaded at start or published by other
+// instances. Keys this config does not hold are ignored.
+func (s *Server) applyKeyStates(states []store.KeyState) {
+	now := time.Now()
+	for _, ks := range states {
+		k := s.registry.ByHash(ks.KeyHash)
+		if k == nil {
+			continue
+		}
+		switch ks.State {
+		case store.StateCooling:
+			if ks.Until.After(now) {
+				k.CoolUntil(ks.Model, ks.Until, ks.Reason)
+			}
+		case store.StateQuarantined:
+			k.Quarantine(ks.Reason, hcl.DefaultProbeInterval, now)
+		case store.StateHealthy:
+			if ks.Model == "" {
+				k.Restore()
+			}
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/balanceproxy/balance/engine"
+	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/hcl"
+)
+
+// startProxy starts a proxy for an HCL config (with %MOCK% replaced) in
+// front of mock, and returns it with its base URL.
+func startProxy(t *testing.T, mock *mockgemini.Server, dir, hclBody string) (*engine.Server, string) {
+	t.Helper()
+	hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
+	cfg, err := hcl.LoadBytes(filepath.Join(dir, "balance.hcl"), []byte(hclBody), hcl.Options{})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		}
+	})
+	return srv, "http://" + ln.Addr().String()
+}
+
+func storeConfig(keys []string, storeBlock string) string {
+	return fmt.Sprintf(`
+upstream "mock" { base_url = "%%MOCK%%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["%s"]
+}
+token "tester" {
+  secret = %q
+  pools  = ["main"]
+}
+%s
+`, strings.Join(keys, `", "`), testToken, storeBlock)
+}
+
+func TestStatsAndKeyStatePersistAcrossRestart(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	dir := t.TempDir()
+	cfg := storeConfig([]string{keyA, keyB}, `store {
+  driver = "sqlite"
+  path   = "stats.db"
+}`)
+	srv, url := startProxy(t, mock, dir, cfg)
+	h := &harness{t: t, mock: mock, srv: srv, url: url, token: testToken}
+	mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.InvalidKey})
+	for range 3 {
+		if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatal(status)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The requests are in the database, with fingerprints, never keys.
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "stats.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM requests WHERE token = 'tester' AND status = 200`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("recorded %d requests (%v), want 3", n, err)
+	}
+	var attempts int
+	if err := db.QueryRow(`SELECT MAX(attempts) FROM requests`).Scan(&attempts); err != nil || attempts != 2 {
+		t.Fatalf("attempts %d (%v): the retry after the invalid key must be recorded", attempts, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "stats.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), keyA) || strings.Contains(string(raw), keyB) || strings.Contains(string(raw), testToken) {
+		t.Fatal("a full key or token was written to the database")
+	}
+
+	// A new process on the same database starts with the key quarantined.
+	srv2, _ := startProxy(t, mock, dir, cfg)
+	if st := srv2.Registry().Get(keyA).Status(time.Now()); st.State != keypool.Quarantined {
+		t.Fatalf("quarantine not restored after restart: %+v", st)
+	}
+	if st := srv2.Registry().Get(keyB).Status(time.Now()); st.State != keypool.Healthy {
+		t.Fatalf("healthy key came back as %s", st.State)
+	}
+}
+
+// Two proxies on one MySQL database: a key quarantined through one is
+// avoided by the other.
+func TestTwoInstancesShareKeyStateThroughMySQL(t *testing.T) {
+	base := os.Getenv("BALANCE_TEST_MYSQL_DSN")
+	if base == "" {
+		base = "root@tcp(127.0.0.1:3306)/"
+	}
+	admin, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	dbName := "balance_engine_" + hex.EncodeToString(rnd[:])
+	if _, err := admin.Exec("CREATE DATABASE " + dbName); err != nil {
+		t.Fatalf("MySQL at %s is required for this test: %v", base, err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + dbName) })
+
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	cfg := storeConfig([]string{keyA, keyB}, fmt.Sprintf(`store {
+  driver            = "mysql"
+  dsn               = "%s%s"
+  key_state_refresh = "200ms"
+}`, base, dbName))
+	_, urlOne := startProxy(t, mock, t.TempDir(), cfg)
+	srvTwo, urlTwo := startProxy(t, mock, t.TempDir(), cfg)
+
+	mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.PermissionDenied})
+	one := &harness{t: t, mock: mock, url: urlOne, token: testToken}
+	for range 2 {
+		if status, _, _ := one.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatal(status)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srvTwo.Registry().Get(keyA).Status(time.Now()).State != keypool.Quarantined {
+		if time.Now().After(deadline) {
+			t.Fatal("instance two never learned of the quarantine")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := mock.Requests(keyA)
+	two := &harness{t: t, mock: mock, url: urlTwo, token: testToken}
+	for range 4 {
+		if status, _, _ := two.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatal(status)
+		}
+	}
+	if mock.Requests(keyA) != before {
+		t.Fatal("instance two kept sending requests to a key instance one quarantined")
+	}
+}
