@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -137,44 +136,87 @@ type Result struct {
 	RemoveHeaders []string
 	// Body replaces the body when non-nil (raw JSON).
 	Body []byte
+	// Model, when set, re-targets the call to another model (request
+	// phase): the engine rewrites the Gemini URL path or the OpenAI
+	// body's "model" as the protocol requires.
+	Model string
+	// Pool, when set, routes the call to another key pool (request phase).
+	Pool string
 }
 
 // Changed reports whether the result asks for anything but "continue
 // unchanged".
 func (r *Result) Changed() bool {
-	return r.Action != ActionContinue || r.Body != nil || len(r.SetHeaders) > 0 || len(r.RemoveHeaders) > 0
+	return r.Action != ActionContinue || r.Body != nil || len(r.SetHeaders) > 0 ||
+		len(r.RemoveHeaders) > 0 || r.Model != "" || r.Pool != ""
 }
+
+// Members of the envelope's "index" (README.md, "Input"): for each, the
+// byte offset and length of its raw JSON value, as 8+8 lower-case hex
+// digits, so a guest can slice values out without scanning the document.
+const (
+	idxRoute = iota
+	idxProtocol
+	idxToken
+	idxPool
+	idxModel
+	idxHeaders
+	idxConfig
+	idxBody
+	idxCount
+)
+
+// envelopePrefix starts every envelope; the index string follows it.
+const envelopePrefix = `{"abi":1,"index":"`
 
 // appendEnvelope encodes the ABI input envelope. It is hand-written so the
 // per-call cost stays proportional to the bytes copied, not to reflection.
 func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody bool) []byte {
-	b = append(b, `{"abi":`...)
-	b = strconv.AppendInt(b, ABIVersion, 10)
-	b = append(b, `,"phase":"`...)
+	base := len(b)
+	b = append(b, envelopePrefix...)
+	idxAt := len(b)
+	b = append(b, zeroIndex[:]...)
+	b = append(b, `","phase":"`...)
 	b = append(b, phase...)
-	b = append(b, `","route":`...)
+	b = append(b, '"')
+	var idx [idxCount][2]int
+	member := func(k int, name string) {
+		b = append(b, ',', '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+		idx[k][0] = len(b) - base
+	}
+	end := func(k int) { idx[k][1] = len(b) - base - idx[k][0] }
+
+	member(idxRoute, "route")
 	b = appendJSONString(b, in.Route)
-	b = append(b, `,"protocol":`...)
+	end(idxRoute)
+	member(idxProtocol, "protocol")
 	b = appendJSONString(b, in.Protocol)
-	b = append(b, `,"token":{"name":`...)
+	end(idxProtocol)
+	member(idxToken, "token")
+	b = append(b, `{"name":`...)
 	b = appendJSONString(b, in.Token.Name)
 	b = append(b, `,"labels":{`...)
-	first := true
-	for _, k := range sortedKeys(in.Token.Labels) {
-		if !first {
+	for i, k := range sortedKeys(in.Token.Labels) {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
 		b = appendJSONString(b, k)
 		b = append(b, ':')
 		b = appendJSONString(b, in.Token.Labels[k])
 	}
-	b = append(b, `}},"pool":`...)
+	b = append(b, "}}"...)
+	end(idxToken)
+	member(idxPool, "pool")
 	b = appendJSONString(b, in.Pool)
-	b = append(b, `,"model":`...)
+	end(idxPool)
+	member(idxModel, "model")
 	b = appendJSONString(b, in.Model)
-	b = append(b, `,"headers":{`...)
-	first = true
+	end(idxModel)
+	member(idxHeaders, "headers")
+	b = append(b, '{')
+	first := true
 	for _, h := range in.Headers {
 		if isSensitiveHeader(h.Name) {
 			continue
@@ -187,21 +229,45 @@ func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody
 		b = append(b, ':')
 		b = appendJSONString(b, redactKeyParam(h.Value))
 	}
-	b = append(b, `},"config":`...)
+	b = append(b, '}')
+	end(idxHeaders)
+	member(idxConfig, "config")
 	if len(config) > 0 {
 		b = append(b, config...)
 	} else {
 		b = append(b, "null"...)
 	}
-	// The body goes last (an ABI v1 rule guests may rely on): a guest can
-	// then take the rest of the document as the body without scanning it.
-	b = append(b, `,"body":`...)
+	end(idxConfig)
+	// The body goes last (an ABI v1 rule): a guest that ignores the index
+	// can still take the rest of the document as the body unscanned.
+	member(idxBody, "body")
 	if withBody && len(bytes.TrimSpace(in.Body)) > 0 {
 		b = append(b, in.Body...)
 	} else {
 		b = append(b, "null"...)
 	}
-	return append(b, '}')
+	end(idxBody)
+	b = append(b, '}')
+	for k, v := range idx {
+		putHex8(b[idxAt+16*k:], uint32(v[0]))
+		putHex8(b[idxAt+16*k+8:], uint32(v[1]))
+	}
+	return b
+}
+
+var zeroIndex = func() (z [16 * idxCount]byte) {
+	for i := range z {
+		z[i] = '0'
+	}
+	return z
+}()
+
+func putHex8(b []byte, v uint32) {
+	_ = b[7]
+	for i := 7; i >= 0; i-- {
+		b[i] = hexDigits[v&0xf]
+		v >>= 4
+	}
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -295,6 +361,8 @@ type wireResult struct {
 		Set    map[string]string `json:"set"`
 		Remove []string          `json:"remove"`
 	} `json:"headers"`
+	Model string          `json:"model"`
+	Pool  string          `json:"pool"`
 	Body  json.RawMessage `json:"body"`
 	Error *string         `json:"error"`
 }
@@ -313,7 +381,7 @@ func decodeResult(out []byte) (Result, error) {
 	if w.Error != nil {
 		return Result{}, errGuest{msg: truncate(*w.Error, 512)}
 	}
-	r := Result{Action: w.Action, Status: w.Status}
+	r := Result{Action: w.Action, Status: w.Status, Model: w.Model, Pool: w.Pool}
 	switch w.Action {
 	case "", ActionContinue:
 		r.Action = ActionContinue

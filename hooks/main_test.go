@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -35,11 +36,15 @@ func runMain(m *testing.M) int {
 	compiledCache = filepath.Join(base, "balance", "hooks-test-compiled")
 	b := &Builder{CacheDir: filepath.Join(base, "balance", "hooks")}
 	dirs, _ := filepath.Glob("../testdata/hooks/*")
-	for _, dir := range dirs {
+	examples, _ := filepath.Glob("../examples/hooks/*")
+	for _, dir := range append(dirs, examples...) {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			continue
 		}
 		name := filepath.Base(dir)
+		if strings.Contains(dir, "examples") {
+			name = "example-" + name
+		}
 		wasm := filepath.Join(out, name+".wasm")
 		// The first wasip1 build of the standard library takes ~20 s;
 		// later runs hit the Builder cache.

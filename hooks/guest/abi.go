@@ -66,8 +66,8 @@ func dispatch(phase int, n int32) int64 {
 		outBuf = appendError(outBuf[:0], err.Error())
 		return packOut()
 	}
-	if res == nil || (res.Action == "" || res.Action == ActionContinue) &&
-		res.Body == nil && len(res.SetHeaders) == 0 && len(res.RemoveHeaders) == 0 {
+	if res == nil || (res.Action == "" || res.Action == ActionContinue) && res.Body == nil &&
+		len(res.SetHeaders) == 0 && len(res.RemoveHeaders) == 0 && res.Model == "" && res.Pool == "" {
 		return 0
 	}
 	outBuf = appendResult(outBuf[:0], res)
@@ -99,6 +99,14 @@ func appendResult(b []byte, r *Result) []byte {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(r.Status), 10)
 	}
+	if r.Model != "" {
+		b = append(b, `,"model":`...)
+		b = AppendString(b, r.Model)
+	}
+	if r.Pool != "" {
+		b = append(b, `,"pool":`...)
+		b = AppendString(b, r.Pool)
+	}
 	if len(r.SetHeaders) > 0 || len(r.RemoveHeaders) > 0 {
 		b = append(b, `,"headers":{"set":{`...)
 		keys := make([]string, 0, len(r.SetHeaders))
@@ -123,7 +131,7 @@ func appendResult(b []byte, r *Result) []byte {
 		}
 		b = append(b, "]}"...)
 	}
-	if r.Body != nil {
+	if r.Body != nil { // last, so readers can take the rest unscanned
 		b = append(b, `,"body":`...)
 		b = append(b, r.Body...)
 	}

@@ -3,7 +3,9 @@
 package guest
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -27,6 +29,31 @@ func SetRaw(doc []byte, path string, raw []byte) ([]byte, error) {
 // Delete returns doc with path removed.
 func Delete(doc []byte, path string) ([]byte, error) {
 	return sjson.DeleteBytes(doc, path)
+}
+
+// Prepend returns doc with raw inserted as the first element of the array
+// at path (e.g. a system message before "messages"). It splices: the rest
+// of the document is copied, not re-encoded.
+func Prepend(doc []byte, path string, raw []byte) ([]byte, error) {
+	res := gjson.GetBytes(doc, path)
+	if !res.IsArray() {
+		return nil, fmt.Errorf("prepend: %s is not an array", path)
+	}
+	inner := strings.TrimSpace(res.Raw[1 : len(res.Raw)-1])
+	newArr := make([]byte, 0, len(res.Raw)+len(raw)+1)
+	newArr = append(newArr, '[')
+	newArr = append(newArr, raw...)
+	if inner != "" {
+		newArr = append(newArr, ',')
+	}
+	newArr = append(newArr, res.Raw[1:]...)
+	if res.Index > 0 && res.Index+len(res.Raw) <= len(doc) && string(doc[res.Index:res.Index+len(res.Raw)]) == res.Raw {
+		out := make([]byte, 0, len(doc)+len(raw)+1)
+		out = append(out, doc[:res.Index]...)
+		out = append(out, newArr...)
+		return append(out, doc[res.Index+len(res.Raw):]...), nil
+	}
+	return sjson.SetRawBytes(doc, path, newArr)
 }
 
 // Text is one user-visible text in a request or response body, with the

@@ -3,6 +3,7 @@
 package guest
 
 import (
+	"bytes"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -52,86 +53,147 @@ func (t Token) Label(name string) string {
 	return gjson.Get(t.labels, gjson.Escape(name)).String()
 }
 
-// Envelope is the input of one hook call. It is decoded lazily, on the
-// first accessor call: a handler that decides from the phase alone, or
-// returns Continue at once, costs no parsing at all. The body is never
-// scanned by the SDK (the host writes it last, ABI v1 rule), so its size
-// does not matter until the handler reads inside it.
+// Envelope is the input of one hook call. It is decoded lazily and only
+// as far as the handler asks: the host's envelope carries an index of
+// value offsets (README.md, "Input"), so each accessor slices its value
+// out directly. A handler that returns Continue at once costs nothing, and
+// the body is never scanned by the SDK. (With the per-call timeout on,
+// every branch a Go guest takes costs a check on the host, so not touching
+// bytes is what keeps hooks cheap.)
 //
 // Body, Config and the strings returned point into the SDK's input buffer:
 // they are valid until the handler returns. Copy anything kept across
 // calls.
 type Envelope struct {
-	raw    []byte
-	phase  Phase
-	parsed bool
-
-	abi                                   int
-	route, protocol, pool, model, tokName string
-	tokLabels, headers                    string // raw JSON objects
-	body, config                          []byte
+	raw     []byte
+	phase   Phase
+	checked bool // index validated or fallback parse done
+	indexed bool
+	vals    [idxCount][]byte // raw values, filled by the fallback parser
 }
+
+// Members of the envelope's index, in order (hooks/abi.go mirrors this).
+const (
+	idxRoute = iota
+	idxProtocol
+	idxToken
+	idxPool
+	idxModel
+	idxHeaders
+	idxConfig
+	idxBody
+	idxCount
+)
+
+const envelopePrefix = `{"abi":1,"index":"`
+
+// value returns the raw JSON value of member k, or nil.
+func (e *Envelope) value(k int) []byte {
+	if !e.checked {
+		e.check()
+	}
+	if !e.indexed {
+		return e.vals[k]
+	}
+	at := len(envelopePrefix) + 16*k
+	off, n := hex8(e.raw[at:]), hex8(e.raw[at+8:])
+	if uint64(off)+uint64(n) > uint64(len(e.raw)) {
+		return nil
+	}
+	return e.raw[off : off+n]
+}
+
+// check validates the index once, or falls back to parsing.
+func (e *Envelope) check() {
+	e.checked = true
+	minLen := len(envelopePrefix) + 16*idxCount
+	if len(e.raw) > minLen && view(e.raw[:len(envelopePrefix)]) == envelopePrefix {
+		e.indexed = true
+		for k := 0; k < idxCount; k++ {
+			at := len(envelopePrefix) + 16*k
+			if uint64(hex8(e.raw[at:]))+uint64(hex8(e.raw[at+8:])) > uint64(len(e.raw)) {
+				e.indexed = false
+			}
+		}
+		if e.indexed {
+			return
+		}
+	}
+	e.parseSlow()
+}
+
+// hex8 decodes 8 lower-case hex digits without branches (every branch is
+// a termination check on the host).
+func hex8(b []byte) uint32 {
+	_ = b[7]
+	return hex1(b[0])<<28 | hex1(b[1])<<24 | hex1(b[2])<<20 | hex1(b[3])<<16 |
+		hex1(b[4])<<12 | hex1(b[5])<<8 | hex1(b[6])<<4 | hex1(b[7])
+}
+
+func hex1(c byte) uint32 { return uint32(c&0xf) + 9*uint32(c>>6) }
 
 // Phase returns the phase being handled (known without parsing).
 func (e *Envelope) Phase() Phase { return e.phase }
 
-// ABI returns the ABI version the host declared.
-func (e *Envelope) ABI() int { e.parse(); return e.abi }
-
 // Route returns the name of the route that matched the call.
-func (e *Envelope) Route() string { e.parse(); return e.route }
+func (e *Envelope) Route() string { return str(e.value(idxRoute)) }
 
 // Protocol returns the caller's protocol: "gemini" or "openai". Answers
 // built with Respond or Reject must use its shapes (see ErrorBody).
-func (e *Envelope) Protocol() string { e.parse(); return e.protocol }
+func (e *Envelope) Protocol() string { return str(e.value(idxProtocol)) }
 
 // Pool returns the key pool the call is routed to.
-func (e *Envelope) Pool() string { e.parse(); return e.pool }
+func (e *Envelope) Pool() string { return str(e.value(idxPool)) }
 
 // Model returns the model the call asks for, as the engine resolved it.
-func (e *Envelope) Model() string { e.parse(); return e.model }
+func (e *Envelope) Model() string { return str(e.value(idxModel)) }
 
 // Token returns the calling client token's name and labels (never the
 // secret).
 func (e *Envelope) Token() Token {
-	e.parse()
-	return Token{Name: e.tokName, labels: e.tokLabels}
+	t := gjson.Parse(view(e.value(idxToken)))
+	tok := Token{Name: t.Get("name").String()}
+	if l := t.Get("labels"); l.IsObject() {
+		tok.labels = l.Raw
+	}
+	return tok
 }
 
 // Body returns the raw JSON body: the request, the response, or one
 // streamed event for the chunk phase. It is nil when the host omitted it
 // because the hook declared (WithoutBody) that it does not need it.
-func (e *Envelope) Body() []byte { e.parse(); return e.body }
+func (e *Envelope) Body() []byte {
+	v := e.value(idxBody)
+	if view(v) == "null" {
+		return nil
+	}
+	return v
+}
 
 // Config returns the hook block's config as raw JSON ("null" when unset).
-func (e *Envelope) Config() []byte { e.parse(); return e.config }
+func (e *Envelope) Config() []byte { return e.value(idxConfig) }
 
 // ConfigValue returns a gjson path from the hook config, e.g.
 // in.ConfigValue("aliases.fast").String().
 func (e *Envelope) ConfigValue(path string) gjson.Result {
-	e.parse()
-	return gjson.GetBytes(e.config, path)
+	return gjson.Get(view(e.value(idxConfig)), path)
 }
 
 // Header returns the value of a request (or, in the response phases,
 // response) header by lower-case name, or "". Authorization and API-key
 // headers are never present.
 func (e *Envelope) Header(name string) string {
-	e.parse()
-	if e.headers == "" {
+	h := e.value(idxHeaders)
+	if len(h) == 0 {
 		return ""
 	}
-	return gjson.Get(e.headers, gjson.Escape(name)).String()
+	return gjson.Get(view(h), gjson.Escape(name)).String()
 }
 
 // Headers returns all headers as a map. It allocates; prefer Header.
 func (e *Envelope) Headers() map[string]string {
-	e.parse()
 	m := map[string]string{}
-	if e.headers == "" {
-		return m
-	}
-	gjson.Parse(e.headers).ForEach(func(k, v gjson.Result) bool {
+	gjson.Parse(view(e.value(idxHeaders))).ForEach(func(k, v gjson.Result) bool {
 		m[k.String()] = v.String()
 		return true
 	})
@@ -149,6 +211,11 @@ type Result struct {
 	RemoveHeaders []string
 	// Body replaces the body when non-nil. It must be valid JSON.
 	Body []byte
+	// Model re-targets the call to another model (request phase); the
+	// proxy rewrites the Gemini URL or the OpenAI body as needed.
+	Model string
+	// Pool routes the call to another key pool (request phase).
+	Pool string
 }
 
 // Continue returns the "no change" result. It costs nothing on the wire.
@@ -242,203 +309,26 @@ func bytesOf(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-func (e *Envelope) parse() {
-	if e.parsed {
-		return
-	}
-	e.parsed = true
-	if !e.scan() {
-		e.parseSlow()
-	}
-}
-
-// scan is the fast decoder. It reads the metadata keys one by one and,
-// on reaching "body" (which ABI v1 hosts write last), takes the rest of the
-// document as the body without looking at it. Every guest loop iteration
-// costs a termination check on the host, so not scanning a 2 KB body
-// saves tens of microseconds. It returns false on anything unexpected.
-func (e *Envelope) scan() bool {
-	in := e.raw
-	i := skipWS(in, 0)
-	if i >= len(in) || in[i] != '{' {
-		return false
-	}
-	i++
-	for {
-		i = skipWS(in, i)
-		if i >= len(in) {
-			return false
-		}
-		if in[i] == '}' {
-			return true
-		}
-		if in[i] == ',' {
-			i = skipWS(in, i+1)
-		}
-		if i >= len(in) || in[i] != '"' {
-			return false
-		}
-		kEnd := i + 1
-		for kEnd < len(in) && in[kEnd] != '"' && in[kEnd] != '\\' {
-			kEnd++
-		}
-		if kEnd >= len(in) || in[kEnd] != '"' {
-			return false
-		}
-		key := view(in[i+1 : kEnd])
-		i = skipWS(in, kEnd+1)
-		if i >= len(in) || in[i] != ':' {
-			return false
-		}
-		i = skipWS(in, i+1)
-		if key == "body" {
-			end := len(in) - 1
-			for end > i && in[end] != '}' {
-				end--
-			}
-			v := trimWS(in[i:end])
-			if len(v) > 0 && view(v) != "null" {
-				e.body = v
-			}
-			return true
-		}
-		vEnd := skipValue(in, i)
-		if vEnd < 0 {
-			return false
-		}
-		v := in[i:vEnd]
-		switch key {
-		case "abi":
-			e.abi = int(gjson.ParseBytes(v).Int())
-		case "route":
-			e.route = str(v)
-		case "protocol":
-			e.protocol = str(v)
-		case "pool":
-			e.pool = str(v)
-		case "model":
-			e.model = str(v)
-		case "token":
-			t := gjson.Parse(view(v))
-			e.tokName = t.Get("name").String()
-			if l := t.Get("labels"); l.IsObject() {
-				e.tokLabels = l.Raw
-			}
-		case "headers":
-			e.headers = view(v)
-		case "config":
-			e.config = v
-		}
-		i = vEnd
-	}
-}
-
 // str decodes a JSON string value, without copying when it has no escapes.
 func str(v []byte) string {
 	if len(v) < 2 || v[0] != '"' {
 		return ""
 	}
-	for _, c := range v[1 : len(v)-1] {
-		if c == '\\' {
-			return gjson.ParseBytes(v).String()
-		}
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return gjson.Parse(view(v)).String()
 	}
 	return view(v[1 : len(v)-1])
 }
 
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-func trimWS(b []byte) []byte {
-	i, j := 0, len(b)
-	for i < j && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	for j > i && (b[j-1] == ' ' || b[j-1] == '\n' || b[j-1] == '\r' || b[j-1] == '\t') {
-		j--
-	}
-	return b[i:j]
-}
-
-// skipValue returns the index just past the JSON value starting at i, or
-// -1 if the document ends first.
-func skipValue(b []byte, i int) int {
-	depth := 0
-	for i < len(b) {
-		switch c := b[i]; c {
-		case '"':
-			i++
-			for i < len(b) && b[i] != '"' {
-				if b[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			if i >= len(b) {
-				return -1
-			}
-			i++
-			if depth == 0 {
-				return i
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth < 0 {
-				return i // end of the enclosing object: a bare literal ended
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case ',':
-			if depth == 0 {
-				return i
-			}
-		}
-		i++
-	}
-	return -1
-}
-
-// parseSlow is the general decoder, for input not in the host's layout.
+// parseSlow is the general decoder, for input without a valid index (a
+// host that does not write one).
 func (e *Envelope) parseSlow() {
-	raw, phase := e.raw, e.phase
-	*e = Envelope{raw: raw, phase: phase, parsed: true}
-	gjson.Parse(view(raw)).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "abi":
-			e.abi = int(v.Int())
-		case "route":
-			e.route = v.String()
-		case "protocol":
-			e.protocol = v.String()
-		case "pool":
-			e.pool = v.String()
-		case "model":
-			e.model = v.String()
-		case "token":
-			if v.IsObject() {
-				e.tokName = v.Get("name").String()
-				if l := v.Get("labels"); l.IsObject() {
-					e.tokLabels = l.Raw
-				}
+	names := [idxCount]string{"route", "protocol", "token", "pool", "model", "headers", "config", "body"}
+	gjson.Parse(view(e.raw)).ForEach(func(k, v gjson.Result) bool {
+		for i, n := range names {
+			if k.Str == n {
+				e.vals[i] = bytesOf(v.Raw)
 			}
-		case "headers":
-			if v.IsObject() {
-				e.headers = v.Raw
-			}
-		case "body":
-			if v.Type != gjson.Null {
-				e.body = bytesOf(v.Raw)
-			}
-		case "config":
-			e.config = bytesOf(v.Raw)
 		}
 		return true
 	})
