@@ -138,15 +138,10 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 	if u := root.Get("usageMetadata"); u.Exists() {
 		t.usage = usageFrom(u) // cumulative in streams: the last one wins
 	}
-	cands := root.Get("candidates")
-	if !cands.Exists() || len(cands.Array()) == 0 {
-		if root.Get("promptFeedback.blockReason").Exists() {
-			t.blocked = true
-		}
-		return nil
-	}
 	var err error
-	cands.ForEach(func(_, cand gjson.Result) bool {
+	n := 0
+	root.Get("candidates").ForEach(func(_, cand gjson.Result) bool {
+		n++
 		idx := int(cand.Get("index").Int())
 		if idx < 0 || idx >= maxChoices {
 			err = fmt.Errorf("candidate index %d out of range: %w", idx, errInvalidUpstream)
@@ -179,6 +174,9 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 		}
 		return true
 	})
+	if n == 0 && root.Get("promptFeedback.blockReason").Exists() {
+		t.blocked = true
+	}
 	return err
 }
 
