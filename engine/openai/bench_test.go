@@ -11,7 +11,7 @@ import (
 // architecture notes), the same with one tool, a ~1 KB unary Gemini answer
 // and a ~200-byte stream event as Google sends them.
 var (
-	benchChat = []byte(`{"model":"gemini-2.5-flash","messages":[{"role":"system","content":"You are a helpful assistant that answers briefly."},{"role":"user","content":"What is the capital of France?"},{"role":"assistant","content":"Paris."},{"role":"user","content":"And what is its population, roughly? Give a single number."}],"temperature":0.7,"max_tokens":256,"top_p":0.95,"stream":true,"stream_options":{"include_usage":true}}`)
+	benchChat  = []byte(`{"model":"gemini-2.5-flash","messages":[{"role":"system","content":"You are a helpful assistant that answers briefly."},{"role":"user","content":"What is the capital of France?"},{"role":"assistant","content":"Paris."},{"role":"user","content":"And what is its population, roughly? Give a single number."}],"temperature":0.7,"max_tokens":256,"top_p":0.95,"stream":true,"stream_options":{"include_usage":true}}`)
 	benchTools = []byte(`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"Weather in Paris?"}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Get the weather for a city","parameters":{"type":"object","properties":{"city":{"type":"string","description":"City name"},"unit":{"type":"string","enum":["c","f"]}},"required":["city"],"additionalProperties":false}}}],"tool_choice":"auto"}`)
 	benchUnary = []byte(`{
   "candidates": [
