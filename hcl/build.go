@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,15 +55,15 @@ func (l *loader) build(raw *rawRoot) *Config {
 	l.buildServer(raw.Server, loc.top("server", 0), &cfg.Server)
 
 	proxyGroups := map[string]*ProxyGroup{}
+	seenProxy := labels{}
 	for i, rp := range raw.Proxies {
 		b := loc.top("proxy", i)
-		if _, dup := proxyGroups[rp.Name]; dup {
-			l.errorf(blockRange(b), "Duplicate proxy block", "A proxy group named %q is already declared.", rp.Name)
-			continue
-		}
-		g := &ProxyGroup{Name: rp.Name, URLs: l.proxyURLs(rp.URLs, attrRange(b, "urls"))}
-		if len(g.URLs) == 0 {
+		g := &ProxyGroup{Name: rp.Name, URLs: l.proxyURLs(rp.URLs, b, "urls")}
+		if len(g.URLs) == 0 && len(rp.URLs) == 0 {
 			l.errorf(attrRange(b, "urls"), "Empty proxy group", "Proxy group %q lists no proxy URLs.", rp.Name)
+		}
+		if !l.unique(seenProxy, "proxy", rp.Name, b) {
+			continue
 		}
 		proxyGroups[rp.Name] = g
 		cfg.Proxies = append(cfg.Proxies, g)
@@ -75,7 +76,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 		return out
 	}
 	resolveProxies := func(b *hclsyntax.Block, urls []string, group *string) []string {
-		out := l.proxyURLs(urls, attrRange(b, "proxies"))
+		out := l.proxyURLs(urls, b, "proxies")
 		if group != nil {
 			g, ok := proxyGroups[*group]
 			if !ok {
@@ -88,13 +89,10 @@ func (l *loader) build(raw *rawRoot) *Config {
 	}
 
 	upstreams := map[string]bool{}
+	seenUpstream := labels{}
 	for i, ru := range raw.Upstreams {
 		b := loc.top("upstream", i)
-		if upstreams[ru.Name] {
-			l.errorf(blockRange(b), "Duplicate upstream block", "An upstream named %q is already declared.", ru.Name)
-			continue
-		}
-		upstreams[ru.Name] = true
+		dup := !l.unique(seenUpstream, "upstream", ru.Name, b)
 		u := &Upstream{Name: ru.Name, BaseURL: strings.TrimRight(ru.BaseURL, "/"), Headers: ru.Headers, MaxConns: DefaultMaxConns}
 		if pu, err := url.Parse(u.BaseURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			l.errorf(attrRange(b, "base_url"), "Invalid base_url", "%q must be an absolute http:// or https:// URL.", ru.BaseURL)
@@ -107,88 +105,90 @@ func (l *loader) build(raw *rawRoot) *Config {
 			}
 		}
 		u.Proxies = resolveProxies(b, ru.Proxies, ru.Proxy)
+		if dup {
+			continue
+		}
+		upstreams[ru.Name] = true
 		cfg.Upstreams = append(cfg.Upstreams, u)
 	}
 	upstreamNames := keysOf(upstreams)
 
 	hookNames := map[string]bool{}
+	seenHook := labels{}
 	for i, rh := range raw.Hooks {
 		b := loc.top("hook", i)
-		if hookNames[rh.Name] {
-			l.errorf(blockRange(b), "Duplicate hook block", "A hook named %q is already declared.", rh.Name)
+		h := l.buildHook(rh, b)
+		if !l.unique(seenHook, "hook", rh.Name, b) {
 			continue
 		}
 		hookNames[rh.Name] = true
-		cfg.Hooks = append(cfg.Hooks, l.buildHook(rh, b))
+		cfg.Hooks = append(cfg.Hooks, h)
 	}
 	checkHooks := func(b *hclsyntax.Block, names []string) {
-		for _, n := range names {
+		for i, n := range names {
 			if !hookNames[n] {
-				l.errorf(attrRange(b, "hooks"), "Unknown hook", "No hook block is named %q.%s", n, didYouMean(n, keysOf(hookNames)))
+				l.errorf(elemRange(b, "hooks", i), "Unknown hook", "No hook block is named %q.%s", n, didYouMean(n, keysOf(hookNames)))
 			}
 		}
 	}
 
 	pools := map[string]bool{}
+	seenPool := labels{}
 	for i, rp := range raw.Pools {
 		b := loc.top("pool", i)
-		if pools[rp.Name] {
-			l.errorf(blockRange(b), "Duplicate pool block", "A pool named %q is already declared.", rp.Name)
-			continue
-		}
-		pools[rp.Name] = true
 		if !upstreams[rp.Upstream] {
 			l.errorf(attrRange(b, "upstream"), "Unknown upstream", "Pool %q names upstream %q, which is not declared.%s", rp.Name, rp.Upstream, didYouMean(rp.Upstream, upstreamNames))
 		}
 		p := l.buildPool(rp, b)
 		p.Proxies = resolveProxies(b, rp.Proxies, rp.ProxyGroup)
 		checkHooks(b, rp.Hooks)
+		if !l.unique(seenPool, "pool", rp.Name, b) {
+			continue
+		}
+		pools[rp.Name] = true
 		cfg.Pools = append(cfg.Pools, p)
 	}
 	poolNames := keysOf(pools)
 
 	secrets := map[string]string{}
-	tokens := map[string]bool{}
+	seenToken := labels{}
 	for i, rt := range raw.Tokens {
 		b := loc.top("token", i)
-		if tokens[rt.Name] {
-			l.errorf(blockRange(b), "Duplicate token block", "A token named %q is already declared.", rt.Name)
+		t := l.buildToken(rt, b)
+		if !l.unique(seenToken, "token", rt.Name, b) {
 			continue
 		}
-		tokens[rt.Name] = true
-		t := l.buildToken(rt, b)
 		for _, s := range t.Secrets {
-			if other, dup := secrets[s]; dup {
+			if other, dup := secrets[s]; dup && s != "" {
 				l.errorf(blockRange(b), "Shared token secret", "Token %q uses the same secret as token %q; each client must be told apart.", rt.Name, other)
 			}
 			secrets[s] = rt.Name
 		}
-		if len(t.Pools) == 0 {
+		if len(t.Pools) == 0 && !l.inFailed(*attrRange(b, "pools")) {
 			l.errorf(attrRange(b, "pools"), "Token allowed no pool", "Token %q lists no pools, so it could never be served.", rt.Name)
 		}
-		for _, p := range t.Pools {
+		for i, p := range t.Pools {
 			if !pools[p] {
-				l.errorf(attrRange(b, "pools"), "Unknown pool", "Token %q names pool %q, which is not declared.%s", rt.Name, p, didYouMean(p, poolNames))
+				l.errorf(elemRange(b, "pools", i), "Unknown pool", "Token %q names pool %q, which is not declared.%s", rt.Name, p, didYouMean(p, poolNames))
 			}
 		}
 		checkHooks(b, rt.Hooks)
 		cfg.Tokens = append(cfg.Tokens, t)
 	}
 
-	models := map[string]bool{}
+	seenModel := labels{}
 	for i, rm := range raw.Models {
 		b := loc.top("model", i)
-		if models[rm.Name] {
-			l.errorf(blockRange(b), "Duplicate model block", "A model rule named %q is already declared.", rm.Name)
-			continue
-		}
-		models[rm.Name] = true
 		m := l.buildModel(rm, b)
 		if m.Pool != "" && !pools[m.Pool] {
 			l.errorf(attrRange(b, "pool"), "Unknown pool", "Model rule %q routes to pool %q, which is not declared.%s", rm.Name, m.Pool, didYouMean(m.Pool, poolNames))
 		}
+		if !l.unique(seenModel, "model", m.Name, b) {
+			continue
+		}
 		cfg.Models = append(cfg.Models, m)
 	}
+	l.checkRouting(cfg, loc)
 
 	l.buildStore(raw.Store, loc.top("store", 0), cfg)
 	l.buildStatus(raw.Status, loc.top("status", 0), &cfg.Status)
@@ -268,16 +268,16 @@ func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
 		}
 		re, err := regexp.Compile(pattern)
 		if err != nil {
-			l.errorf(attrRange(b, "keys_pattern"), "Invalid keys_pattern", "The regular expression does not compile: %s.", err)
+			l.fail(attrRange(b, "keys_pattern"), "Invalid keys_pattern", "The regular expression does not compile: %s.", err)
 		} else if data, err := l.files.read(*rp.KeysFile); err != nil {
-			l.errorf(attrRange(b, "keys_file"), "Cannot read keys_file", "Pool %q: cannot read %q: %s.", rp.Name, *rp.KeysFile, unwrapPathError(err))
+			l.fail(attrRange(b, "keys_file"), "Cannot read keys_file", "Pool %q: cannot read %q: %s.", rp.Name, *rp.KeysFile, unwrapPathError(err))
 		} else {
 			for _, m := range re.FindAll(data, -1) {
 				add(string(m), 1)
 			}
 		}
 	}
-	if len(p.Keys) == 0 {
+	if len(p.Keys) == 0 && !l.blockFailed(b) {
 		l.errorf(blockRange(b), "Pool has no keys", "Pool %q has no keys: give it keys, key blocks or a keys_file that contains keys.", rp.Name)
 	}
 	if rp.Strategy != nil {
@@ -292,8 +292,8 @@ func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
 	}
 	if rp.RetryOn != nil {
 		p.RetryOn = rp.RetryOn
-		for _, c := range rp.RetryOn {
-			l.oneOf(c, retryClasses, b, "retry_on")
+		for i, c := range rp.RetryOn {
+			l.oneOfAt(c, retryClasses, elemRange(b, "retry_on", i), "retry_on")
 		}
 	}
 	if c := rp.Cooldown; c != nil {
@@ -337,17 +337,21 @@ func (l *loader) buildToken(rt *rawToken, b *hclsyntax.Block) *Token {
 		t.Secrets = append(t.Secrets, *rt.Secret)
 	}
 	t.Secrets = append(t.Secrets, rt.Secrets...)
-	if len(t.Secrets) == 0 {
+	if len(t.Secrets) == 0 && !l.blockFailed(b) {
 		l.errorf(blockRange(b), "Token has no secret", "Token %q needs secret = \"...\" or secrets = [...].", rt.Name)
+	}
+	secretAttr := "secret"
+	if rt.Secret == nil {
+		secretAttr = "secrets"
 	}
 	for _, s := range t.Secrets {
 		if len(strings.TrimSpace(s)) < 8 {
-			l.errorf(attrRange(b, "secret"), "Weak token secret", "Token %q has a secret shorter than 8 characters.", rt.Name)
+			l.errorf(attrRange(b, secretAttr), "Weak token secret", "Token %q has a secret shorter than 8 characters; use at least 8 random characters (32 is better).", rt.Name)
 		}
 	}
-	for _, g := range t.Models {
+	for i, g := range t.Models {
 		if _, err := path.Match(g, ""); err != nil {
-			l.errorf(attrRange(b, "models"), "Invalid model pattern", "%q is not a valid glob: %s.", g, err)
+			l.errorf(elemRange(b, "models", i), "Invalid model pattern", "%q is not a valid glob: %s.", g, err)
 		}
 	}
 	t.RPM = l.nonNegative(rt.RPM, b, "rpm")
@@ -418,11 +422,19 @@ func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 		Name: rh.Name, Module: l.files.abs(rh.Module), Phases: rh.Phases, Routes: rh.Routes, Models: rh.Models, Tokens: rh.Tokens,
 		MaxInstances: DefaultHookInstances, MemoryBytes: DefaultHookMemory, Fail: "closed",
 	}
+	// The module is read here so a missing or wrong file is a config
+	// error with a line number, its bytes count in the config hash (a
+	// rebuilt hook reloads), and the watcher watches it.
+	if data, err := l.files.read(rh.Module); err != nil {
+		l.errorf(attrRange(b, "module"), "Cannot read hook module", "Hook %q: cannot read %q: %s.", rh.Name, rh.Module, unwrapPathError(err))
+	} else if !bytes.HasPrefix(data, []byte("\x00asm")) {
+		l.errorf(attrRange(b, "module"), "Not a WebAssembly module", "Hook %q: %q does not start with the WebAssembly magic bytes; build it with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.", rh.Name, rh.Module)
+	}
 	if len(h.Phases) == 0 {
 		h.Phases = []string{"request"}
 	}
-	for _, ph := range h.Phases {
-		l.oneOf(ph, hookPhases, b, "phases")
+	for i, ph := range h.Phases {
+		l.oneOfAt(ph, hookPhases, elemRange(b, "phases", i), "phases")
 	}
 	h.Timeout = l.duration(rh.Timeout, DefaultHookTimeout, b, "timeout")
 	if rh.MaxInstances != nil {
@@ -494,10 +506,11 @@ func (l *loader) buildStatus(rs *rawStatus, b *hclsyntax.Block, s *Status) {
 	if rs.Path != nil {
 		s.Path = "/" + strings.Trim(*rs.Path, "/")
 	}
-	if rs.Token == nil || len(*rs.Token) < 8 {
-		l.errorf(blockRange(b), "Status needs a token", "The status block needs token = \"...\" of at least 8 characters; status shows key fingerprints and stats.")
-	} else {
+	switch {
+	case rs.Token != nil && len(*rs.Token) >= 8:
 		s.Token = *rs.Token
+	case !l.blockFailed(b):
+		l.errorf(blockRange(b), "Status needs a token", "The status block needs token = \"...\" of at least 8 characters; status shows key fingerprints and stats.")
 	}
 	l.reservedPath(s.Path, b, "path")
 }
@@ -575,9 +588,10 @@ func (l *loader) reservedPath(p string, b *hclsyntax.Block, attr string) {
 	}
 }
 
-func (l *loader) proxyURLs(urls []string, rng *hclv2.Range) []string {
+func (l *loader) proxyURLs(urls []string, b *hclsyntax.Block, attr string) []string {
 	var out []string
-	for _, raw := range urls {
+	for i, raw := range urls {
+		rng := elemRange(b, attr, i)
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
 			l.errorf(rng, "Invalid proxy URL", "%q is not a URL like \"http://user:pass@host:3128\" or \"socks5://host:1080\".", raw)
@@ -630,12 +644,17 @@ func (l *loader) nonNegative(v *int, b *hclsyntax.Block, attr string) int {
 }
 
 func (l *loader) oneOf(v string, allowed []string, b *hclsyntax.Block, attr string) {
+	l.oneOfAt(v, allowed, attrRange(b, attr), attr)
+}
+
+// oneOfAt is oneOf for a value at a given range (a list element).
+func (l *loader) oneOfAt(v string, allowed []string, rng *hclv2.Range, attr string) {
 	for _, a := range allowed {
 		if v == a {
 			return
 		}
 	}
-	l.errorf(attrRange(b, attr), "Invalid "+attr, "%q is not one of %s.%s", v, strings.Join(quoteAll(allowed), ", "), didYouMean(v, allowed))
+	l.errorf(rng, "Invalid "+attr, "%q is not one of %s.%s", v, strings.Join(quoteAll(allowed), ", "), didYouMean(v, allowed))
 }
 
 func (l *loader) jsonValue(v *cty.Value, b *hclsyntax.Block, attr string) json.RawMessage {
@@ -670,4 +689,97 @@ func quoteAll(in []string) []string {
 		out[i] = `"` + s + `"`
 	}
 	return out
+}
+
+// labels remembers where each block label was first declared.
+type labels map[string]*hclv2.Range
+
+// unique records name as declared by b and reports whether it is new. A
+// repeat is an error that points back at the first declaration.
+func (l *loader) unique(seen labels, kind, name string, b *hclsyntax.Block) bool {
+	if first, dup := seen[name]; dup {
+		l.errorf(blockRange(b), "Duplicate "+kind+" block", "%s named %q was already declared at %s; labels must be unique.", article(kind), name, at(first))
+		return false
+	}
+	seen[name] = blockRange(b)
+	return true
+}
+
+// knownModels are model names Google serves today. A token's model
+// pattern that matches neither these nor a model rule is probably a typo,
+// but Google adds models all the time, so it is only a warning.
+var knownModels = []string{
+	"gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-2.5-flash", "gemini-2.5-flash-lite",
+	"gemini-2.5-pro", "gemini-2.5-flash-image", "gemini-3-pro-preview", "gemini-3-flash-preview",
+	"gemini-3-pro-image-preview", "gemini-embedding-001", "text-embedding-004", "imagen-4.0-generate-001",
+	"gemini-2.5-flash-preview-tts", "gemini-2.5-pro-preview-tts", "gemma-3-27b-it",
+}
+
+// checkRouting warns about token model patterns that match no model rule
+// or known model, and about model rules whose pool no token allowed to
+// use the model may reach (such requests would be refused).
+func (l *loader) checkRouting(cfg *Config, loc locator) {
+	names := append([]string(nil), knownModels...)
+	for _, m := range cfg.Models {
+		names = append(names, m.Name)
+	}
+	matches := func(pattern, name string) bool {
+		ok, _ := path.Match(pattern, name)
+		if !ok && strings.ContainsAny(name, "*?[") {
+			// Two patterns: assume they can overlap when either matches
+			// the other's literal prefix.
+			prefix := name[:strings.IndexAny(name, "*?[")]
+			ok, _ = path.Match(pattern, prefix)
+			ok = ok || strings.HasPrefix(pattern, prefix) || strings.HasPrefix(prefix, strings.TrimRight(pattern, "*"))
+		}
+		return ok
+	}
+	for _, t := range cfg.Tokens {
+		b := loc.labeled("token", t.Name)
+		for _, g := range t.Models {
+			if _, err := path.Match(g, ""); err != nil {
+				continue // already an error
+			}
+			found := false
+			for _, n := range names {
+				if matches(g, n) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				l.warnf(elemRange(b, "models", slices.Index(t.Models, g)), "Model pattern matches nothing known", "Token %q allows %q, which matches no model rule and no model balance knows of; check the spelling (Google may have a model balance does not know, so this is only a warning).", t.Name, g)
+			}
+		}
+	}
+	for _, m := range cfg.Models {
+		if m.Pool == "" || cfg.Pool(m.Pool) == nil {
+			continue
+		}
+		reachable := false
+		for _, t := range cfg.Tokens {
+			if !slices.Contains(t.Pools, m.Pool) {
+				continue
+			}
+			if len(t.Models) == 0 {
+				reachable = true
+			}
+			for _, g := range t.Models {
+				if matches(g, m.Name) {
+					reachable = true
+				}
+			}
+		}
+		if !reachable && len(cfg.Tokens) > 0 {
+			l.warnf(attrRange(loc.labeled("model", m.Name), "pool"), "Model routed to an unreachable pool", "Model rule %q routes to pool %q, but no token that may use this model lists that pool, so its requests would be refused.", m.Name, m.Pool)
+		}
+	}
+}
+
+// article prefixes a noun with "A" or "An".
+func article(noun string) string {
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "An " + noun
+	}
+	return "A " + noun
 }

@@ -32,6 +32,9 @@ type Config struct {
 	// Files lists every file the config depends on, the config file
 	// first, so a watcher knows what to watch.
 	Files []string
+	// Warnings are diagnostics that did not stop the config, one
+	// "file:line:col: warning: summary: detail" line each.
+	Warnings []string
 
 	Server    Server
 	Upstreams []*Upstream

@@ -17,6 +17,9 @@ type fileReader struct {
 	baseDir string
 	files   map[string][]byte
 	order   []string
+	// attempted lists every path tried, readable or not, so a rejected
+	// config still tells the watcher which file to wait for.
+	attempted []string
 }
 
 func newFileReader(baseDir string) *fileReader {
@@ -36,6 +39,7 @@ func (r *fileReader) read(p string) ([]byte, error) {
 	if b, ok := r.files[full]; ok {
 		return b, nil
 	}
+	r.attempted = append(r.attempted, full)
 	b, err := os.ReadFile(full)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ type Options struct {
 // source line and a caret, as the validate command prints them.
 type Error struct {
 	Diags hclv2.Diagnostics
+	// Files lists every file the rejected config tried to read, the
+	// config file first, including ones that were missing, so a watcher
+	// can wait for a missing keys file to appear.
+	Files []string
 	files map[string]*hclv2.File
 }
 
@@ -97,21 +101,31 @@ func LoadBytes(path string, src []byte, opts Options) (*Config, error) {
 		opts:   opts,
 	}
 	cfg, diags := l.load(path, src)
+	diags = sortDiags(dedupe(diags))
 	if diags.HasErrors() {
-		diags = dedupe(diags)
-		sort.SliceStable(diags, func(i, j int) bool {
-			a, b := diags[i].Subject, diags[j].Subject
-			if a == nil || b == nil {
-				return a != nil
-			}
-			if a.Filename != b.Filename {
-				return a.Filename < b.Filename
-			}
-			return a.Start.Byte < b.Start.Byte
-		})
-		return nil, &Error{Diags: diags, files: l.parser.Files()}
+		files := append([]string{l.path}, l.files.attempted...)
+		return nil, &Error{Diags: diags, Files: files, files: l.parser.Files()}
+	}
+	for _, d := range diags {
+		cfg.Warnings = append(cfg.Warnings, FormatDiagnostic(d))
 	}
 	return cfg, nil
+}
+
+// sortDiags orders diagnostics by file and position, so output is stable
+// and reads top to bottom like the file.
+func sortDiags(diags hclv2.Diagnostics) hclv2.Diagnostics {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		if a == nil || b == nil {
+			return a != nil
+		}
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
+	return diags
 }
 
 type loader struct {
@@ -122,6 +136,10 @@ type loader struct {
 	ctx    *hclv2.EvalContext
 	diags  hclv2.Diagnostics
 	syntax *hclsyntax.Body
+	// failed holds the source ranges of expressions that could not be
+	// evaluated or decoded. Checks that would only repeat the failure
+	// ("Pool has no keys" after env() failed in keys) stay quiet there.
+	failed []hclv2.Range
 }
 
 func (l *loader) load(name string, src []byte) (*Config, hclv2.Diagnostics) {
@@ -129,7 +147,10 @@ func (l *loader) load(name string, src []byte) (*Config, hclv2.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	l.syntax, _ = file.Body.(*hclsyntax.Body)
+	var ok bool
+	if l.syntax, ok = file.Body.(*hclsyntax.Body); !ok {
+		return nil, hclv2.Diagnostics{{Severity: hclv2.DiagError, Summary: "Unsupported config syntax", Detail: "balance.hcl must be HCL native syntax."}}
+	}
 
 	// Pass 1: locals, evaluated before anything that may refer to them.
 	content, rest, d := file.Body.PartialContent(&hclv2.BodySchema{
@@ -139,9 +160,16 @@ func (l *loader) load(name string, src []byte) (*Config, hclv2.Diagnostics) {
 	l.ctx = &hclv2.EvalContext{Functions: l.files.functions(l.opts.LookupEnv)}
 	l.ctx.Variables = map[string]cty.Value{"local": l.evalLocals(content.Blocks)}
 
-	// Pass 2: decode every block.
+	// Pass 2: decode every block. Every range that failed here is
+	// remembered so later passes do not pile follow-on errors onto it.
 	var raw rawRoot
-	l.diags = append(l.diags, gohcl.DecodeBody(rest, l.ctx, &raw)...)
+	decoded := gohcl.DecodeBody(rest, l.ctx, &raw)
+	for _, d := range decoded {
+		if d.Severity == hclv2.DiagError && d.Subject != nil {
+			l.failed = append(l.failed, *d.Subject)
+		}
+	}
+	l.diags = append(l.diags, l.explainTypeErrors(decoded)...)
 
 	// Passes 3 and 4: references and values. They run even after decode
 	// errors so one run reports every problem; they tolerate the zero
@@ -157,15 +185,15 @@ func (l *loader) load(name string, src []byte) (*Config, hclv2.Diagnostics) {
 	names := append([]string(nil), l.files.order...)
 	sort.Strings(names)
 	for _, f := range names {
-		h.Write([]byte(f))
+		// Hash the path relative to the config, so the same checkout in
+		// two places has the same hash.
+		rel, err := filepath.Rel(filepath.Dir(l.path), f)
+		if err != nil {
+			rel = f
+		}
+		h.Write([]byte(rel))
 		h.Write(l.files.files[f])
 		cfg.Files = append(cfg.Files, f)
-	}
-	for _, hk := range cfg.Hooks {
-		cfg.Files = append(cfg.Files, hk.Module)
-		if b, err := os.ReadFile(hk.Module); err == nil {
-			h.Write(b)
-		}
 	}
 	cfg.Hash = hex.EncodeToString(h.Sum(nil))
 	return cfg, l.diags
@@ -183,7 +211,7 @@ func (l *loader) evalLocals(blocks hclv2.Blocks) cty.Value {
 				l.diags = append(l.diags, &hclv2.Diagnostic{
 					Severity: hclv2.DiagError,
 					Summary:  "Duplicate local value",
-					Detail:   fmt.Sprintf("Local %q was already defined at %s.", name, prev.NameRange),
+					Detail:   fmt.Sprintf("Local %q was already defined at %s.", name, at(&prev.NameRange)),
 					Subject:  a.NameRange.Ptr(),
 				})
 				continue
@@ -228,6 +256,9 @@ func (l *loader) evalLocals(blocks hclv2.Blocks) cty.Value {
 		}
 		if !progressed {
 			for _, name := range names {
+				// Unknown, so attributes using it fail quietly
+				// instead of repeating "no attribute named".
+				values[name] = cty.DynamicVal
 				l.diags = append(l.diags, &hclv2.Diagnostic{
 					Severity: hclv2.DiagError,
 					Summary:  "Cycle in local values",

@@ -1,0 +1,4 @@
+pool "main" {
+  upstream = "google"
+  keys = ["a", "b"
+}

@@ -1,0 +1,14 @@
+# The smallest useful config: one upstream, one pool, one token.
+upstream "google" {
+  base_url = "https://generativelanguage.googleapis.com"
+}
+
+pool "free" {
+  upstream = "google"
+  keys     = ["AIzaSyMINIMAL000000000000000000000000001"]
+}
+
+token "me" {
+  secret = "sk-minimal-token-0001"
+  pools  = ["free"]
+}
