@@ -100,6 +100,8 @@ type instance struct {
 	inCap  uint32
 	buf    []byte
 	output capWriter // guest stdout/stderr
+	ctx    *callCtx  // reusable per-call timeout context
+	spent  bool      // ctx fired: discard after this call
 
 	logLines   int // host log calls in the current call
 	logDropped int
@@ -276,7 +278,7 @@ func (h *Hook) checkABI(ctx context.Context, inst *instance) error {
 // newInstance instantiates the module and runs _initialize (a Go
 // c-shared guest's runtime start, about 5 ms; hence the pool).
 func (h *Hook) newInstance(ctx context.Context) (*instance, error) {
-	inst := &instance{hook: h}
+	inst := &instance{hook: h, ctx: newCallCtx()}
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: many instances of one module
 		WithStartFunctions(exportInitialize).
@@ -313,6 +315,7 @@ func (h *Hook) newInstance(ctx context.Context) (*instance, error) {
 // discard closes an instance for good.
 func (h *Hook) discard(inst *instance) {
 	h.rt.instances.Delete(inst.mod)
+	inst.ctx.timer.Stop()
 	_ = inst.mod.Close(context.Background())
 	h.rt.live.Add(-1)
 	h.live.Add(-1)
@@ -483,7 +486,7 @@ func (h *Hook) release(inst *instance, failed bool) {
 		inst.output.reset()
 	}
 	switch {
-	case failed || inst.mod.IsClosed():
+	case failed || inst.spent || inst.mod.IsClosed():
 		h.discard(inst)
 	case inst.mod.Memory().Size() > h.recycle:
 		h.recycled.Add(1)
@@ -515,27 +518,31 @@ func (h *Hook) invoke(ctx context.Context, inst *instance, pi int, phase Phase, 
 		inst.buf = nil
 		return Result{}, KindTooLarge, fmt.Errorf("input of %d bytes exceeds half the memory limit (%d bytes)", n, h.memCap)
 	}
-	cctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
+	cctx := inst.ctx
+	cctx.arm(ctx, h.timeout)
 	if n > inst.inCap {
 		// Ask for a rounded-up size so later, slightly larger inputs
 		// reuse the buffer without another call into the guest.
 		want := max(4096, roundPow2(n))
 		inst.stack[0] = uint64(want)
 		if err := inst.alloc.CallWithStack(cctx, inst.stack[:]); err != nil {
+			inst.spent = !cctx.disarm()
 			return Result{}, h.classify(ctx, inst, err), fmt.Errorf("%s: %w", exportAlloc, err)
 		}
 		inst.inPtr, inst.inCap = uint32(inst.stack[0]), want
 	}
 	mem := inst.mod.Memory()
 	if !mem.Write(inst.inPtr, inst.buf) {
+		inst.spent = !cctx.disarm()
 		return Result{}, KindBadOutput, fmt.Errorf("%s returned %#x, outside guest memory", exportAlloc, inst.inPtr)
 	}
 	if cap(inst.buf) > 1<<20 {
 		inst.buf = nil // do not pin one huge body per instance
 	}
 	inst.stack[0] = uint64(n)
-	if err := inst.phases[pi].CallWithStack(cctx, inst.stack[:]); err != nil {
+	err := inst.phases[pi].CallWithStack(cctx, inst.stack[:])
+	inst.spent = !cctx.disarm()
+	if err != nil {
 		return Result{}, h.classify(ctx, inst, err), err
 	}
 	packed := inst.stack[0]
