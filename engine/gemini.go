@@ -76,10 +76,15 @@ func (s *Server) serveGemini(ctx *fasthttp.RequestCtx, rt *Runtime, p []byte) {
 	}
 }
 
-// admit authenticates the client and applies the token's rules and the
-// model rules. It writes the error and returns false when the request may
-// not proceed; no upstream call has been made then.
+// admit authenticates the client and applies the token's and the model
+// rules. It writes the error and returns false when the request may not
+// proceed; no upstream call has been made then.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, model string) bool {
+	return s.authenticate(ctx, rt, ex) && s.authorize(ctx, rt, ex, model)
+}
+
+// authenticate finds the client's token.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) bool {
 	cred := clientCredential(&ctx.Request)
 	tok := rt.lookupToken(cred)
 	if tok == nil {
@@ -90,11 +95,19 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, mode
 		s.writeError(ctx, ex.proto, fasthttp.StatusUnauthorized, msg, 0)
 		return false
 	}
-	ex.token = tok
 	if !tok.cfg.Expires.IsZero() && time.Now().After(tok.cfg.Expires) {
 		s.writeError(ctx, ex.proto, fasthttp.StatusUnauthorized, "Client token "+tok.cfg.Name+" expired on "+tok.cfg.Expires.UTC().Format(time.RFC3339)+".", 0)
 		return false
 	}
+	ex.token = tok
+	return true
+}
+
+// authorize applies the model rules to the model asked for, checks the
+// token may use it and its pool, and counts the request against the
+// token's limits.
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, model string) bool {
+	tok := ex.token
 	ex.model = rt.models.resolve(model)
 	if model != "" && !tok.allowsModel(ex.model.Asked) && !tok.allowsModel(ex.model.Target) {
 		s.writeError(ctx, ex.proto, fasthttp.StatusForbidden, "Token "+tok.cfg.Name+" may not use model "+model+".", 0)

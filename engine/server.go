@@ -61,7 +61,8 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 
-	store *store.Store
+	store      *store.Store
+	modelCache modelCache
 	// notes are conditions worth an operator's attention, shown in status.
 	notes []string
 
