@@ -153,6 +153,14 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, rt *Runtime) {
 	}
 	defer s.finishUnary(ctx, rt, ex)
 	body := cr.Gemini
+	if cr.ReasoningEffort != "" && ex.model.Target != cr.Model {
+		// reasoning_effort maps to thinkingLevel on Gemini 3 and to a
+		// token budget before it: re-derive it for the model an alias
+		// resolved to.
+		if tc, e := openai.ThinkingConfigForEffort(ex.model.Target, cr.ReasoningEffort); e == nil {
+			body = setThinkingConfig(body, tc)
+		}
+	}
 	if ex.model.editsBody() {
 		edited, err := ex.model.editBody(body)
 		if err != nil {
@@ -535,4 +543,24 @@ func (c *modelCache) put(pool string, gen uint64, body []byte) {
 		c.entries = map[string]modelCacheEntry{}
 	}
 	c.entries[pool] = modelCacheEntry{gen: gen, at: time.Now(), body: body}
+}
+
+// setThinkingConfig replaces generationConfig.thinkingConfig in a Gemini
+// request; on any decoding problem it returns the body unchanged.
+func setThinkingConfig(body []byte, tc json.RawMessage) []byte {
+	var req map[string]json.RawMessage
+	if json.Unmarshal(body, &req) != nil {
+		return body
+	}
+	gc := map[string]json.RawMessage{}
+	if raw, ok := req["generationConfig"]; ok && json.Unmarshal(raw, &gc) != nil {
+		return body
+	}
+	gc["thinkingConfig"] = tc
+	req["generationConfig"], _ = json.Marshal(gc)
+	out, err := json.Marshal(req)
+	if err != nil {
+		return body
+	}
+	return out
 }
