@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -373,11 +374,163 @@ type errGuest struct{ msg string }
 func (e errGuest) Error() string { return "guest error: " + e.msg }
 
 // decodeResult parses a guest's output. out is copied; nothing retains it.
+//
+// The common output is small metadata plus a large body. A full
+// encoding/json decode scans the body twice and copies it into a
+// RawMessage; decodeFast walks the top level once, validates the body
+// with one json.Valid pass and decodes only the small members.
 func decodeResult(out []byte) (Result, error) {
-	var w wireResult
-	if err := json.Unmarshal(out, &w); err != nil {
-		return Result{}, fmt.Errorf("output is not valid JSON: %w", err)
+	w, ok := decodeFast(out)
+	if !ok {
+		w = wireResult{}
+		if err := json.Unmarshal(out, &w); err != nil {
+			return Result{}, fmt.Errorf("output is not valid JSON: %w", err)
+		}
 	}
+	return w.result()
+}
+
+// decodeFast is decodeResult's fast path; false means "use encoding/json"
+// (which also produces the error message for malformed output).
+func decodeFast(out []byte) (wireResult, bool) {
+	var w wireResult
+	i := skipSpace(out, 0)
+	if i >= len(out) || out[i] != '{' {
+		return w, false
+	}
+	i = skipSpace(out, i+1)
+	if i < len(out) && out[i] == '}' {
+		return w, skipSpace(out, i+1) == len(out)
+	}
+	for {
+		if i >= len(out) || out[i] != '"' {
+			return w, false
+		}
+		kEnd := skipJSONValue(out, i)
+		if kEnd < 0 {
+			return w, false
+		}
+		key := out[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 || !json.Valid(out[i:kEnd]) {
+			return w, false // escaped or invalid key: let encoding/json judge
+		}
+		i = skipSpace(out, kEnd)
+		if i >= len(out) || out[i] != ':' {
+			return w, false
+		}
+		i = skipSpace(out, i+1)
+		vEnd := skipJSONValue(out, i)
+		if vEnd < 0 {
+			return w, false
+		}
+		v := out[i:vEnd]
+		var err error
+		switch string(key) {
+		case "action":
+			var a string
+			err = json.Unmarshal(v, &a)
+			w.Action = Action(a)
+		case "status":
+			err = json.Unmarshal(v, &w.Status)
+		case "model":
+			err = json.Unmarshal(v, &w.Model)
+		case "pool":
+			err = json.Unmarshal(v, &w.Pool)
+		case "headers":
+			err = json.Unmarshal(v, &w.Headers)
+		case "error":
+			err = json.Unmarshal(v, &w.Error)
+		case "body":
+			if !json.Valid(v) {
+				return w, false
+			}
+			w.Body = bytes.Clone(v)
+		default:
+			// encoding/json matches member names case-insensitively.
+			for _, known := range [...]string{"action", "status", "model", "pool", "headers", "error", "body"} {
+				if strings.EqualFold(string(key), known) {
+					return w, false
+				}
+			}
+			if !json.Valid(v) {
+				return w, false
+			}
+		}
+		if err != nil {
+			return w, false
+		}
+		i = skipSpace(out, vEnd)
+		if i >= len(out) {
+			return w, false
+		}
+		if out[i] == '}' {
+			return w, skipSpace(out, i+1) == len(out)
+		}
+		if out[i] != ',' {
+			return w, false
+		}
+		i = skipSpace(out, i+1)
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the index just past the JSON value at i (strings
+// and nesting respected, not validated), or -1.
+func skipJSONValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return -1
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := skipJSONValue(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' &&
+			b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+func (w *wireResult) result() (Result, error) {
 	if w.Error != nil {
 		return Result{}, errGuest{msg: truncate(*w.Error, 512)}
 	}
