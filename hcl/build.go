@@ -189,6 +189,15 @@ func (l *loader) build(raw *rawRoot) *Config {
 		cfg.Models = append(cfg.Models, m)
 	}
 	l.checkRouting(cfg, loc)
+	// An empty or half-written file (an editor that truncates before it
+	// writes) must never replace a working config with one that serves
+	// nothing, so a config needs at least one pool and one token.
+	if len(raw.Pools) == 0 && !l.inFailed(l.syntax.SrcRange) {
+		l.errorf(l.fileStart(), "No pool", "The config declares no pool block, so no request could be served; a pool needs an upstream and keys.")
+	}
+	if len(raw.Tokens) == 0 && !l.inFailed(l.syntax.SrcRange) {
+		l.errorf(l.fileStart(), "No token", "The config declares no token block, so every client would be refused; add token \"name\" { secret = ..., pools = [...] }.")
+	}
 
 	l.buildStore(raw.Store, loc.top("store", 0), cfg)
 	l.buildStatus(raw.Status, loc.top("status", 0), &cfg.Status)
@@ -782,4 +791,12 @@ func article(noun string) string {
 		return "An " + noun
 	}
 	return "A " + noun
+}
+
+// fileStart is an empty range at the start of the file, for problems of
+// the file as a whole.
+func (l *loader) fileStart() *hclv2.Range {
+	r := l.syntax.SrcRange
+	r.End = r.Start
+	return &r
 }

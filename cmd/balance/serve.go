@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/balanceproxy/balance/engine"
+	"github.com/balanceproxy/balance/engine/reload"
 	"github.com/balanceproxy/balance/hcl"
 )
 
@@ -22,10 +24,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "balance.hcl", "config file")
 	listen := fs.String("listen", "", "override server.listen")
+	watch := fs.Bool("watch", true, "reload when the config or a file it reads changes (SIGHUP always reloads)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := hcl.Load(*path)
+	load := func(p string) (*hcl.Config, error) {
+		cfg, err := hcl.Load(p)
+		if err == nil && *listen != "" {
+			cfg.Server.Listen = *listen
+		}
+		return cfg, err
+	}
+	cfg, err := load(*path)
 	if err != nil {
 		var de *hcl.Error
 		if errors.As(err, &de) {
@@ -36,10 +46,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
-	}
 	log := newLogger(stderr, cfg.Server.LogLevel)
+	for _, w := range cfg.Warnings {
+		log.Warn("config warning", "diagnostic", w)
+	}
 	srv, err := engine.New(cfg, engine.Options{Logger: log})
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -48,16 +58,45 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	reloads := make(chan os.Signal, 1)
-	signal.Notify(reloads, syscall.SIGHUP)
-	defer signal.Stop(reloads)
+
+	// One reloader serves file events and SIGHUP alike. It stops with
+	// ctx; wg makes sure it has closed its watcher before we return.
+	rl, err := reload.New(srv, reload.Options{Path: *path, Current: cfg, Load: load, Logger: log})
+	if err != nil {
+		log.Error("cannot start the config watcher", "error", err)
+		return 1
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
+		if *watch {
+			_ = rl.Run(rctx)
+			return
+		}
+		<-rctx.Done()
+		_ = rl.Close()
+	}()
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-rctx.Done():
 				return
-			case <-reloads:
-				reload(srv, *path, *listen, log)
+			case <-hups:
+				log.Info("SIGHUP: reloading the config")
+				if *watch {
+					rl.Trigger()
+				} else {
+					rl.Reload()
+				}
 			}
 		}
 	}()
@@ -83,22 +122,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	<-served
 	log.Info("stopped")
 	return 0
-}
-
-// reload reads the config again and applies it, or keeps the old one and
-// records why.
-func reload(srv *engine.Server, path, listen string, log *slog.Logger) {
-	cfg, err := hcl.Load(path)
-	if err != nil {
-		srv.RejectReload(err)
-		return
-	}
-	if listen != "" {
-		cfg.Server.Listen = listen
-	}
-	if err := srv.Apply(cfg); err != nil {
-		log.Error("reload failed", "error", err)
-	}
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
