@@ -76,11 +76,11 @@ func (r *Redactor) Bytes(b []byte) []byte {
 	out := b
 	copied := false
 	for i, s := range r.secrets {
-		if !bytes.Contains(out, []byte(s)) {
-			continue
+		// Repeat: a fingerprint next to leftover characters can form the
+		// secret again ("xxxxxxx…" style secrets).
+		for n := 0; n < 8 && bytes.Contains(out, []byte(s)); n++ {
+			out, copied = bytes.ReplaceAll(out, []byte(s), []byte(r.fps[i])), true
 		}
-		replaced := bytes.ReplaceAll(out, []byte(s), []byte(r.fps[i]))
-		out, copied = replaced, true
 	}
 	if !copied {
 		return b
@@ -94,7 +94,7 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	for i, sec := range r.secrets {
-		if strings.Contains(s, sec) {
+		for n := 0; n < 8 && strings.Contains(s, sec); n++ {
 			s = strings.ReplaceAll(s, sec, r.fps[i])
 		}
 	}
