@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // guests maps a test guest name (a dir under testdata/hooks) to its built
@@ -92,6 +93,11 @@ func load(t testing.TB, rt *Runtime, spec Spec) *Hook {
 	}
 	if len(spec.Phases) == 0 {
 		spec.Phases = []Phase{PhaseRequest, PhaseResponse, PhaseChunk}
+	}
+	if spec.Timeout == 0 {
+		// Behaviour tests must not flake on a loaded 2-core machine;
+		// timeout tests set their own.
+		spec.Timeout = 5 * time.Second
 	}
 	h, err := rt.Load(context.Background(), spec)
 	if err != nil {

@@ -61,14 +61,16 @@ func Prepend(doc []byte, path string, raw []byte) ([]byte, error) {
 type Text struct {
 	Path  string
 	Value string
+
+	raw   string // the JSON string literal as it appears in the body
+	index int    // its byte offset in the body, 0 if unknown
 }
 
-// EachText calls fn for every message text in a request body, in document
-// order: for "gemini", systemInstruction.parts[].text and
-// contents[].parts[].text; for "openai", messages[].content when it is a
-// string, and the "text" of messages[].content[] parts. For a Gemini
-// response (or stream chunk) it visits candidates[].content.parts[].text.
-// Returning false stops the walk.
+// EachText calls fn for every message text in a body, in document order:
+// for "gemini", systemInstruction.parts[].text and contents[].parts[].text
+// of a request, candidates[].content.parts[].text of a response or stream
+// chunk; for "openai", messages[].content when it is a string, and the
+// "text" of messages[].content[] parts. Returning false stops the walk.
 func EachText(protocol string, body []byte, fn func(t Text) bool) {
 	root := gjson.ParseBytes(body)
 	if protocol == "openai" {
@@ -78,13 +80,17 @@ func EachText(protocol string, body []byte, fn func(t Text) bool) {
 	eachGemini(root, fn)
 }
 
+func text(path string, v gjson.Result) Text {
+	return Text{Path: path, Value: v.Str, raw: v.Raw, index: v.Index}
+}
+
 func eachGemini(root gjson.Result, fn func(Text) bool) {
 	cont := true
 	parts := func(prefix string, p gjson.Result) {
 		i := 0
 		p.ForEach(func(_, part gjson.Result) bool {
 			if t := part.Get("text"); t.Type == gjson.String {
-				cont = fn(Text{Path: prefix + strconv.Itoa(i) + ".text", Value: t.Str})
+				cont = fn(text(prefix+strconv.Itoa(i)+".text", t))
 			}
 			i++
 			return cont
@@ -118,12 +124,12 @@ func eachOpenAI(root gjson.Result, fn func(Text) bool) {
 		c := m.Get("content")
 		switch {
 		case c.Type == gjson.String:
-			cont = fn(Text{Path: prefix, Value: c.Str})
+			cont = fn(text(prefix, c))
 		case c.IsArray():
 			j := 0
 			c.ForEach(func(_, part gjson.Result) bool {
 				if t := part.Get("text"); t.Type == gjson.String {
-					cont = fn(Text{Path: prefix + "." + strconv.Itoa(j) + ".text", Value: t.Str})
+					cont = fn(text(prefix+"."+strconv.Itoa(j)+".text", t))
 				}
 				j++
 				return cont
@@ -135,17 +141,39 @@ func eachOpenAI(root gjson.Result, fn func(Text) bool) {
 }
 
 // ReplaceTexts rewrites every message text (see EachText) through fn and
-// returns the new body, or nil when fn changed nothing.
+// returns the new body, or nil when fn changed nothing. All edits are
+// spliced in one pass over the body.
 func ReplaceTexts(protocol string, body []byte, fn func(string) string) ([]byte, error) {
 	var edits []Text
 	EachText(protocol, body, func(t Text) bool {
 		if nv := fn(t.Value); nv != t.Value {
-			edits = append(edits, Text{Path: t.Path, Value: nv})
+			t.Value = nv
+			edits = append(edits, t)
 		}
 		return true
 	})
 	if len(edits) == 0 {
 		return nil, nil
+	}
+	// Splice when every edit's position is known and in order (gjson
+	// reports offsets for plain paths); otherwise set paths one by one.
+	last, spliceable := 0, true
+	for _, e := range edits {
+		if e.index <= last || e.index+len(e.raw) > len(body) || view(body[e.index:e.index+len(e.raw)]) != e.raw {
+			spliceable = false
+			break
+		}
+		last = e.index + len(e.raw) - 1
+	}
+	if spliceable {
+		out := make([]byte, 0, len(body)+len(body)/8)
+		last = 0
+		for _, e := range edits {
+			out = append(out, body[last:e.index]...)
+			out = AppendString(out, e.Value)
+			last = e.index + len(e.raw)
+		}
+		return append(out, body[last:]...), nil
 	}
 	out := body
 	var err error
