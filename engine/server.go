@@ -65,6 +65,8 @@ type Server struct {
 	modelCache modelCache
 	// notes are conditions worth an operator's attention, shown in status.
 	notes []string
+	// obs holds the Prometheus metrics (observe.go).
+	obs *observer
 
 	bgCtx   context.Context
 	stop    context.CancelFunc
@@ -98,6 +100,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 	}
 	s.generation = 1
 	s.rt.Store(rt)
+	s.obs = newObserver(s)
 	s.events.add(reloadEvent{Time: rt.Loaded, Generation: 1, Hash: cfg.Hash, Summary: rt.summary(nil)})
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler,
@@ -264,11 +267,18 @@ type reloadEvent struct {
 type reloadLog struct {
 	mu     sync.Mutex
 	events []reloadEvent
+	// applied and rejected count every event since start, for metrics.
+	applied, rejected uint64
 }
 
 func (l *reloadLog) add(e reloadEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if e.Error != "" {
+		l.rejected++
+	} else {
+		l.applied++
+	}
 	l.events = append(l.events, e)
 	if len(l.events) > 20 {
 		l.events = l.events[len(l.events)-20:]
