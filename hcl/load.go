@@ -1,6 +1,7 @@
 package hcl
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -50,6 +51,57 @@ func (e *Error) Error() string {
 // Render writes the diagnostics with source snippets.
 func (e *Error) Render(w io.Writer, width uint, color bool) error {
 	return hclv2.NewDiagnosticTextWriter(w, e.files, width, color).WriteDiagnostics(e.Diags)
+}
+
+// Report writes one "file:line:col: summary: detail" line per diagnostic,
+// each followed, when snippets is set, by the source line indented under
+// it with a caret marking the subject. Only the first line of each entry
+// starts at column 0, so `grep -v '^ '` recovers the plain form.
+func (e *Error) Report(w io.Writer, snippets bool) {
+	for _, d := range e.Diags {
+		fmt.Fprintln(w, FormatDiagnostic(d))
+		if !snippets || d.Subject == nil {
+			continue
+		}
+		f := e.files[d.Subject.Filename]
+		if f == nil {
+			continue
+		}
+		line := sourceLine(f.Bytes, d.Subject.Start.Line)
+		if line == "" {
+			continue
+		}
+		prefix := fmt.Sprintf("  %4d | ", d.Subject.Start.Line)
+		fmt.Fprintf(w, "%s%s\n", prefix, line)
+		width := 1
+		if d.Subject.End.Line == d.Subject.Start.Line && d.Subject.End.Column > d.Subject.Start.Column {
+			width = d.Subject.End.Column - d.Subject.Start.Column
+		}
+		col := min(d.Subject.Start.Column-1, len(line))
+		// Keep tabs so the caret lines up under tab-indented source.
+		pad := strings.Map(func(r rune) rune {
+			if r == '\t' {
+				return r
+			}
+			return ' '
+		}, line[:col])
+		fmt.Fprintf(w, "%s%s%s\n", strings.Repeat(" ", len(prefix)), pad, strings.Repeat("^", width))
+	}
+}
+
+// sourceLine returns line n (1-based) of src without its newline.
+func sourceLine(src []byte, n int) string {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(src, '\n')
+		if j < 0 {
+			return ""
+		}
+		src = src[j+1:]
+	}
+	if j := bytes.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	return strings.TrimRight(string(src), "\r")
 }
 
 // FormatDiagnostic renders one diagnostic as "file:line:col: summary: detail".

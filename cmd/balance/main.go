@@ -26,6 +26,9 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the proxy (the default command)", runServe},
 		{"validate", "check a config file and print every problem as FILE:LINE:COL", runValidate},
+		{"fmt", "rewrite config files in canonical layout (-check for CI)", runFmt},
+		{"config", "print the effective config as JSON, secrets masked", runConfig},
+		{"health", "probe a running balance's /health (for container health checks)", runHealth},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) int { fmt.Println("balance", version); return 0 }},
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,23 +14,20 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "balance.hcl", "config file")
-	snippets := fs.Bool("snippets", false, "also print the source line of each problem")
+	snippets := fs.Bool("snippets", true, "print the source line under each problem (-snippets=false for bare FILE:LINE:COL lines)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if fs.NArg() == 1 {
+		*path = fs.Arg(0)
+	}
 	cfg, err := hcl.Load(*path)
 	if err != nil {
-		var de *hcl.Error
-		if errors.As(err, &de) {
-			fmt.Fprintln(stderr, de.Error())
-			if *snippets {
-				_ = de.Render(stderr, 100, false)
-			}
-			fmt.Fprintf(stderr, "%s: %d problem(s); the config was not accepted\n", *path, len(de.Diags))
-			return 1
-		}
-		fmt.Fprintf(stderr, "balance: %v\n", err)
+		printLoadError(stderr, *path, err, *snippets)
 		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, w)
 	}
 	keys := 0
 	for _, p := range cfg.Pools {
