@@ -36,10 +36,10 @@ func BuildGuest(dir, out string) error {
 
 // Build builds dir into out and reports whether the cache answered.
 //
-// The cache key covers the .go files of dir, of the guest SDK
-// (hooks/guest) and of any package of this module under dir, plus go.mod,
-// go.sum and the Go version: what a guest can import from outside comes
-// in through go.sum-pinned modules.
+// The cache key covers the .go files of every package of this module the
+// guest builds from (dir, the guest SDK, any helper package), plus go.mod,
+// go.sum and the Go version: what a guest imports from outside comes in
+// through go.sum-pinned modules.
 func (b *Builder) Build(ctx context.Context, dir, out string) (cached bool, err error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
@@ -109,8 +109,9 @@ func moduleRoot(dir string) (string, error) {
 	}
 }
 
-// sourceHash hashes dir's sources, the guest SDK, go.mod/go.sum and the
-// toolchain version.
+// sourceHash hashes every module-local package the guest in dir builds
+// from (found with go list for wasip1), go.mod/go.sum (which pin every
+// external dependency) and the toolchain version.
 func sourceHash(root, dir, goCmd string) (string, error) {
 	h := sha256.New()
 	ver, err := exec.Command(goCmd, "env", "GOVERSION").Output()
@@ -118,19 +119,20 @@ func sourceHash(root, dir, goCmd string) (string, error) {
 		ver = []byte(runtime.Version())
 	}
 	fmt.Fprintf(h, "go=%s\n", bytes.TrimSpace(ver))
+	pkgDirs, err := localPackageDirs(root, dir, goCmd)
+	if err != nil {
+		return "", err
+	}
 	var files []string
-	for _, d := range []string{dir, filepath.Join(root, "hooks", "guest")} {
-		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !e.IsDir() && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".s")) {
-				files = append(files, p)
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, d := range pkgDirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
 			return "", err
+		}
+		for _, e := range entries {
+			if n := e.Name(); !e.IsDir() && (strings.HasSuffix(n, ".go") || strings.HasSuffix(n, ".s")) {
+				files = append(files, filepath.Join(d, n))
+			}
 		}
 	}
 	files = append(files, filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"))
@@ -145,6 +147,28 @@ func sourceHash(root, dir, goCmd string) (string, error) {
 		fmt.Fprintf(h, "%s %x\n", rel, sum)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// localPackageDirs lists the directories of dir's package and of every
+// package it imports from inside the module rooted at root.
+func localPackageDirs(root, dir, goCmd string) ([]string, error) {
+	cmd := exec.Command(goCmd, "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if rel, err := filepath.Rel(root, line); line != "" && err == nil && !strings.HasPrefix(rel, "..") {
+			dirs = append(dirs, line)
+		}
+	}
+	return dirs, nil
 }
 
 func copyFile(src, dst string) error {
