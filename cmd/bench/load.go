@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -232,7 +233,10 @@ type streamResult struct {
 // the SSE events to the end. It is deliberately a raw TCP client with the
 // standard library's response parser: one goroutine and a 4 KB buffer per
 // stream keeps 1,000 streams cheap on the client side.
-func sseStream(t target, timeout time.Duration) streamResult {
+//
+// open, when non-nil, counts streams between their first event and their
+// end, so a sampler can find the moment of highest concurrency.
+func sseStream(t target, timeout time.Duration, open *atomic.Int64) streamResult {
 	var sr streamResult
 	conn, err := net.DialTimeout("tcp", t.addr, 5*time.Second)
 	if err != nil {
@@ -274,6 +278,10 @@ func sseStream(t target, timeout time.Duration) streamResult {
 		now := time.Now()
 		if sr.events == 0 {
 			sr.ttfe = now.Sub(start)
+			if open != nil {
+				open.Add(1)
+				defer open.Add(-1)
+			}
 		} else if g := now.Sub(last); g > sr.maxGap {
 			sr.maxGap = g
 		}

@@ -35,6 +35,7 @@ type options struct {
 	streams   int
 	binDir    string
 	markdown  string
+	profile   string
 }
 
 // allScenarios in run order; the first five are the core set.
@@ -48,6 +49,7 @@ type bench struct {
 	log               io.Writer
 	rows              []row
 	notes             []string
+	prof              *profiler
 }
 
 func main() {
@@ -66,6 +68,7 @@ func run() (code int) {
 	flag.IntVar(&o.streams, "streams", 1000, "concurrent SSE streams of the streams scenario")
 	flag.StringVar(&o.binDir, "bin", "bin", "where to build bin/balance and bin/mockgemini (relative to the module root)")
 	flag.StringVar(&o.markdown, "out", "", "also write the final table to this file")
+	flag.StringVar(&o.profile, "profile", "", "build a pprof-enabled proxy and save one CPU profile per scenario into this directory (skews the profiled rounds slightly)")
 	flag.Parse()
 	if o.rounds < 1 || o.duration < 100*time.Millisecond || o.conns < 1 || o.rate < 1 || o.streams < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds, -c, -rate, -streams must be ≥ 1 and -duration ≥ 100ms")
@@ -137,6 +140,22 @@ func run() (code int) {
 		return 1
 	}
 	defer os.RemoveAll(b.tmp)
+	if o.profile != "" {
+		dir, err := filepath.Abs(o.profile)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
+			b.logf("building the profiling variant of cmd/balance")
+			b.proxyBin, err = buildProfilingProxy(b.root, b.tmp, dir)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		b.prof = &profiler{dir: dir, addrs: map[int]string{}, taken: map[string]bool{}}
+		b.notes = append(b.notes, "-profile: the proxy was a pprof-enabled build (with symbols); the first proxied round of each scenario was profiled")
+	}
 
 	began := time.Now()
 	failed := false
@@ -170,6 +189,12 @@ func run() (code int) {
 		b.logf("  (%s took %.1f s)", s, time.Since(t0).Seconds())
 	}
 	killAll()
+	if b.prof != nil {
+		b.prof.wg.Wait()
+		for _, f := range b.prof.files {
+			b.logf("profile: %s   (go tool pprof -top %s %s)", f, b.proxyBin, f)
+		}
+	}
 	report := b.report(time.Since(began))
 	fmt.Print(report)
 	if o.markdown != "" {

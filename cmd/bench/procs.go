@@ -311,6 +311,24 @@ func startProxy(bin, dir, name, cfg string, env []string) (*child, string, error
 	return nil, "", lastErr
 }
 
+// startProxy starts a proxy for the bench, with the pprof listener of a
+// profiling build when -profile is on.
+func (b *bench) startProxy(name, cfg string) (*child, string, error) {
+	if b.prof == nil {
+		return startProxy(b.proxyBin, b.tmp, name, cfg, nil)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c, paddr, err := startProxy(b.proxyBin, b.tmp, name, cfg, []string{"BALANCE_BENCH_PPROF=" + addr})
+	if err == nil {
+		b.prof.register(c.pid(), addr)
+	}
+	return c, paddr, err
+}
+
 // waitHealthy polls http://addr/health until it answers 200.
 func waitHealthy(c *child, addr string, within time.Duration) error {
 	deadline := time.Now().Add(within)

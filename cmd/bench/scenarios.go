@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,7 +74,7 @@ func (b *bench) start(name string, o mockOpts) (*env, error) {
 		return nil, err
 	}
 	cfg := proxyConfig(e.mockAddr, b.keys, b.dataDir(name), "", "")
-	e.proxy, e.proxyAddr, err = startProxy(b.proxyBin, b.tmp, name, cfg, nil)
+	e.proxy, e.proxyAddr, err = b.startProxy(name, cfg)
 	if err != nil {
 		e.stop()
 		return nil, err
@@ -97,15 +98,23 @@ type pair struct {
 // interleave runs rounds of A then B (B then A on odd rounds, so slow
 // drift in the machine's speed hits both sides equally). cpuPidA/B name
 // the process whose CPU each side is charged to (0: none).
-func (b *bench) interleave(label string, rounds int, runA, runB func() *result, cpuPidA, cpuPidB int) []pair {
+//
+// With -profile, the first B run of each label is also CPU-profiled for
+// about dur (the length of one run).
+func (b *bench) interleave(label string, rounds int, dur time.Duration, runA, runB func() *result, cpuPidA, cpuPidB int) []pair {
 	out := make([]pair, 0, rounds)
 	measure := func(run func() *result, pid int) (*result, float64, float64) {
 		var m cpuMeter
 		if pid > 0 {
 			m = startCPU(pid)
 		}
+		wait := func() {}
+		if b.prof != nil && pid == cpuPidB {
+			wait = b.prof.start(label, pid, dur)
+		}
 		self := startCPU(os.Getpid())
 		r := run()
+		defer wait()
 		cpu := 0.0
 		if pid > 0 {
 			cpu = m.micros()
@@ -179,7 +188,7 @@ func (b *bench) throughput() error {
 	closedLoop(d, b.opt.conns, 500*time.Millisecond) // warm both pools and both heaps
 	closedLoop(p, b.opt.conns, 500*time.Millisecond)
 
-	pairs := b.interleave("throughput", b.opt.rounds,
+	pairs := b.interleave("throughput", b.opt.rounds, b.opt.duration,
 		func() *result { return closedLoop(d, b.opt.conns, b.opt.duration) },
 		func() *result { return closedLoop(p, b.opt.conns, b.opt.duration) },
 		e.mock.pid(), e.proxy.pid())
@@ -268,7 +277,7 @@ func (b *bench) latency() error {
 	openLoop(d, b.opt.rate, 300*time.Millisecond, 32) // warm-up
 	openLoop(p, b.opt.rate, 300*time.Millisecond, 32)
 	dur := b.opt.duration * 3 / 5
-	pairs := b.interleave(fmt.Sprintf("latency@%d", b.opt.rate), b.opt.rounds,
+	pairs := b.interleave(fmt.Sprintf("latency@%d", b.opt.rate), b.opt.rounds, dur,
 		func() *result { return openLoop(d, b.opt.rate, dur, 32) },
 		func() *result { return openLoop(p, b.opt.rate, dur, 32) },
 		e.mock.pid(), e.proxy.pid())
@@ -296,7 +305,7 @@ func (b *bench) latency() error {
 	b.row(sc, "proxy success", pct(ok, sent), "100 %", ok == sent && sent > 0)
 
 	// One connection, back to back: the bare per-request path cost.
-	c1 := b.interleave("c1", b.opt.rounds,
+	c1 := b.interleave("c1", b.opt.rounds, dur/3,
 		func() *result { return closedLoop(d, 1, dur/3) },
 		func() *result { return closedLoop(p, 1, dur/3) },
 		e.mock.pid(), e.proxy.pid())
@@ -327,7 +336,7 @@ func (b *bench) streams() error {
 	defer e.stop()
 	body := []byte(`{"contents":[{"role":"user","parts":[{"text":"` + streamPrompt + `"}]}]}`)
 	// One direct stream tells how many events a complete stream has.
-	ref := sseStream(direct(e.mockAddr, streamPath, body), 30*time.Second)
+	ref := sseStream(direct(e.mockAddr, streamPath, body), 30*time.Second, nil)
 	if ref.err != nil {
 		return fmt.Errorf("direct reference stream: %w", ref.err)
 	}
@@ -342,30 +351,44 @@ func (b *bench) streams() error {
 	n := b.opt.streams
 	p := proxied(e.proxyAddr, streamPath, body)
 	results := make([]streamResult, n)
+	var open atomic.Int64
 	cpu := startCPU(e.proxy.pid())
 	start := time.Now()
 	ramp := time.Second
+	if b.prof != nil {
+		defer b.prof.start("streams", e.proxy.pid(), ramp+time.Duration(chunks-1)*delay)()
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			time.Sleep(time.Duration(int64(ramp) * int64(i) / int64(n)))
-			results[i] = sseStream(p, 30*time.Second)
+			results[i] = sseStream(p, 30*time.Second, &open)
 		})
 	}
-	// Sample RSS while every stream is open: after the ramp, before the
-	// first stream ends (a stream lasts (chunks−1)·delay ≈ 4.75 s).
-	sampleAt := ramp + time.Duration(chunks-1)*delay*7/10
-	var midRSS int64
-	timer := time.NewTimer(sampleAt)
+	// Sample RSS every 50 ms and keep the sample taken when the most
+	// streams were open at once (after their first event, before their
+	// end): that is the memory the open streams hold.
+	var bestOpen, bestRSS int64
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-timer.C:
-		midRSS, _, _ = memKB(e.proxy.pid())
-		<-done
-	case <-done:
-		timer.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+sampling:
+	for {
+		select {
+		case <-done:
+			break sampling
+		case <-tick.C:
+			if o := open.Load(); o > bestOpen {
+				if rss, _, err := memKB(e.proxy.pid()); err == nil {
+					bestOpen, bestRSS = o, rss
+					if o == int64(n) && b.prof != nil {
+						b.prof.heap("streams-heap", e.proxy.pid())
+					}
+				}
+			}
+		}
 	}
+	tick.Stop()
 	wall := time.Since(start)
 	cpuUS := cpu.micros()
 	_, hwm, _ := memKB(e.proxy.pid())
@@ -389,11 +412,12 @@ func (b *bench) streams() error {
 		gaps = append(gaps, r.maxGap)
 	}
 	sc := fmt.Sprintf("streams (%d concurrent SSE, %d events, %v apart)", n, ref.events, delay)
-	if midRSS == 0 {
-		b.row(sc, "RSS per concurrent stream", "not sampled (streams ended early)", "≤ 50 KB", false)
+	if bestOpen == 0 {
+		b.row(sc, "RSS per concurrent stream", "not sampled (no stream was ever open)", "≤ 50 KB", false)
 	} else {
-		per := float64(midRSS-idle) / float64(n)
-		b.row(sc, "RSS per concurrent stream ((mid − idle)/n)", fmt.Sprintf("%.1f KB (idle %.1f MB, mid %.1f MB, peak %.1f MB)", per, float64(idle)/1024, float64(midRSS)/1024, float64(hwm)/1024), "≤ 50 KB", per <= 50)
+		per := float64(bestRSS-idle) / float64(bestOpen)
+		b.row(sc, "RSS per open stream ((RSS − idle)/open, at most open)", fmt.Sprintf("%.1f KB (idle %.1f MB, %.1f MB with %d open)", per, float64(idle)/1024, float64(bestRSS)/1024, bestOpen), "≤ 50 KB", per <= 50)
+		b.info(sc, "peak RSS (VmHWM) and (peak − idle)/n", fmt.Sprintf("%.1f MB, %.1f KB", float64(hwm)/1024, float64(hwm-idle)/float64(n)))
 	}
 	errText := fmt.Sprintf("%d/%d", errs, n)
 	if firstErr != "" {
@@ -463,7 +487,12 @@ func (b *bench) failingOne(failMod int) error {
 	}
 	cpu := startCPU(e.proxy.pid())
 	dur := b.opt.duration * 3 / 5
+	wait := func() {}
+	if b.prof != nil {
+		wait = b.prof.start(fmt.Sprintf("failing-%d", failMod), e.proxy.pid(), dur)
+	}
 	main := closedLoop(p, b.opt.conns, dur)
+	wait()
 	cpuUS := cpu.micros()
 	t2, err := mockTotal(e.mockAddr)
 	if err != nil {
@@ -539,7 +568,7 @@ func (b *bench) bigbody() error {
 	closedLoop(d, 8, 300*time.Millisecond)
 	closedLoop(p, 8, 300*time.Millisecond)
 	dur := b.opt.duration * 2 / 5
-	pairs := b.interleave("bigbody", b.opt.rounds,
+	pairs := b.interleave("bigbody", b.opt.rounds, dur,
 		func() *result { return closedLoop(d, 8, dur) },
 		func() *result { return closedLoop(p, 8, dur) },
 		e.mock.pid(), e.proxy.pid())
