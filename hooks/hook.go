@@ -442,7 +442,8 @@ func (h *Hook) Call(ctx context.Context, phase Phase, in *Envelope) (Result, err
 		return Result{}, h.failed(phase, kind, err)
 	}
 	res, kind, err := h.invoke(ctx, inst, pi, phase, in)
-	h.release(inst, err != nil)
+	// too_large is refused before the guest runs: its instance is fine.
+	h.release(inst, err != nil && kind != KindTooLarge)
 	if err != nil {
 		return Result{}, h.failed(phase, kind, err)
 	}
@@ -521,9 +522,9 @@ func (h *Hook) invoke(ctx context.Context, inst *instance, pi int, phase Phase, 
 	cctx := inst.ctx
 	cctx.arm(ctx, h.timeout)
 	if n > inst.inCap {
-		// Ask for a rounded-up size so later, slightly larger inputs
-		// reuse the buffer without another call into the guest.
-		want := max(4096, roundPow2(n))
+		// Ask for headroom so later, slightly larger inputs reuse the
+		// buffer without another call into the guest.
+		want := min(max(4096, (n+n/4+4095)&^4095), h.memCap/2)
 		inst.stack[0] = uint64(want)
 		if err := inst.alloc.CallWithStack(cctx, inst.stack[:]); err != nil {
 			inst.spent = !cctx.disarm()
@@ -563,14 +564,6 @@ func (h *Hook) invoke(ctx context.Context, inst *instance, pi int, phase Phase, 
 		return Result{}, KindBadOutput, err
 	}
 	return res, "", nil
-}
-
-func roundPow2(n uint32) uint32 {
-	p := uint32(1)
-	for p < n && p < 1<<31 {
-		p <<= 1
-	}
-	return p
 }
 
 // classify names a failed call. Timeouts and cancellations show as exit

@@ -593,3 +593,24 @@ func TestParsers(t *testing.T) {
 		}
 	}
 }
+
+func TestLargeInputs(t *testing.T) {
+	rt := newTestRuntime(t)
+	h := load(t, rt, Spec{MemoryLimitBytes: 16 << 20, MaxInstances: 1, Config: []byte(`{"mode":"upper"}`)})
+	// 1 MiB of text fits and is transformed; the input buffer grows.
+	big := `{"contents":[{"parts":[{"text":"` + strings.Repeat("a", 1<<20) + `"}]}]}`
+	res, err := h.Call(context.Background(), PhaseRequest, env("gemini", big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Body) != len(big) || !strings.Contains(string(res.Body), "AAAA") {
+		t.Errorf("1 MiB body: got %d bytes", len(res.Body))
+	}
+	// More than half the memory cap is refused before touching the guest.
+	huge := `{"contents":[{"parts":[{"text":"` + strings.Repeat("a", 9<<20) + `"}]}]}`
+	_, err = h.Call(context.Background(), PhaseRequest, env("gemini", huge))
+	callErr(t, err, KindTooLarge)
+	if s := h.Stats(); s.Instances != 1 {
+		t.Errorf("a refused input discarded the healthy instance: %+v", s)
+	}
+}
