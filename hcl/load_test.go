@@ -190,3 +190,28 @@ func TestParseDurationAndSize(t *testing.T) {
 		}
 	}
 }
+
+// TestReportSnippets: each diagnostic line keeps the exact
+// FILE:LINE:COL form at column 0, followed by the indented source line
+// and a caret under the subject.
+func TestReportSnippets(t *testing.T) {
+	src := baseConfig + "token \"a\" {\n  secret = \"short\"\n  pools  = [\"main\"]\n}\n"
+	_, err := LoadBytes("b.hcl", []byte(src), Options{})
+	var de *Error
+	if !errors.As(err, &de) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	var b strings.Builder
+	de.Report(&b, true)
+	want := "b.hcl:8:12: Weak token secret: Token \"a\" has a secret shorter than 8 characters; use at least 8 random characters (32 is better).\n" +
+		"     8 |   secret = \"short\"\n" +
+		"                    ^^^^^^^\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	de.Report(&b, false)
+	if b.String() != err.Error()+"\n" {
+		t.Errorf("without snippets got %q, want Error() lines", b.String())
+	}
+}
