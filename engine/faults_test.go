@@ -267,3 +267,37 @@ func TestStatusEndpoint(t *testing.T) {
 		t.Fatalf("key status %+v", k)
 	}
 }
+
+func TestBlameListDecidesWhatCountsAgainstAKey(t *testing.T) {
+	cfg := strings.NewReplacer("KA", keyA, "KB", keyB).Replace(`
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["KA", "KB"]
+  blame    = ["rate_limited", "server_error"]
+}
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+}`)
+	t.Run("a listed 503 cools the key", func(t *testing.T) {
+		h := newHarness(t, []string{keyA, keyB}, cfg)
+		h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.Unavailable})
+		if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatal(status)
+		}
+		if st := h.keyState(keyA); st.State != keypool.Cooling {
+			t.Fatalf("state %s", st.State)
+		}
+	})
+	t.Run("an unlisted invalid key is not quarantined", func(t *testing.T) {
+		h := newHarness(t, []string{keyA, keyB}, cfg)
+		h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.InvalidKey})
+		if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatal(status)
+		}
+		if st := h.keyState(keyA); st.State != keypool.Healthy || st.LastError == "" {
+			t.Fatalf("state %+v", st)
+		}
+	})
+}

@@ -132,6 +132,11 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 // client's own malformed request never does.
 func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now time.Time) {
 	k := m.Key
+	if v.Class != gemini.OK && !ex.pool.blame[v.Class] {
+		// The pool's blame list says this class never counts against a key.
+		k.NoteError(v.Class.String()+" "+v.Reason, now)
+		return
+	}
 	switch v.Class {
 	case gemini.OK:
 		k.Succeeded(ex.model.Target)
@@ -148,7 +153,10 @@ func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now ti
 		s.log.Warn("key quarantined", "key", k.FP, "pool", ex.pool.cfg.Name, "reason", reason, "request_id", string(ex.id))
 		s.keyChanged(k, ex.pool, "")
 	case gemini.ServerError, gemini.Timeout, gemini.Connection:
-		k.NoteError(v.Class.String()+" "+v.Reason, now)
+		// Listed in blame: the operator wants these to rest the key.
+		until := k.RateLimited(ex.model.Target, 0, false, ex.pool.cooldown, now, v.Class.String()+" "+v.Reason)
+		s.log.Info("key cooling", "key", k.FP, "pool", ex.pool.cfg.Name, "model", ex.model.Target, "until", until.UTC().Format(time.RFC3339), "class", v.Class.String(), "request_id", string(ex.id))
+		s.keyChanged(k, ex.pool, ex.model.Target)
 	}
 }
 

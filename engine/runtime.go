@@ -48,6 +48,7 @@ type poolRuntime struct {
 	clients  []*fasthttp.HostClient
 	cooldown keypool.CooldownPolicy
 	retryOn  [8]bool // indexed by gemini.Class
+	blame    [8]bool // classes that change the key's state
 	redactor *secret.Redactor
 }
 
@@ -87,6 +88,9 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 		}
 		for _, c := range p.RetryOn {
 			pr.retryOn[classByName(c)] = true
+		}
+		for _, c := range p.Blame {
+			pr.blame[classByName(c)] = true
 		}
 		members := make([]keypool.Member, 0, len(p.Keys))
 		opts := upstream.Options{MaxConns: up.MaxConns, IdleTimeout: cfg.Server.StreamIdleTimeout}

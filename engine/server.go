@@ -119,6 +119,11 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		StreamRequestBody:             false,
 		Logger:                        fasthttpLogger{s.log},
 		ErrorHandler:                  serverError,
+		// The body limit is read per request from the live generation,
+		// so a reload can change it without touching the server.
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{MaxRequestBodySize: s.rt.Load().Config.Server.MaxRequestBody}
+		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.bgCtx, s.stop = ctx, cancel
@@ -163,7 +168,6 @@ func (s *Server) Apply(cfg *hcl.Config) error {
 	s.rt.Store(rt)
 	dropped := s.registry.Retain(rt.keySet)
 	s.clients.Retain(rt.clients)
-	s.srv.MaxRequestBodySize = cfg.Server.MaxRequestBody
 	summary := rt.summary(prev)
 	var fixed []string
 	if cfg.Server.Listen != s.listen {

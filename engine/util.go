@@ -13,6 +13,12 @@ func sorted(s []string) []string {
 
 func classByName(name string) gemini.Class {
 	switch name {
+	case "rate_limited":
+		return gemini.RateLimited
+	case "invalid_key":
+		return gemini.InvalidKey
+	case "permission_denied":
+		return gemini.PermissionDenied
 	case "server_error":
 		return gemini.ServerError
 	case "timeout":

@@ -44,6 +44,12 @@ const (
 // Strategies a pool may use.
 var strategies = []string{"round_robin", "random", "least_recently_used"}
 
+// Error classes that may count against a key, and those that do by default.
+var (
+	blameClasses = []string{"rate_limited", "invalid_key", "permission_denied", "server_error", "timeout", "connection"}
+	defaultBlame = []string{"rate_limited", "invalid_key", "permission_denied"}
+)
+
 // Error classes a pool may retry elsewhere without blaming the key.
 var retryClasses = []string{"server_error", "timeout", "connection"}
 
@@ -246,6 +252,7 @@ func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
 	p := &Pool{
 		Name: rp.Name, Upstream: rp.Upstream, Strategy: "round_robin", MaxRetries: DefaultMaxRetries,
 		RetryOn: append([]string(nil), retryClasses...), Hooks: rp.Hooks,
+		Blame:    append([]string(nil), defaultBlame...),
 		Cooldown: Cooldown{Base: DefaultCooldown, Max: DefaultCooldownMax, Multiplier: 2},
 		Probe:    Probe{Enabled: true, Interval: DefaultProbeInterval, Max: DefaultProbeMax, Model: DefaultProbeModel},
 	}
@@ -297,6 +304,12 @@ func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
 		p.MaxRetries = *rp.MaxRetries
 		if p.MaxRetries < 0 || p.MaxRetries > 100 {
 			l.errorf(attrRange(b, "max_retries"), "Invalid max_retries", "max_retries must be between 0 and 100.")
+		}
+	}
+	if rp.Blame != nil {
+		p.Blame = rp.Blame
+		for i, c := range rp.Blame {
+			l.oneOfAt(c, blameClasses, elemRange(b, "blame", i), "blame")
 		}
 	}
 	if rp.RetryOn != nil {

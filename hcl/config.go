@@ -96,6 +96,11 @@ type Pool struct {
 	Cooldown   Cooldown
 	Probe      Probe
 	Limits     KeyLimits
+	// Blame lists the error classes that change a key's state: 429s cool
+	// it, invalid keys and 403s quarantine it, and server errors,
+	// timeouts or connection failures, when listed, cool it like a 429
+	// without a retry delay. Classes not listed never count against it.
+	Blame []string
 	// RetryOn lists the error classes that move a request to another key
 	// without blaming the key: "server_error", "timeout", "connection".
 	RetryOn []string

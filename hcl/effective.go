@@ -74,6 +74,7 @@ type effPool struct {
 	MaxRetries int      `json:"max_retries"`
 	Proxies    []string `json:"proxies,omitempty"`
 	RetryOn    []string `json:"retry_on"`
+	Blame      []string `json:"blame"`
 	Hooks      []string `json:"hooks,omitempty"`
 	Cooldown   struct {
 		Base       string  `json:"base"`
@@ -208,7 +209,7 @@ func (c *Config) Effective() *Effective {
 	keys := 0
 	for _, p := range c.Pools {
 		ep := effPool{Name: p.Name, Upstream: p.Upstream, Keys: []effKey{}, Strategy: p.Strategy, MaxRetries: p.MaxRetries,
-			Proxies: maskURLs(p.Proxies), RetryOn: p.RetryOn, Hooks: p.Hooks, Limits: KeyLimitsJSON(p.Limits)}
+			Proxies: maskURLs(p.Proxies), RetryOn: p.RetryOn, Blame: p.Blame, Hooks: p.Hooks, Limits: KeyLimitsJSON(p.Limits)}
 		for _, k := range p.Keys {
 			ep.Keys = append(ep.Keys, effKey{Fingerprint: secret.Fingerprint(k.Value), Weight: k.Weight})
 		}

@@ -86,6 +86,7 @@ type rawPool struct {
 	Proxies     []string     `hcl:"proxies,optional"`
 	ProxyGroup  *string      `hcl:"proxy_group,optional"`
 	RetryOn     []string     `hcl:"retry_on,optional"`
+	Blame       []string     `hcl:"blame,optional"`
 	Hooks       []string     `hcl:"hooks,optional"`
 	Cooldown    *rawCooldown `hcl:"cooldown,block"`
 	Probe       *rawProbe    `hcl:"probe,block"`
