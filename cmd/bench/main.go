@@ -253,7 +253,6 @@ func (b *bench) info(scenario, metric, value string) {
 
 func (b *bench) skip(scenario, why string) {
 	b.rows = append(b.rows, row{scenario, "skipped", why, "—", "SKIP"})
-	b.notes = append(b.notes, scenario+": "+why)
 }
 
 // fasthttpVersion reads the fasthttp version this binary was built with,

@@ -77,7 +77,7 @@ func (p *profiler) register(pid int, addr string) {
 	p.addrs[pid] = addr
 }
 
-// start begins a CPU profile of pid lasting d (whole seconds, at least 1)
+// start begins a CPU profile of pid lasting d (rounded up to whole seconds)
 // unless label already has one. The returned func waits for it.
 func (p *profiler) start(label string, pid int, d time.Duration) func() {
 	p.mu.Lock()
@@ -88,7 +88,7 @@ func (p *profiler) start(label string, pid int, d time.Duration) func() {
 	}
 	p.taken[label] = true
 	p.mu.Unlock()
-	secs := max(1, int(d/time.Second))
+	secs := max(1, int((d+time.Second-1)/time.Second))
 	name := filepath.Join(p.dir, strings.NewReplacer("/", "_", " ", "_", "@", "_").Replace(label)+".pprof")
 	done := make(chan struct{})
 	p.wg.Add(1)

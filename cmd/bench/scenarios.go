@@ -103,13 +103,13 @@ type pair struct {
 // about dur (the length of one run).
 func (b *bench) interleave(label string, rounds int, dur time.Duration, runA, runB func() *result, cpuPidA, cpuPidB int) []pair {
 	out := make([]pair, 0, rounds)
-	measure := func(run func() *result, pid int) (*result, float64, float64) {
+	measure := func(run func() *result, pid int, isB bool) (*result, float64, float64) {
 		var m cpuMeter
 		if pid > 0 {
 			m = startCPU(pid)
 		}
 		wait := func() {}
-		if b.prof != nil && pid == cpuPidB {
+		if b.prof != nil && isB && pid > 0 {
 			wait = b.prof.start(label, pid, dur)
 		}
 		self := startCPU(os.Getpid())
@@ -124,11 +124,11 @@ func (b *bench) interleave(label string, rounds int, dur time.Duration, runA, ru
 	for i := range rounds {
 		var p pair
 		if i%2 == 0 {
-			p.a, p.cpuA, p.selfA = measure(runA, cpuPidA)
-			p.b, p.cpuB, p.selfB = measure(runB, cpuPidB)
+			p.a, p.cpuA, p.selfA = measure(runA, cpuPidA, false)
+			p.b, p.cpuB, p.selfB = measure(runB, cpuPidB, true)
 		} else {
-			p.b, p.cpuB, p.selfB = measure(runB, cpuPidB)
-			p.a, p.cpuA, p.selfA = measure(runA, cpuPidA)
+			p.b, p.cpuB, p.selfB = measure(runB, cpuPidB, true)
+			p.a, p.cpuA, p.selfA = measure(runA, cpuPidA, false)
 		}
 		b.logf("  %s round %d/%d: A %.0f req/s [%s]  B %.0f req/s [%s]  ratio %.3f",
 			label, i+1, rounds, p.a.rps(), p.a.codesString(), p.b.rps(), p.b.codesString(), safeDiv(p.b.rps(), p.a.rps()))

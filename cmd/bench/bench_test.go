@@ -1,0 +1,177 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseStatTicks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		// Fields 14 and 15 (utime, stime) are 250 and 50.
+		{"plain", "4242 (balance) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 9 0 100 0 0", 300, false},
+		{"name with spaces and parens", "77 (my (odd) proc) R 1 77 77 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 5", 10, false},
+		{"zero", "1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5", 0, false},
+		{"no paren", "1 x S 0 1 1 0 -1 0 0 0 0 0 0 0", 0, true},
+		{"truncated", "1 (x) S 0 1 1 0 -1 0 0 0 0 0", 0, true},
+		{"not a number", "1 (x) S 0 1 1 0 -1 0 0 0 0 0 abc 3 0", 0, true},
+		{"negative", "1 (x) S 0 1 1 0 -1 0 0 0 0 0 -5 3 0", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatTicks([]byte(tc.in))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Fatalf("got %d ticks, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStatusMem(t *testing.T) {
+	good := "Name:\tbalance\nVmPeak:\t 1000 kB\nVmHWM:\t   9000 kB\nVmRSS:\t   7340 kB\nThreads:\t9\n"
+	rss, hwm, err := parseStatusMem([]byte(good))
+	if err != nil || rss != 7340 || hwm != 9000 {
+		t.Fatalf("got rss=%d hwm=%d err=%v, want 7340 9000 nil", rss, hwm, err)
+	}
+	for _, bad := range []string{
+		"VmRSS:\t 7340 kB\n",                // no VmHWM
+		"VmRSS:\t 7340 MB\nVmHWM:\t 1 kB\n", // wrong unit
+		"VmRSS:\t x kB\nVmHWM:\t 1 kB\n",    // not a number
+		"VmRSS:\t 1 2 kB\nVmHWM:\t 1 kB\n",  // extra field
+		"",
+	} {
+		if _, _, err := parseStatusMem([]byte(bad)); err == nil {
+			t.Errorf("parseStatusMem(%q) accepted malformed input", bad)
+		}
+	}
+}
+
+// The benchmark reads its own /proc entries as a live check of both parsers.
+func TestProcSelf(t *testing.T) {
+	if _, err := cpuTicks(selfPID()); err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	m := startCPU(selfPID())
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) { // burn a little CPU
+	}
+	if us := m.micros(); us < 0 {
+		t.Fatalf("negative CPU time %v", us)
+	}
+	rss, hwm, err := memKB(selfPID())
+	if err != nil || rss <= 0 || hwm < rss {
+		t.Fatalf("rss=%d hwm=%d err=%v", rss, hwm, err)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(xs ...int) []time.Duration {
+		out := make([]time.Duration, len(xs))
+		for i, x := range xs {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{nil, 50, 0},
+		{ms(7), 99, 7 * time.Millisecond},
+		{ms(5, 1, 4, 2, 3), 50, 3 * time.Millisecond},
+		{ms(5, 1, 4, 2, 3), 100, 5 * time.Millisecond},
+		{ms(5, 1, 4, 2, 3), 0, 1 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 90, 9 * time.Millisecond},
+	} {
+		if got := percentile(tc.in, tc.p); got != tc.want {
+			t.Errorf("percentile(%v, %v) = %v, want %v", tc.in, tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want stat
+	}{
+		{nil, stat{}},
+		{[]float64{0.5}, stat{0.5, 0.5, 0.5}},
+		{[]float64{0.3, 0.1, 0.2}, stat{0.2, 0.1, 0.3}},
+		{[]float64{4, 1, 3, 2}, stat{2.5, 1, 4}},
+	} {
+		if got := summarize(tc.in); got != tc.want {
+			t.Errorf("summarize(%v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	in := []float64{3, 1, 2}
+	summarize(in)
+	if in[0] != 3 {
+		t.Error("summarize reordered its input")
+	}
+}
+
+func TestReportTable(t *testing.T) {
+	b := &bench{opt: options{scenarios: []string{"x"}, rounds: 1, duration: time.Second, conns: 1, rate: 1, streams: 1}, root: t.TempDir()}
+	b.row("s1", "ratio", "0.5 | 0.6", "≥ 0.42", true)
+	b.row("s1", "cpu", "31 µs", "≤ 30 µs", false)
+	b.info("s2", "note", "line1\nline2")
+	b.skip("s3", "not wired")
+	out := b.report(time.Second)
+	for _, want := range []string{
+		"| s1 | ratio | 0.5 \\| 0.6 | ≥ 0.42 | PASS |",
+		"| 〃 | cpu | 31 µs | ≤ 30 µs | MISS |",
+		"| s2 | note | line1 line2 | — | info |",
+		"| s3 | skipped | not wired | — | SKIP |",
+		"1 PASS, 1 MISS",
+		"GOMAXPROCS=",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestProxyConfigShape(t *testing.T) {
+	cfg := proxyConfig("127.0.0.1:9", []string{"key-000", "key-001"}, "/tmp/d", "", "")
+	for _, want := range []string{`base_url = "http://127.0.0.1:9"`, `keys     = ["key-000", "key-001"]`, `secret = "` + clientToken + `"`, `store { driver = "none" }`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+}
+
+func TestBigBodySize(t *testing.T) {
+	b := bigBody(6_000_000)
+	if n := len(b); n < 6_000_000 || n > 6_000_200 {
+		t.Fatalf("big body is %d bytes, want about 6,000,000", n)
+	}
+}
+
+func FuzzParseStatTicks(f *testing.F) {
+	f.Add([]byte("4242 (balance) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 9 0 100 0 0"))
+	f.Add([]byte("1 ()) S"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := parseStatTicks(b)
+		if err == nil && n < 0 {
+			t.Fatalf("negative ticks %d without error", n)
+		}
+	})
+}
+
+func FuzzParseStatusMem(f *testing.F) {
+	f.Add([]byte("VmHWM:\t9000 kB\nVmRSS:\t7340 kB\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rss, hwm, err := parseStatusMem(b)
+		if err == nil && (rss < 0 || hwm < 0) {
+			t.Fatalf("negative memory rss=%d hwm=%d without error", rss, hwm)
+		}
+	})
+}
