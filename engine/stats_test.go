@@ -25,7 +25,7 @@ import (
 
 // startProxy starts a proxy for an HCL config (with %MOCK% replaced) in
 // front of mock, and returns it with its base URL.
-func startProxy(t *testing.T, mock *mockgemini.Server, dir, hclBody string) (*engine.Server, string) {
+func startProxy(t testing.TB, mock *mockgemini.Server, dir, hclBody string) (*engine.Server, string) {
 	t.Helper()
 	hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
 	cfg, err := hcl.LoadBytes(filepath.Join(dir, "balance.hcl"), []byte(hclBody), hcl.Options{})

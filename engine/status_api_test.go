@@ -83,6 +83,17 @@ func (h *harness) statusDoc(query string) engine.StatusView {
 	return v
 }
 
+// statusDocTB returns the store part of status; usable from benchmarks.
+func (h *harness) statusDocTB() engine.StoreView {
+	h.t.Helper()
+	code, _, body := h.get("/status?period=1m&limit=1", statusAuth)
+	var v engine.StatusView
+	if code != 200 || json.Unmarshal(body, &v) != nil || v.Store == nil {
+		h.t.Fatalf("status: %d %.200s", code, body)
+	}
+	return *v.Store
+}
+
 // waitWritten waits until the store reports n written rows.
 func (h *harness) waitWritten(n uint64) engine.StatusView {
 	h.t.Helper()
