@@ -1,5 +1,3 @@
-//go:build wasip1
-
 package guest
 
 import (
@@ -33,27 +31,145 @@ func Delete(doc []byte, path string) ([]byte, error) {
 
 // Prepend returns doc with raw inserted as the first element of the array
 // at path (e.g. a system message before "messages"). It splices: the rest
-// of the document is copied, not re-encoded.
+// of the document is copied, not re-encoded. For a top-level member it
+// does not even read the array, only the members before it, so prepending
+// to a long conversation costs the same as to a short one.
 func Prepend(doc []byte, path string, raw []byte) ([]byte, error) {
-	res := gjson.GetBytes(doc, path)
-	if !res.IsArray() {
+	at := -1
+	if !strings.ContainsAny(path, ".*?|#@\\") {
+		at = memberValue(doc, path)
+	}
+	if at < 0 {
+		res := gjson.GetBytes(doc, path)
+		if !res.IsArray() || res.Index <= 0 || res.Index >= len(doc) || doc[res.Index] != '[' {
+			if !res.IsArray() {
+				return nil, fmt.Errorf("prepend: %s is not an array", path)
+			}
+			// Position unknown: rebuild the array and set it by path.
+			inner := strings.TrimSpace(res.Raw[1 : len(res.Raw)-1])
+			arr := append([]byte{'['}, raw...)
+			if inner != "" {
+				arr = append(arr, ',')
+			}
+			return sjson.SetRawBytes(doc, path, append(arr, res.Raw[1:]...))
+		}
+		at = res.Index
+	}
+	if doc[at] != '[' {
 		return nil, fmt.Errorf("prepend: %s is not an array", path)
 	}
-	inner := strings.TrimSpace(res.Raw[1 : len(res.Raw)-1])
-	newArr := make([]byte, 0, len(res.Raw)+len(raw)+1)
-	newArr = append(newArr, '[')
-	newArr = append(newArr, raw...)
-	if inner != "" {
-		newArr = append(newArr, ',')
+	rest := at + 1
+	for rest < len(doc) && (doc[rest] == ' ' || doc[rest] == '\n' || doc[rest] == '\r' || doc[rest] == '\t') {
+		rest++
 	}
-	newArr = append(newArr, res.Raw[1:]...)
-	if res.Index > 0 && res.Index+len(res.Raw) <= len(doc) && string(doc[res.Index:res.Index+len(res.Raw)]) == res.Raw {
-		out := make([]byte, 0, len(doc)+len(raw)+1)
-		out = append(out, doc[:res.Index]...)
-		out = append(out, newArr...)
-		return append(out, doc[res.Index+len(res.Raw):]...), nil
+	out := make([]byte, 0, len(doc)+len(raw)+1)
+	out = append(out, doc[:at+1]...)
+	out = append(out, raw...)
+	if rest < len(doc) && doc[rest] != ']' {
+		out = append(out, ',')
 	}
-	return sjson.SetRawBytes(doc, path, newArr)
+	return append(out, doc[at+1:]...), nil
+}
+
+// memberValue returns the offset of the value of the top-level member
+// key in the JSON object doc, or -1. It skips the values of the members
+// before key (tracking strings and nesting) and never reads past key's
+// value start.
+func memberValue(doc []byte, key string) int {
+	i := skipWS(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return -1
+	}
+	i++
+	for {
+		i = skipWS(doc, i)
+		if i >= len(doc) || doc[i] != '"' {
+			return -1
+		}
+		end := skipString(doc, i)
+		if end < 0 {
+			return -1
+		}
+		k := doc[i+1 : end-1]
+		i = skipWS(doc, end)
+		if i >= len(doc) || doc[i] != ':' {
+			return -1
+		}
+		i = skipWS(doc, i+1)
+		if view(k) == key {
+			if i < len(doc) {
+				return i
+			}
+			return -1
+		}
+		if i = skipValue(doc, i); i < 0 {
+			return -1
+		}
+		i = skipWS(doc, i)
+		if i >= len(doc) || doc[i] != ',' {
+			return -1
+		}
+		i++
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index past the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index past the JSON value at i, or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := skipString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
 }
 
 // Text is one user-visible text in a request or response body, with the

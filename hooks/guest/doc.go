@@ -32,6 +32,7 @@
 // Result) writes nothing at all, which the host treats as "no change" without
 // any JSON work.
 //
-// The package only builds for GOOS=wasip1 GOARCH=wasm; this file exists so
-// that tools on other platforms see the package and its documentation.
+// The ABI exports and the host log import exist only when building for
+// GOOS=wasip1; on other platforms the package compiles without them, so
+// its logic (and a guest's handlers) can be unit-tested natively.
 package guest

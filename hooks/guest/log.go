@@ -1,8 +1,4 @@
-//go:build wasip1
-
 package guest
-
-import "unsafe"
 
 // Log levels for Log; they map to slog levels on the host.
 const (
@@ -12,14 +8,11 @@ const (
 	LevelError int32 = 8
 )
 
-//go:wasmimport balance_hook log
-func hostLog(level int32, ptr, n uint32)
-
 // Log writes one message to the proxy's log, attributed to this hook. The
 // host caps messages per call and their length, so logging cannot flood.
 func Log(level int32, msg string) {
 	if len(msg) == 0 {
 		return
 	}
-	hostLog(level, uint32(uintptr(unsafe.Pointer(unsafe.StringData(msg)))), uint32(len(msg)))
+	hostLog(level, msg)
 }

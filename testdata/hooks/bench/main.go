@@ -3,7 +3,7 @@
 // Command bench is the benchmark guest of package hooks. Its request
 // handler returns Continue without reading anything: the pure fixed cost
 // of a call. Its response handler is a realistic transform: model
-// aliasing from config plus a system-prompt injection.
+// aliasing from config plus a system message put first.
 package main
 
 import "github.com/balanceproxy/balance/hooks/guest"
@@ -27,7 +27,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		out, err = guest.SetRaw(out, "messages.-1", []byte(`{"role":"system","content":"Answer in English."}`))
+		out, err = guest.Prepend(out, "messages", []byte(`{"role":"system","content":"Answer in English."}`))
 		return guest.ReplaceBody(out), err
 	})
 }

@@ -1,85 +1,35 @@
-//go:build wasip1
-
 package guest
 
 import (
 	"sort"
 	"strconv"
-	"unsafe"
+	"unicode/utf8"
 )
-
-// The exports below are the whole ABI; hooks/README.md is the spec.
 
 var phases = [3]Phase{PhaseRequest, PhaseResponse, PhaseChunk}
 
-var (
-	inBuf  []byte // the host writes the envelope here (hook_alloc)
-	outBuf []byte // the last output, read by the host after the call
-	env    Envelope
-)
+// env is reused across calls: a handler's Envelope never escapes a call.
+var env Envelope
 
-//go:wasmexport hook_abi_version
-func hookABIVersion() int32 { return ABIVersion }
-
-//go:wasmexport hook_features
-func hookFeatures() int32 { return features }
-
-// hookAlloc returns a buffer of at least size bytes, valid until the next
-// hook_alloc call. It keeps the old buffer when it is large enough, so the
-// host may skip calling it for inputs no larger than the last request.
-//
-//go:wasmexport hook_alloc
-func hookAlloc(size int32) int32 {
-	if size < 0 {
-		return 0
-	}
-	if int(size) > cap(inBuf) {
-		inBuf = make([]byte, size)
-	}
-	inBuf = inBuf[:cap(inBuf)]
-	if len(inBuf) == 0 {
-		inBuf = make([]byte, 64)
-	}
-	return int32(uintptr(unsafe.Pointer(&inBuf[0])))
-}
-
-//go:wasmexport hook_request
-func hookRequest(n int32) int64 { return dispatch(0, n) }
-
-//go:wasmexport hook_response
-func hookResponse(n int32) int64 { return dispatch(1, n) }
-
-//go:wasmexport hook_chunk
-func hookChunk(n int32) int64 { return dispatch(2, n) }
-
-// dispatch runs the handler for one phase and returns ptr<<32|len of the
-// output, or 0 for "continue unchanged".
-func dispatch(phase int, n int32) int64 {
+// handle runs the handler of one phase on an input envelope and appends
+// the output document to out. It appends nothing for "continue
+// unchanged" (and for a phase without a handler).
+func handle(phase int, in, out []byte) []byte {
 	h := handlers[phase]
-	if h == nil || n < 0 || int(n) > len(inBuf) {
-		return 0
+	if h == nil {
+		return out
 	}
-	env = Envelope{raw: inBuf[:n], phase: phases[phase]}
+	env = Envelope{raw: in, phase: phases[phase]}
 	res, err := h(&env)
-	env = Envelope{} // drop views into inBuf
+	env = Envelope{} // drop views into the input buffer
 	if err != nil {
-		outBuf = appendError(outBuf[:0], err.Error())
-		return packOut()
+		return appendError(out, err.Error())
 	}
 	if res == nil || (res.Action == "" || res.Action == ActionContinue) && res.Body == nil &&
 		len(res.SetHeaders) == 0 && len(res.RemoveHeaders) == 0 && res.Model == "" && res.Pool == "" {
-		return 0
+		return out
 	}
-	outBuf = appendResult(outBuf[:0], res)
-	return packOut()
-}
-
-func packOut() int64 {
-	if len(outBuf) == 0 {
-		return 0
-	}
-	ptr := uint32(uintptr(unsafe.Pointer(&outBuf[0])))
-	return int64(uint64(ptr)<<32 | uint64(uint32(len(outBuf))))
+	return appendResult(out, res)
 }
 
 func appendError(b []byte, msg string) []byte {
@@ -141,12 +91,27 @@ func appendResult(b []byte, r *Result) []byte {
 const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a JSON string literal (quoted and escaped).
+// Invalid UTF-8 bytes become U+FFFD, so the output is always valid JSON
+// and valid UTF-8.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			i++
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -162,7 +127,8 @@ func AppendString(b []byte, s string) []byte {
 		default:
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
-		start = i + 1
+		i++
+		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
