@@ -3,6 +3,7 @@ package hooks
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -118,12 +119,14 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (*Hook, error) {
 	return h, nil
 }
 
-func (r *Runtime) load(ctx context.Context, spec Spec) (*Hook, error) {
+// normalize validates spec and fills in defaults; it returns the memory
+// limit in pages.
+func normalize(spec Spec) (Spec, uint32, error) {
 	if spec.Name == "" {
-		return nil, errors.New("hook has no name")
+		return spec, 0, errors.New("hook has no name")
 	}
 	if len(spec.Phases) == 0 {
-		return nil, errors.New("no phases")
+		return spec, 0, errors.New("no phases")
 	}
 	if spec.Timeout <= 0 {
 		spec.Timeout = DefaultTimeout
@@ -135,7 +138,7 @@ func (r *Runtime) load(ctx context.Context, spec Spec) (*Hook, error) {
 		spec.MemoryLimitBytes = DefaultMemoryLimit
 	}
 	if spec.MemoryLimitBytes > 4<<30 {
-		return nil, fmt.Errorf("memory limit %d bytes exceeds 4 GiB", spec.MemoryLimitBytes)
+		return spec, 0, fmt.Errorf("memory limit %d bytes exceeds 4 GiB", spec.MemoryLimitBytes)
 	}
 	pages := uint32((spec.MemoryLimitBytes + pageSize - 1) / pageSize)
 	if spec.RecycleAboveBytes == 0 || spec.RecycleAboveBytes > uint64(pages)*pageSize {
@@ -143,11 +146,42 @@ func (r *Runtime) load(ctx context.Context, spec Spec) (*Hook, error) {
 	}
 	fail, err := ParseFailPolicy(string(spec.Fail))
 	if err != nil {
-		return nil, err
+		return spec, 0, err
 	}
 	spec.Fail = fail
 	if len(bytes.TrimSpace(spec.Config)) > 0 && !jsonValid(spec.Config) {
-		return nil, errors.New("config is not valid JSON")
+		return spec, 0, errors.New("config is not valid JSON")
+	}
+	return spec, pages, nil
+}
+
+// SameAs reports whether loading spec would give this very hook: same
+// settings, config and module bytes (by sha256). A config reload can then
+// keep the hook, its warm pool and its stats instead of loading anew.
+func (h *Hook) SameAs(spec Spec) bool {
+	n, _, err := normalize(spec)
+	if err != nil || n.Name != h.spec.Name || n.Module != h.spec.Module || n.Timeout != h.spec.Timeout ||
+		n.MaxInstances != h.spec.MaxInstances || n.MemoryLimitBytes != h.spec.MemoryLimitBytes ||
+		n.RecycleAboveBytes != h.spec.RecycleAboveBytes || n.Fail != h.spec.Fail ||
+		!bytes.Equal(n.Config, h.spec.Config) || len(n.Phases) != len(h.spec.Phases) {
+		return false
+	}
+	for i := range n.Phases {
+		if n.Phases[i] != h.spec.Phases[i] {
+			return false
+		}
+	}
+	wasm, err := os.ReadFile(spec.Module)
+	if err != nil {
+		return false
+	}
+	return sha256.Sum256(wasm) == h.mod.key.sum
+}
+
+func (r *Runtime) load(ctx context.Context, spec Spec) (*Hook, error) {
+	spec, pages, err := normalize(spec)
+	if err != nil {
+		return nil, err
 	}
 	wasm, err := os.ReadFile(spec.Module)
 	if err != nil {
@@ -175,6 +209,7 @@ func (r *Runtime) load(ctx context.Context, spec Spec) (*Hook, error) {
 		idle:    make(chan *instance, spec.MaxInstances),
 		done:    make(chan struct{}),
 	}
+	h.spec.Config = h.config // not the caller's slice
 	if err := h.validateExports(); err != nil {
 		r.releaseModule(m)
 		return nil, err

@@ -614,3 +614,90 @@ func TestLargeInputs(t *testing.T) {
 		t.Errorf("a refused input discarded the healthy instance: %+v", s)
 	}
 }
+
+// TestSameAsDetectsModuleAndConfigChanges: the engine's reload asks
+// SameAs to keep unchanged hooks; a rebuilt .wasm or new config must not
+// be mistaken for the old one.
+func TestSameAsDetectsModuleAndConfigChanges(t *testing.T) {
+	rt := newTestRuntime(t)
+	path := filepath.Join(t.TempDir(), "hook.wasm")
+	copyTestFile(t, guests["actions"], path)
+	spec := Spec{Name: "s", Module: path, Phases: []Phase{PhaseRequest}, Timeout: time.Second, Config: []byte(`{"mode":"continue"}`)}
+	h := load(t, rt, spec)
+	if !h.SameAs(spec) {
+		t.Error("identical spec not recognised")
+	}
+	changed := spec
+	changed.Config = []byte(`{"mode":"reject"}`)
+	if h.SameAs(changed) {
+		t.Error("config change not noticed")
+	}
+	changed = spec
+	changed.Fail = FailOpen
+	if h.SameAs(changed) {
+		t.Error("fail policy change not noticed")
+	}
+	copyTestFile(t, guests["meta"], path) // "rebuilt" module
+	if h.SameAs(spec) {
+		t.Error("module change not noticed")
+	}
+}
+
+func copyTestFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStreamedChunks runs the chunk phase once per event of a stream, as
+// the engine does for SSE, on one pooled instance.
+func TestStreamedChunks(t *testing.T) {
+	rt := newTestRuntime(t)
+	h := load(t, rt, Spec{Module: "example-nothoughts", Phases: []Phase{PhaseChunk}, MaxInstances: 1})
+	var answer strings.Builder
+	for i := 0; i < 50; i++ {
+		part := `{"text":"t` + string(rune('a'+i%26)) + `","thought":true}`
+		if i%2 == 1 {
+			part = `{"text":"` + string(rune('a'+i%26)) + `"}`
+		}
+		ev := `{"candidates":[{"content":{"role":"model","parts":[` + part + `]}}]}`
+		res, err := h.Call(context.Background(), PhaseChunk, env("gemini", ev))
+		if err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		body := []byte(ev)
+		if res.Body != nil {
+			body = res.Body
+		}
+		var doc struct {
+			Candidates []struct {
+				Content struct {
+					Parts []struct {
+						Text    string
+						Thought bool
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range doc.Candidates[0].Content.Parts {
+			if p.Thought {
+				t.Fatalf("chunk %d kept a thought: %s", i, body)
+			}
+			answer.WriteString(p.Text)
+		}
+	}
+	if got := answer.String(); got != "bdfhjlnprtvxzbdfhjlnprtvx" {
+		t.Errorf("streamed answer = %q", got)
+	}
+	if s := h.Stats(); s.Calls != 50 || s.Changed != 25 || s.Instances != 1 {
+		t.Errorf("stats = %+v", s)
+	}
+}
