@@ -1,0 +1,171 @@
+package engine_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/engine/secret"
+)
+
+// chromiumPath finds the headless browser the page test drives. CI
+// installs Debian's chromium; a machine without it fails the test with
+// instructions rather than skipping it silently.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("BALANCE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the status page test needs chromium: apt-get install -y chromium (or set BALANCE_CHROMIUM)")
+	return ""
+}
+
+// newBrowser starts a headless chromium with a throwaway profile and
+// returns a context for chromedp actions, bounded by timeout.
+func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("no-first-run", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(bctx, timeout)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelBrowser()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// The status page in a real browser: the token in the URL becomes a
+// cookie and leaves the address bar, the keys render with their state and
+// a live cooldown countdown, the charts draw, the error log shows hostile
+// strings as text, and no full key or token is anywhere in the page.
+func TestStatusPageInBrowser(t *testing.T) {
+	h := newStatusHarness(t, statusBlocks)
+	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.RateLimit, RetryDelay: 90 * time.Second})
+	h.mock.SetFault(keyB, mockgemini.Fault{Kind: mockgemini.BadRequest, Model: "gemini-2.5-pro"})
+	for range 4 {
+		if status, _, body := h.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	for range 2 {
+		if status, _, _ := h.do("POST", proPath, genBody, nil); status != 400 {
+			t.Fatalf("pro: %d", status)
+		}
+	}
+	// A model name built to be markup: it must show up as text.
+	const hostile = `<img src=x id=pwned onerror="document.title='pwned'">`
+	status, _, _ := h.do("POST", "/v1beta/models/"+url.PathEscape(hostile)+":generateContent", genBody, nil)
+	if status < 400 {
+		t.Fatalf("hostile model answered %d", status)
+	}
+	h.waitWritten(7)
+
+	ctx := newBrowser(t, 45*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(h.url+"/status/ui?token="+url.QueryEscape(statusToken)),
+		chromedp.WaitVisible(chromedp.CSS(`#keys tbody tr[data-key]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chart-requests rect`)),
+		chromedp.WaitVisible(chromedp.CSS(`#errors tbody td.mono`)),
+	); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	str := func(a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+		return v
+	}
+	count := func(js string) int {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+		if err != nil {
+			t.Fatalf("browser: %s: %v", js, err)
+		}
+		return v
+	}
+	href := str(chromedp.Location())
+	cookie := str(chromedp.Evaluate[string](`document.cookie`))
+	title := str(chromedp.Title())
+	keyRows := count(`document.querySelectorAll('#keys tbody tr[data-key]').length`)
+	bars := count(`document.querySelectorAll('#chart-requests rect').length`)
+	countdowns := count(`document.querySelectorAll('#keys .countdown').length`)
+	injected := count(`document.querySelectorAll('#pwned, #errors img, #errors b').length`)
+	keysText := str(chromedp.Text(chromedp.CSS(`#keys tbody`)))
+	errorsText := str(chromedp.Text(chromedp.CSS(`#errors tbody`)))
+	html := str(chromedp.OuterHTML(chromedp.CSS(`html`)))
+	if href != h.url+"/status/ui" {
+		t.Errorf("address bar %q still carries the token or went elsewhere", href)
+	}
+	if cookie != "" {
+		t.Errorf("the session cookie is readable from script: %q", cookie)
+	}
+	if title != "balance status" {
+		t.Errorf("title %q (an injected handler ran?)", title)
+	}
+	if keyRows != 2 || bars < 60 {
+		t.Errorf("%d key rows, %d chart bars", keyRows, bars)
+	}
+	for _, want := range []string{secret.Fingerprint(keyA), secret.Fingerprint(keyB), "cooling", "healthy"} {
+		if !strings.Contains(keysText, want) {
+			t.Errorf("key table lacks %q:\n%s", want, keysText)
+		}
+	}
+	if countdowns == 0 || !strings.Contains(keysText, "gemini-2.5-flash 1m") {
+		t.Errorf("no cooldown countdown for the rate-limited key:\n%s", keysText)
+	}
+	if injected != 0 {
+		t.Error("a model name was inserted as markup")
+	}
+	if !strings.Contains(errorsText, hostile) || !strings.Contains(errorsText, "client_error") {
+		t.Errorf("error log does not show the hostile model as text:\n%s", errorsText)
+	}
+	if s := secretsIn([]byte(html + href)); len(s) > 0 {
+		t.Errorf("the page holds secrets %v", s)
+	}
+
+	// The countdown ticks client-side without a refresh.
+	before := str(chromedp.Text(chromedp.CSS(`#keys .countdown`)))
+	if err := chromedp.Do(ctx, chromedp.Sleep(1100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if after := str(chromedp.Text(chromedp.CSS(`#keys .countdown`))); before == after {
+		t.Errorf("countdown did not move: %q", before)
+	}
+
+	// Filtering the error log by class narrows it to nothing here.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#filters input[name=class]`), "rate_limited"),
+		chromedp.Click(chromedp.CSS(`#filters button[type=submit]`)),
+		chromedp.WaitVisible(`//table[@id="errors"]//td[contains(., "no errors")]`),
+	); err != nil {
+		t.Fatalf("filter: %v", err)
+	}
+	if rows := count(`document.querySelectorAll('#errors tbody td.mono').length`); rows != 0 {
+		t.Errorf("class filter left %d rows", rows)
+	}
+}
