@@ -340,6 +340,18 @@ func (b *bench) streams() error {
 	if ref.err != nil {
 		return fmt.Errorf("direct reference stream: %w", ref.err)
 	}
+	// The same load straight at the mock first: TTFE and gaps on this
+	// machine without the proxy, to read the proxied figures against.
+	n := b.opt.streams
+	ramp := time.Second
+	directRes := runStreams(direct(e.mockAddr, streamPath, body), n, ramp, nil)
+	var dTTFE, dGaps []time.Duration
+	for _, r := range directRes {
+		if r.err == nil {
+			dTTFE = append(dTTFE, r.ttfe)
+			dGaps = append(dGaps, r.maxGap)
+		}
+	}
 	if err := b.checkOK(proxied(e.proxyAddr, genPath, []byte(smallBody))); err != nil {
 		return err
 	}
@@ -348,29 +360,20 @@ func (b *bench) streams() error {
 	if err != nil {
 		return err
 	}
-	n := b.opt.streams
 	p := proxied(e.proxyAddr, streamPath, body)
-	results := make([]streamResult, n)
+	var results []streamResult
 	var open atomic.Int64
 	cpu := startCPU(e.proxy.pid())
 	start := time.Now()
-	ramp := time.Second
 	if b.prof != nil {
 		defer b.prof.start("streams", e.proxy.pid(), ramp+time.Duration(chunks-1)*delay)()
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			time.Sleep(time.Duration(int64(ramp) * int64(i) / int64(n)))
-			results[i] = sseStream(p, 30*time.Second, &open)
-		})
 	}
 	// Sample RSS every 50 ms and keep the sample taken when the most
 	// streams were open at once (after their first event, before their
 	// end): that is the memory the open streams hold.
 	var bestOpen, bestRSS int64
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { results = runStreams(p, n, ramp, &open); close(done) }()
 	tick := time.NewTicker(50 * time.Millisecond)
 sampling:
 	for {
@@ -426,9 +429,25 @@ sampling:
 	b.row(sc, "failed or incomplete streams", errText, "0", errs == 0)
 	t99 := percentile(ttfe, 99)
 	b.row(sc, "time to first event p50 / p99", fmtDur(percentile(ttfe, 50))+" / "+fmtDur(t99), "p99 ≤ 20 ms", errs < n && t99 <= 20*time.Millisecond)
-	b.info(sc, "worst gap between events p99 (nominal 250 ms)", fmtDur(percentile(gaps, 99)))
+	b.info(sc, "same load direct to the mock: TTFE p50 / p99", fmtDur(percentile(dTTFE, 50))+" / "+fmtDur(percentile(dTTFE, 99)))
+	b.info(sc, "worst gap between events p99 (nominal 250 ms), proxy / direct", fmtDur(percentile(gaps, 99))+" / "+fmtDur(percentile(dGaps, 99)))
 	b.info(sc, "proxy CPU per event / per stream", fmt.Sprintf("%.1f µs / %.0f µs (wall %.1f s)", safeDiv(cpuUS, float64(events)), safeDiv(cpuUS, float64(n-errs)), wall.Seconds()))
 	return nil
+}
+
+// runStreams opens n streams to t, starting them evenly over ramp, and
+// returns when all have ended (each is bounded by a 30 s deadline).
+func runStreams(t target, n int, ramp time.Duration, open *atomic.Int64) []streamResult {
+	results := make([]streamResult, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			time.Sleep(time.Duration(int64(ramp) * int64(i) / int64(n)))
+			results[i] = sseStream(t, 30*time.Second, open)
+		})
+	}
+	wg.Wait()
+	return results
 }
 
 // ---------------------------------------------------------------- failing keys
