@@ -108,7 +108,15 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 // token's limits.
 func (s *Server) authorize(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, model string) bool {
 	tok := ex.token
+	if model != "" && !gemini.ValidModel(model) {
+		s.writeError(ctx, ex.proto, fasthttp.StatusBadRequest, "Invalid model name: use letters, digits, '-', '.', '_' or '@'.", 0)
+		return false
+	}
 	ex.model = rt.models.resolve(model)
+	if ex.model.Target != model && !gemini.ValidModel(ex.model.Target) {
+		s.writeError(ctx, ex.proto, fasthttp.StatusBadRequest, "Invalid model name after model rules.", 0)
+		return false
+	}
 	if model != "" && !tok.allowsModel(ex.model.Asked) && !tok.allowsModel(ex.model.Target) {
 		s.writeError(ctx, ex.proto, fasthttp.StatusForbidden, "Token "+tok.cfg.Name+" may not use model "+model+".", 0)
 		return false

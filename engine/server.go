@@ -119,6 +119,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		StreamRequestBody:             false,
 		Logger:                        fasthttpLogger{s.log},
 		ErrorHandler:                  serverError,
+		SecureErrorLogMessage:         true, // never log client tokens from headers
 		// The body limit is read per request from the live generation,
 		// so a reload can change it without touching the server.
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {

@@ -90,6 +90,10 @@ func TestParsePath(t *testing.T) {
 		{"/v2/models", false, Call{}},
 		{"/v1beta/files", false, Call{}},
 		{"", false, Call{}},
+		{"/v1beta/models/a b:generateContent", false, Call{}},
+		{"/v1beta/models/a\r\nX-Evil: 1:generateContent", false, Call{}},
+		{"/v1beta/models/..:generateContent", false, Call{}},
+		{"/v1beta/models/a?b:generateContent", false, Call{}},
 	}
 	for _, tc := range tests {
 		got, ok := ParsePath(tc.in)

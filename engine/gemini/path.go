@@ -52,7 +52,7 @@ func ParsePath(p string) (c Call, ok bool) {
 		return Call{}, false
 	}
 	model, method, hasMethod := strings.Cut(name, ":")
-	if model == "" || strings.Contains(model, "/") {
+	if !ValidModel(model) {
 		return Call{}, false
 	}
 	c.Model = model
@@ -63,4 +63,22 @@ func ParsePath(p string) (c Call, ok bool) {
 		c.Method = method
 	}
 	return c, true
+}
+
+// ValidModel reports whether name can be a Gemini model id: letters,
+// digits, '-', '.', '_' and '@', at most 128 bytes. Model names end up in
+// the upstream URL path, so anything else is refused rather than escaped.
+func ValidModel(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '@':
+		default:
+			return false
+		}
+	}
+	return name != "." && name != ".."
 }

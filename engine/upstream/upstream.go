@@ -98,6 +98,7 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		MaxIdemponentCallAttempts:     1,
 		RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		NoDefaultUserAgentHeader:      true,
+		SecureErrorLogMessage:         true, // never log the key header
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true,
 		ReadBufferSize:                16 << 10,
