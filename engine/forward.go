@@ -14,6 +14,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/hooks"
 )
 
 // exchange is one client request's state from routing to the stats
@@ -35,6 +36,11 @@ type exchange struct {
 	streamed bool
 	usage    Usage
 	errBody  string
+	// chain is the request's hooks (nil without any); retained are those
+	// pinned until the request ends so a reload cannot close them between
+	// the request and response phases.
+	chain    hooks.Chain
+	retained []*hooks.Hook
 	// scratch is a reusable buffer (the upstream path).
 	scratch []byte
 	// detach is set once a stream writer owns the exchange.

@@ -2,13 +2,14 @@ package engine
 
 import (
 	"bufio"
-	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/balanceproxy/balance/engine/gemini"
+	"github.com/balanceproxy/balance/hooks"
 )
 
 // serveGemini handles the native Gemini REST routes. p is the path from
@@ -40,13 +41,24 @@ func (s *Server) serveGemini(ctx *fasthttp.RequestCtx, rt *Runtime, p []byte) {
 	req := &ctx.Request
 	stripClientCredentials(req)
 	stripHopHeaders(&req.Header)
-	if wantPost {
-		body := req.Body()
-		if !json.Valid(body) {
-			ex.status = fasthttp.StatusBadRequest
-			writeGeminiError(ctx, fasthttp.StatusBadRequest, "Invalid JSON payload: the request body is not valid JSON.", 0)
+	if wantPost && !validJSON(req.Body()) {
+		ex.status = fasthttp.StatusBadRequest
+		writeGeminiError(ctx, fasthttp.StatusBadRequest, "Invalid JSON payload: the request body is not valid JSON.", 0)
+		return
+	}
+	if chain := rt.chainFor(ex); len(chain) > 0 {
+		ex.retain(chain)
+		body, ok := s.runRequestHooks(ctx, rt, ex, chain, req.Body())
+		if !ok {
 			return
 		}
+		if wantPost && !sameBytes(body, req.Body()) {
+			req.SetBody(body)
+		}
+		ex.chain = chain
+	}
+	if wantPost {
+		body := req.Body()
 		if ex.model.editsBody() && (call.Method == "generateContent" || call.Method == "streamGenerateContent") {
 			edited, err := ex.model.editBody(body)
 			if err != nil {
@@ -190,6 +202,9 @@ func (s *Server) passUpstream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 	if call.Model == "" && rt.models.editsList() {
 		resp.SetBody(rt.models.editModelsList(resp.Body()))
 	}
+	if ex.chain != nil {
+		s.runResponseHooks(ctx, ex, ex.chain)
+	}
 }
 
 // streamGemini forwards a streamGenerateContent call, relaying events as
@@ -269,9 +284,20 @@ func (s *Server) relayStream(ctx *fasthttp.RequestCtx, ex *exchange, up *fasthtt
 	// From here on the exchange belongs to the stream writer; it must
 	// not touch ctx.
 	ex.detach = true
+	chunkHooks := sse && chainHandles(ex.chain, hooks.PhaseChunk)
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		var tail tailBuffer
-		_, err := copyStream(w, ex.peeked, up.BodyStream(), &tail)
+		var err error
+		if chunkHooks {
+			err = relayEvents(w, ex.peeked, up.BodyStream(), &tail, func(event []byte) error {
+				return s.runChunkHooks(w, ex, event)
+			})
+		} else {
+			_, err = copyStream(w, ex.peeked, up.BodyStream(), &tail)
+		}
+		if errors.Is(err, errHookEnded) {
+			err = errClientGone // the hook already wrote the stream's end
+		}
 		switch {
 		case err == errClientGone:
 			closeStream(up, err)
@@ -387,6 +413,9 @@ func (s *Server) finish(ex *exchange) {
 		s.recorder.Record(rec)
 	}
 	s.observe(&rec)
+	for _, h := range ex.retained {
+		h.Release()
+	}
 	releaseExchange(ex)
 }
 

@@ -152,6 +152,29 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		return
 	}
 	defer s.finishUnary(ctx, rt, ex)
+	if chain := rt.chainFor(ex); len(chain) > 0 {
+		// Hooks see and edit the request in the client's protocol.
+		ex.retain(chain)
+		ex.chain = chain
+		in := ctx.Request.Body()
+		edited, ok := s.runRequestHooks(ctx, rt, ex, chain, in)
+		if !ok {
+			return
+		}
+		if !sameBytes(edited, in) {
+			tctx, cancel := context.WithTimeout(context.Background(), rt.Config.OpenAI.ImageFetch.Timeout+time.Second)
+			cr, terr = openai.TranslateChatRequest(tctx, edited, opts)
+			cancel()
+			if terr != nil {
+				terr.Message = "after hooks: " + terr.Message
+				writeOpenAIErr(ctx, ex, terr)
+				return
+			}
+			if cr.Model != ex.model.Asked && !s.reroute(ctx, rt, ex, cr.Model) {
+				return
+			}
+		}
+	}
 	body := cr.Gemini
 	if cr.ReasoningEffort != "" && ex.model.Target != cr.Model {
 		// reasoning_effort maps to thinkingLevel on Gemini 3 and to a
@@ -196,6 +219,9 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		}
 		ctx.SetContentType("application/json")
 		ctx.SetBody(answer)
+		if ex.chain != nil {
+			s.runResponseHooks(ctx, ex, ex.chain)
+		}
 	}
 }
 

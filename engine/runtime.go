@@ -37,6 +37,7 @@ type Runtime struct {
 	// keySet is every key value in this generation, for Registry.Retain.
 	keySet  map[string]bool
 	clients map[*fasthttp.HostClient]bool
+	hooks   *hookSet
 }
 
 type poolRuntime struct {

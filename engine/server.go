@@ -26,6 +26,7 @@ import (
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/store"
 )
 
@@ -63,6 +64,8 @@ type Server struct {
 
 	store      *store.Store
 	modelCache modelCache
+	hookRT     *hooks.Runtime
+	hookErrors hookErrorLog
 	// notes are conditions worth an operator's attention, shown in status.
 	notes []string
 	// obs holds the Prometheus metrics (observe.go).
@@ -94,10 +97,15 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		listen:      cfg.Server.Listen,
 		idPrefix:    hex.EncodeToString(prefix[:]),
 	}
+	hs, _, err := s.loadHooks(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	rt, err := buildRuntime(cfg, 1, s.registry, s.clients)
 	if err != nil {
 		return nil, err
 	}
+	rt.hooks = hs
 	s.generation = 1
 	s.rt.Store(rt)
 	s.obs = newObserver(s)
@@ -160,13 +168,23 @@ func (s *Server) Apply(cfg *hcl.Config) error {
 	if prev.Config.Hash == cfg.Hash {
 		return nil
 	}
-	rt, err := buildRuntime(cfg, s.generation+1, s.registry, s.clients)
+	hs, loaded, err := s.loadHooks(cfg, prev.hooks)
 	if err != nil {
 		s.events.add(reloadEvent{Time: time.Now(), Generation: s.generation, Error: err.Error()})
 		return err
 	}
+	rt, err := buildRuntime(cfg, s.generation+1, s.registry, s.clients)
+	if err != nil {
+		closeAll(loaded)
+		s.events.add(reloadEvent{Time: time.Now(), Generation: s.generation, Error: err.Error()})
+		return err
+	}
+	rt.hooks = hs
 	s.generation++
 	s.rt.Store(rt)
+	// Old hooks close once their in-flight calls (and requests that
+	// retained them) are done.
+	closeAll(retiredHooks(prev.hooks, hs))
 	dropped := s.registry.Retain(rt.keySet)
 	s.clients.Retain(rt.clients)
 	summary := rt.summary(prev)
@@ -224,6 +242,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	s.bgDone.Wait()
 	s.clients.CloseIdle()
+	if s.hookRT != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if rt := s.rt.Load(); rt.hooks != nil {
+			for _, h := range rt.hooks.byName {
+				h.Close()
+			}
+		}
+		_ = s.hookRT.Close(hctx)
+		cancel()
+	}
 	if s.store != nil {
 		// Flush what is queued; give it its own budget so a slow drain
 		// of streams does not cost the stats.
@@ -242,8 +270,8 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte,
 // per-process random prefix and a counter, unique within the run.
 func (s *Server) newExchange(proto Protocol, route string) *exchange {
 	ex := exchangePool.Get().(*exchange)
-	id, scratch, peeked := ex.id[:0], ex.scratch[:0], ex.peeked[:0]
-	*ex = exchange{start: time.Now(), proto: proto, route: route, scratch: scratch, peeked: peeked}
+	id, scratch, peeked, retained := ex.id[:0], ex.scratch[:0], ex.peeked[:0], ex.retained[:0]
+	*ex = exchange{start: time.Now(), proto: proto, route: route, scratch: scratch, peeked: peeked, retained: retained}
 	id = append(id, s.idPrefix...)
 	id = append(id, '-')
 	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)

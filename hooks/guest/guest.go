@@ -172,9 +172,24 @@ func (e *Envelope) Body() []byte {
 func (e *Envelope) Config() []byte { return e.value(idxConfig) }
 
 // ConfigValue returns a gjson path from the hook config, e.g.
-// in.ConfigValue("aliases.fast").String().
+// in.ConfigValue("aliases.fast").String(). Unlike the other accessors,
+// whose results view the input buffer and are valid only during the call,
+// config values stay valid across calls, so a guest may parse its config
+// once and keep what it found.
 func (e *Envelope) ConfigValue(path string) gjson.Result {
-	return gjson.Get(view(e.value(idxConfig)), path)
+	return gjson.Get(stableConfig(e.value(idxConfig)), path)
+}
+
+// configCopy is the hook config as last seen, copied out of the input
+// buffer. A hook's config only changes with a new module instance, so
+// this copies once per instance.
+var configCopy string
+
+func stableConfig(b []byte) string {
+	if string(b) != configCopy { // compiles to a comparison, no allocation
+		configCopy = string(b)
+	}
+	return configCopy
 }
 
 // Header returns the value of a request (or, in the response phases,
