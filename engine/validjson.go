@@ -148,7 +148,7 @@ func (v *validator) array(depth int) bool {
 // vectorised single-byte searches. The position of the next quote is
 // remembered across escapes, so a string with many escapes stays linear.
 func (v *validator) str() bool {
-	v.i++ // opening quote
+	v.i++       // opening quote
 	quote := -1 // absolute index of the next '"' at or after v.i, if known
 	for {
 		if quote < v.i {
