@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -300,4 +301,40 @@ token "tester" {
 			t.Fatalf("state %+v", st)
 		}
 	})
+}
+
+func TestKeyFaultsDoNotSpendTheRetryBudget(t *testing.T) {
+	keys := []string{}
+	for i := range 6 {
+		keys = append(keys, fmt.Sprintf("AIzaSyBudgetKey%024d", i))
+	}
+	cfg := fmt.Sprintf(`
+upstream "mock" { base_url = "%%MOCK%%" }
+pool "main" {
+  upstream    = "mock"
+  keys        = ["%s"]
+  max_retries = 1
+}
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+}`, strings.Join(keys, `", "`))
+	h := newHarness(t, keys, cfg)
+	for _, k := range keys[:5] {
+		h.mock.SetFault(k, mockgemini.Fault{Kind: mockgemini.RateLimit})
+	}
+	// Five rate-limited keys then a healthy one: max_retries = 1 must not
+	// stop the search, because 429s are the keys' own fault.
+	status, _, body := h.do("POST", generatePath, genBody, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	// Server errors do spend it: two 503s and the request gives up.
+	h2 := newHarness(t, keys, cfg)
+	for _, k := range keys {
+		h2.mock.SetFault(k, mockgemini.Fault{Kind: mockgemini.Unavailable})
+	}
+	if status, _, _ := h2.do("POST", generatePath, genBody, nil); status != 503 || h2.mock.Total() != 2 {
+		t.Fatalf("503s: status %d after %d calls, want 503 after 2", status, h2.mock.Total())
+	}
 }

@@ -65,6 +65,10 @@ const (
 
 var headerGoogAPIKeyLower = "x-goog-api-key"
 
+// maxAttemptsHard bounds the upstream attempts of one request, however
+// many keys fail on their own account.
+const maxAttemptsHard = 16
+
 // forward sends req upstream on successive keys of the exchange's pool
 // until an answer is final: a success, the client's own error, a failure
 // that policy does not retry, or max_retries spent. Nothing has been
@@ -78,6 +82,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	var triedBuf [8]*keypool.Key
 	tried := triedBuf[:0]
 	maxAttempts := p.cfg.MaxRetries + 1
+	keyFaults := 0
 	last := outNoKey
 	var freeAt time.Time
 	for {
@@ -125,8 +130,14 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		if v.Class == gemini.OK || v.Class == gemini.ClientError {
 			return outUpstream, time.Time{}
 		}
+		// A key's own fault (429, dead key) does not spend the retry
+		// budget while untried keys remain: the budget is for failures
+		// that may repeat on any key. A hard cap bounds the latency.
+		if v.Class.KeyFault() {
+			keyFaults++
+		}
 		retryable := v.Class.KeyFault() || p.retryOn[v.Class]
-		if !retryable || ex.attempts >= maxAttempts {
+		if !retryable || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
 		tried = append(tried, m.Key)
@@ -190,7 +201,7 @@ var (
 	sseError     = []byte(`data: {"error"`)
 	sseErrorSp   = []byte(`data:{"error"`)
 	arrayError   = []byte(`[{"error"`)
-	peekBufPool  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	peekBufPool  = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }} // held per open stream: keep it small
 	eventEndCRLF = []byte("\r\n\r\n")
 	eventEndLF   = []byte("\n\n")
 )

@@ -59,8 +59,14 @@ func (s *Server) openAIMethod(ctx *fasthttp.RequestCtx, want string) bool {
 	return false
 }
 
-// openAIOptions are the translator settings of a generation.
+// openAIOptions are the translator settings of a generation, built once
+// per generation (the image fetcher holds an HTTP client).
 func (rt *Runtime) openAIOptions() openai.Options {
+	rt.openAIOnce.Do(func() { rt.openAIOpts = buildOpenAIOptions(rt) })
+	return rt.openAIOpts
+}
+
+func buildOpenAIOptions(rt *Runtime) openai.Options {
 	o := rt.Config.OpenAI
 	opts := openai.Options{ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, MaxN: o.MaxN}
 	if o.ImageFetch.Enabled {
@@ -141,9 +147,8 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		return
 	}
 	opts := rt.openAIOptions()
-	tctx, cancel := context.WithTimeout(context.Background(), rt.Config.OpenAI.ImageFetch.Timeout+time.Second)
-	cr, terr := openai.TranslateChatRequest(tctx, ctx.Request.Body(), opts)
-	cancel()
+	// The image fetcher bounds each fetch with its own timeout.
+	cr, terr := openai.TranslateChatRequest(context.Background(), ctx.Request.Body(), opts)
 	if terr != nil {
 		writeOpenAIErr(ctx, ex, terr)
 		return
@@ -162,9 +167,7 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, rt *Runtime) {
 			return
 		}
 		if !sameBytes(edited, in) {
-			tctx, cancel := context.WithTimeout(context.Background(), rt.Config.OpenAI.ImageFetch.Timeout+time.Second)
-			cr, terr = openai.TranslateChatRequest(tctx, edited, opts)
-			cancel()
+			cr, terr = openai.TranslateChatRequest(context.Background(), edited, opts)
 			if terr != nil {
 				terr.Message = "after hooks: " + terr.Message
 				writeOpenAIErr(ctx, ex, terr)
@@ -210,8 +213,9 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, rt *Runtime) {
 			return
 		}
 		ex.status, ex.ttfb = fasthttp.StatusOK, time.Since(ex.start)
-		ex.usage, _ = parseUsage(up.Body())
-		answer, _, err := openai.TranslateChatResponse(up.Body(), rep, opts)
+		answer, u, err := openai.TranslateChatResponse(up.Body(), rep, opts)
+		ex.usage = Usage{PromptTokenCount: int(u.PromptTokens), CandidatesTokenCount: int(u.CompletionTokens - u.ReasoningTokens),
+			ThoughtsTokenCount: int(u.ReasoningTokens), CachedContentTokenCount: int(u.CachedTokens), TotalTokenCount: int(u.TotalTokens)}
 		if err != nil {
 			ex.status = fasthttp.StatusBadGateway
 			writeOpenAIError(ctx, fasthttp.StatusBadGateway, "Could not translate the upstream answer: "+err.Error(), "", 0)
@@ -346,7 +350,7 @@ func (s *Server) commitSSE(ctx *fasthttp.RequestCtx, ex *exchange) {
 // returns nil at a clean end, errClientGone if a write failed, or the read
 // error.
 func relayEvents(w *bufio.Writer, first []byte, body io.Reader, tail *tailBuffer, fn func([]byte) error) error {
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(first), body), 16<<10)
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(first), body), 4<<10)
 	var long []byte
 	for {
 		line, err := r.ReadSlice('\n')

@@ -6,11 +6,13 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/engine/openai"
 	"github.com/balanceproxy/balance/engine/secret"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hcl"
@@ -38,6 +40,9 @@ type Runtime struct {
 	keySet  map[string]bool
 	clients map[*fasthttp.HostClient]bool
 	hooks   *hookSet
+
+	openAIOnce sync.Once
+	openAIOpts openai.Options
 }
 
 type poolRuntime struct {

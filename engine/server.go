@@ -121,7 +121,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		WriteTimeout:                  0, // streams are bounded by idle timers, not a total
 		CloseOnShutdown:               true,
 		Concurrency:                   256 * 1024,
-		ReadBufferSize:                16 << 10,
+		ReadBufferSize:                8 << 10, // also the request header limit
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
 		StreamRequestBody:             false,

@@ -101,8 +101,8 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		SecureErrorLogMessage:         true, // never log the key header
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true,
-		ReadBufferSize:                16 << 10,
-		WriteBufferSize:               16 << 10,
+		ReadBufferSize:                8 << 10,
+		WriteBufferSize:               8 << 10,
 		MaxResponseBodySize:           256 << 20,
 		WriteTimeout:                  60 * time.Second,
 		Dial: func(addr string) (net.Conn, error) {
