@@ -52,6 +52,55 @@ type StatusView struct {
 	// Store is the health of the stats writer: a gap in the stats shows
 	// here as failed batches and dropped rows.
 	Store *StoreView `json:"store,omitempty"`
+	// Hooks are the WASM hooks of the live generation: calls, failures by
+	// kind (trap, timeout, oom, bad output), instances, last error.
+	Hooks []HookView `json:"hooks,omitempty"`
+}
+
+// HookView is one hook in the status view.
+type HookView struct {
+	Name      string            `json:"name"`
+	Module    string            `json:"module"`
+	SHA256    string            `json:"sha256"`
+	Fail      string            `json:"fail"`
+	Calls     uint64            `json:"calls"`
+	Changed   uint64            `json:"changed"`
+	Errors    uint64            `json:"errors"`
+	ByKind    map[string]uint64 `json:"errors_by_kind,omitempty"`
+	Instances int               `json:"instances"`
+	Idle      int               `json:"idle"`
+	Recycled  uint64            `json:"recycled"`
+	LastError string            `json:"last_error,omitempty"`
+	LastErrAt *time.Time        `json:"last_error_at,omitempty"`
+}
+
+// hookViews reports the live generation's hooks in declared order.
+func hookViews(rt *Runtime) []HookView {
+	if rt.hooks == nil {
+		return nil
+	}
+	var out []HookView
+	for _, hc := range rt.Config.Hooks {
+		h := rt.hooks.byName[hc.Name]
+		if h == nil {
+			continue
+		}
+		st := h.Stats()
+		v := HookView{Name: st.Name, Module: st.Module, SHA256: st.SHA256, Fail: string(st.Fail), Calls: st.Calls, Changed: st.Changed,
+			Errors: st.Errors, Instances: st.Instances, Idle: st.Idle, Recycled: st.Recycled, LastError: st.LastError}
+		if len(st.ByKind) > 0 {
+			v.ByKind = map[string]uint64{}
+			for k, n := range st.ByKind {
+				v.ByKind[string(k)] = n
+			}
+		}
+		if !st.LastErrAt.IsZero() {
+			t := st.LastErrAt.UTC()
+			v.LastErrAt = &t
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // PoolStatus is one pool in the status view.
@@ -158,7 +207,7 @@ func (s *Server) Status() StatusView {
 	v := StatusView{
 		Generation: rt.Generation, ConfigHash: rt.Config.Hash, ConfigPath: rt.Config.Path,
 		Started: s.started.UTC(), Uptime: now.Sub(s.started).Seconds(), Reloads: s.events.list(),
-		StatusNotes: s.notes,
+		StatusNotes: s.notes, Hooks: hookViews(rt),
 	}
 	for i := len(v.Reloads) - 1; i >= 0; i-- {
 		if e := v.Reloads[i]; e.Error != "" {
