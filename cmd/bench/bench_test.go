@@ -175,3 +175,77 @@ func FuzzParseStatusMem(f *testing.F) {
 		}
 	})
 }
+
+func TestParseHookCounters(t *testing.T) {
+	doc := []byte(`{"generation":1,"hooks":[{"name":"noop","calls":10,"changed":0,"errors":0},{"name":"sysprompt","calls":7,"changed":7,"errors":2}]}`)
+	tests := []struct {
+		name    string
+		body    []byte
+		hook    string
+		want    hookCounters
+		wantErr string
+	}{
+		{"first", doc, "noop", hookCounters{calls: 10}, ""},
+		{"second", doc, "sysprompt", hookCounters{calls: 7, changed: 7, errors: 2}, ""},
+		{"absent", doc, "other", hookCounters{}, `no hook "other"`},
+		{"no hooks member", []byte(`{"generation":1}`), "noop", hookCounters{}, "did not load it"},
+		{"not JSON", []byte(`<html>`), "noop", hookCounters{}, "status JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseHookCounters(tt.body, tt.hook)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHookBlock(t *testing.T) {
+	for _, g := range hookGuests {
+		blk := hookBlock(g, "/tmp/x/"+g.name+".wasm")
+		for _, want := range []string{`hook "` + g.name + `" {`, `module = "/tmp/x/` + g.name + `.wasm"`, `phases = ["request"]`} {
+			if !strings.Contains(blk, want) {
+				t.Errorf("%s: block lacks %q:\n%s", g.name, want, blk)
+			}
+		}
+		if hasCfg := strings.Contains(blk, "config = "); hasCfg != (g.config != "") {
+			t.Errorf("%s: config line present = %v, want %v:\n%s", g.name, hasCfg, g.config != "", blk)
+		}
+	}
+	cfg := proxyConfig("127.0.0.1:9", []string{"key-000"}, "/tmp/d", "", statusBlock())
+	if !strings.Contains(cfg, `token = "`+statusToken+`"`) {
+		t.Errorf("status block missing from config:\n%s", cfg)
+	}
+}
+
+func FuzzParseHookCounters(f *testing.F) {
+	f.Add([]byte(`{"hooks":[{"name":"noop","calls":1}]}`))
+	f.Add([]byte(`{"hooks":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseHookCounters(b, "noop")
+		if err != nil && c != (hookCounters{}) {
+			t.Fatalf("error %v with non-zero counters %+v", err, c)
+		}
+	})
+}
+
+func TestParseLoadAvg(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"1.21 2.19 4.31 3/412 12345\n", "1.21 / 2.19 / 4.31"},
+		{"0.00 0.01 0.05", "0.00 / 0.01 / 0.05"},
+		{"1.0 2.0", "?"},
+		{"", "?"},
+	} {
+		if got := parseLoadAvg(tt.in); got != tt.want {
+			t.Errorf("parseLoadAvg(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// The scenarios in this file belong to other issues (store, hooks, OpenAI
-// route). Each detects whether the feature is wired into the binary yet
+// The scenarios in this file belong to other issues (store, OpenAI
+// route; hooks are in hookbench.go). Each detects whether the feature is wired into the binary yet
 // and records a SKIP with the reason instead of measuring nothing.
 
 // extraRounds keeps the secondary scenarios short: 3 rounds of 2/5 of
@@ -88,44 +88,6 @@ func dbWritten(dir string) bool {
 		}
 	}
 	return false
-}
-
-// ---------------------------------------------------------------- hook
-
-// emptyWasm is the smallest valid WebAssembly module: the magic and the
-// version, no sections. It passes the config's "is this WebAssembly"
-// check, but exports nothing, so a host that really instantiates hooks
-// must refuse it (no ABI exports).
-var emptyWasm = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
-
-// hook checks whether the engine loads hook modules at all: a hook block
-// whose module is empty must stop the proxy from starting (or fail its
-// requests) once hooks are wired. While the proxy serves normally with it,
-// a hook costs nothing and there is nothing to measure.
-func (b *bench) hook() error {
-	sc := "one request hook vs none"
-	mock, mockAddr, err := startMock(b.mockBin, b.keys, mockOpts{})
-	if err != nil {
-		return err
-	}
-	defer mock.stop()
-	module := filepath.Join(b.tmp, "empty.wasm")
-	if err := os.WriteFile(module, emptyWasm, 0o600); err != nil {
-		return fmt.Errorf("write empty hook module: %w", err)
-	}
-	hookBlock := fmt.Sprintf("hook \"bench\" {\n  module = %q\n  phases = [\"request\"]\n}", module)
-	px, addr, err := b.startProxy("hook-empty", proxyConfig(mockAddr, b.keys, b.dataDir("hook"), "", hookBlock))
-	if err != nil {
-		b.skip(sc, "the engine rejects an empty hook module, so it loads hooks now ("+firstLine(err.Error())+"); measuring the hook cost needs a real guest module (hooks.BuildGuest), not written yet")
-		return nil
-	}
-	defer px.stop()
-	if r := closedLoopN(proxied(addr, genPath, []byte(smallBody)), 3); r.ok == 3 {
-		b.skip(sc, "the proxy started and served 200 with a hook whose module is empty (exports nothing): the engine does not run hooks yet")
-		return nil
-	}
-	b.skip(sc, "requests fail with an empty hook module, so the engine runs hooks now; measuring the hook cost needs a real guest module (hooks.BuildGuest), not written yet")
-	return nil
 }
 
 // ---------------------------------------------------------------- openai

@@ -50,6 +50,9 @@ type bench struct {
 	rows              []row
 	notes             []string
 	prof              *profiler
+	// commitAtBuild and loadStart are taken when the binaries are built:
+	// the tree can move during a run, since others commit meanwhile.
+	commitAtBuild, loadStart string
 }
 
 func main() {
@@ -124,6 +127,7 @@ func run() (code int) {
 	}
 	b.proxyBin, b.mockBin = filepath.Join(binDir, "balance"), filepath.Join(binDir, "mockgemini")
 	b.logf("building %s and %s", b.proxyBin, b.mockBin)
+	b.loadStart, b.commitAtBuild = loadAvg(), gitDescribe(b.root)
 	if err := buildBinaries(b.root, binDir); err != nil {
 		// The checkout is shared with engineers mid-edit; an older binary
 		// still measures something, as long as the report says so.
@@ -186,7 +190,7 @@ func run() (code int) {
 			b.row(s, "scenario", "ERROR: "+firstLine(err.Error()), "runs", false)
 			b.logf("  %s failed: %v", s, err)
 		}
-		b.logf("  (%s took %.1f s)", s, time.Since(t0).Seconds())
+		b.logf("  (%s took %.1f s; load average %s)", s, time.Since(t0).Seconds(), loadAvg())
 	}
 	killAll()
 	if b.prof != nil {

@@ -48,25 +48,30 @@ func readMachine(root string) machineInfo {
 	if m.gogc == "" {
 		m.gogc = "100 (default)"
 	}
-	cmd := exec.Command("git", "describe", "--always", "--dirty")
-	cmd.Dir = root
-	if b, err := cmd.Output(); err == nil {
-		m.commit = strings.TrimSpace(string(b))
-	}
+	m.commit = gitDescribe(root)
 	return m
 }
 
 // report renders the final Markdown: context, the table, and notes.
 func (b *bench) report(took time.Duration) string {
 	m := readMachine(b.root)
+	if b.commitAtBuild != "" {
+		m.commit = b.commitAtBuild
+	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "\n## balance load benchmark (`go run ./cmd/bench`)\n\n")
 	fmt.Fprintf(&s, "- machine: %s, %d cores, %s RAM, Linux %s\n", m.cpu, m.cores, m.mem, m.kernel)
 	fmt.Fprintf(&s, "- proxy and mock: GOMAXPROCS=%s, GOGC=%s, %s, fasthttp %s, commit %s\n", m.gomaxprocs, m.gogc, m.goVersion, m.fasthttp, m.commit)
 	fmt.Fprintf(&s, "- proxy config: product defaults (max_request_body 32 MB, upstream max_conns 4096, max_retries 3, cooldown 60 s), 100 keys, store none, log_level error\n")
-	fmt.Fprintf(&s, "- run: %s, %d rounds × %v, c%d, %d req/s, %d streams, total %.0f s; load generator, proxy and mock share the same cores, all on 127.0.0.1\n\n",
+	fmt.Fprintf(&s, "- run: %s, %d rounds × %v, c%d, %d req/s, %d streams, total %.0f s; load generator, proxy and mock share the same cores, all on 127.0.0.1\n",
 		strings.Join(b.opt.scenarios, ","), b.opt.rounds, b.opt.duration, b.opt.conns, b.opt.rate, b.opt.streams, took.Seconds())
-	s.WriteString("| scenario | metric | value | target | result |\n|---|---|---|---|---|\n")
+	if b.loadStart != "" {
+		// The figure at the end includes this run's own processes (load
+		// generator, proxy, mock); the one before it is the machine's
+		// other work, which competes with every measurement.
+		fmt.Fprintf(&s, "- load average (1/5/15 min) before the run: %s; at the end, including the run itself: %s\n", b.loadStart, loadAvg())
+	}
+	s.WriteString("\n| scenario | metric | value | target | result |\n|---|---|---|---|---|\n")
 	last := ""
 	for _, r := range b.rows {
 		sc := r.scenario
@@ -101,4 +106,34 @@ func (b *bench) report(took time.Duration) string {
 // cell keeps a value from breaking the Markdown table.
 func cell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ")
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages from /proc/loadavg, or
+// "?" when it cannot be read.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return parseLoadAvg(string(b))
+}
+
+func parseLoadAvg(s string) string {
+	f := strings.Fields(s)
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " / ")
+}
+
+// gitDescribe is the checkout's commit, with -dirty when the tree (which
+// is what go build compiled) has uncommitted edits.
+func gitDescribe(root string) string {
+	cmd := exec.Command("git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	b, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
