@@ -196,7 +196,11 @@ func run() (code int) {
 	if b.prof != nil {
 		b.prof.wg.Wait()
 		for _, f := range b.prof.files {
-			b.logf("profile: %s   (go tool pprof -top %s %s)", f, b.proxyBin, f)
+			if strings.HasSuffix(f, ".pprof") {
+				b.logf("profile: %s   (go tool pprof -top %s %s)", f, b.proxyBin, f)
+			} else {
+				b.logf("profile: %s", f)
+			}
 		}
 	}
 	report := b.report(time.Since(began))

@@ -118,7 +118,12 @@ func (p *profiler) start(label string, pid int, d time.Duration) func() {
 	return func() { <-done }
 }
 
-// heap saves a heap profile of pid now, once per label (in the background).
+// heap saves, once per label (in the background), the text heap profile
+// (?debug=1), whose runtime.MemStats trailer splits RSS into heap in use,
+// heap idle, goroutine stacks and runtime overhead; a heap profile of the
+// live objects taken after a forced GC; and the goroutines. A heap
+// profile alone explains only the live heap part of a per-stream RSS
+// figure.
 func (p *profiler) heap(label string, pid int) {
 	p.mu.Lock()
 	addr, ok := p.addrs[pid]
@@ -131,23 +136,45 @@ func (p *profiler) heap(label string, pid int) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		hc := &http.Client{Timeout: 30 * time.Second}
-		resp, err := hc.Get("http://" + addr + "/debug/pprof/heap")
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "  heap profile %s: %v\n", label, err)
-			return
+		for _, f := range []struct{ path, file string }{
+			// The text first, before the forced GC, so its MemStats show
+			// the heap as it stood at the RSS sample, garbage included.
+			{"/debug/pprof/heap?debug=1", label + ".memstats.txt"},
+			// gc=1: a heap profile otherwise shows the heap as of the
+			// last GC, which can predate the streams being open.
+			{"/debug/pprof/heap?gc=1", label + ".pprof"},
+			{"/debug/pprof/goroutine?debug=1", label + ".goroutines.txt"},
+		} {
+			name := filepath.Join(p.dir, f.file)
+			if err := fetchTo("http://"+addr+f.path, name); err != nil {
+				fmt.Fprintf(os.Stderr, "  heap profile %s: %v\n", label, err)
+				continue
+			}
+			p.mu.Lock()
+			p.files = append(p.files, name)
+			p.mu.Unlock()
 		}
-		defer resp.Body.Close()
-		name := filepath.Join(p.dir, label+".pprof")
-		f, err := os.Create(name)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "  heap profile %s: %v\n", label, err)
-			return
-		}
-		_, _ = io.Copy(f, resp.Body)
-		_ = f.Close()
-		p.mu.Lock()
-		p.files = append(p.files, name)
-		p.mu.Unlock()
 	}()
+}
+
+// fetchTo saves the body of GET url into the file name.
+func fetchTo(url, name string) error {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	resp, err := hc.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return f.Close()
 }
