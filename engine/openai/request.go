@@ -183,6 +183,15 @@ type reqTranslator struct {
 // client's input is a 400 *Error naming the field, returned before any
 // upstream call. ctx bounds remote image fetches.
 func TranslateChatRequest(ctx context.Context, body []byte, opt Options) (*ChatRequest, *Error) {
+	if cr, ok := fastChatRequest(body, &opt); ok {
+		return cr, nil
+	}
+	return translateChatRequestFull(ctx, body, opt)
+}
+
+// translateChatRequestFull is the general path: every OpenAI feature, and
+// the 400s. fastChatRequest must agree with it byte for byte.
+func translateChatRequestFull(ctx context.Context, body []byte, opt Options) (*ChatRequest, *Error) {
 	var in chatBody
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, locateDecodeError(body, err)
