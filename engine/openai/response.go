@@ -33,15 +33,39 @@ type Usage struct {
 	CachedTokens     int64
 }
 
+// members fills vals[i] with the first member of obj named names[i], the
+// member gjson's Get would find, in one pass over obj instead of one scan
+// per name (the lookups were most of the translation time).
+func members(obj gjson.Result, names []string, vals []gjson.Result) {
+	if !obj.IsObject() {
+		return
+	}
+	left := len(names)
+	obj.ForEach(func(k, v gjson.Result) bool {
+		for i, n := range names {
+			if k.Str == n && vals[i].Type == gjson.Null && !vals[i].Exists() {
+				vals[i] = v
+				left--
+				break
+			}
+		}
+		return left > 0
+	})
+}
+
+var usageNames = []string{"promptTokenCount", "toolUsePromptTokenCount", "thoughtsTokenCount", "candidatesTokenCount", "cachedContentTokenCount"}
+
 func usageFrom(u gjson.Result) Usage {
 	var x Usage
 	if !u.Exists() {
 		return x
 	}
-	x.PromptTokens = u.Get("promptTokenCount").Int() + u.Get("toolUsePromptTokenCount").Int()
-	x.ReasoningTokens = u.Get("thoughtsTokenCount").Int()
-	x.CompletionTokens = u.Get("candidatesTokenCount").Int() + x.ReasoningTokens
-	x.CachedTokens = u.Get("cachedContentTokenCount").Int()
+	var v [5]gjson.Result
+	members(u, usageNames, v[:])
+	x.PromptTokens = v[0].Int() + v[1].Int()
+	x.ReasoningTokens = v[2].Int()
+	x.CompletionTokens = v[3].Int() + x.ReasoningTokens
+	x.CachedTokens = v[4].Int()
 	x.TotalTokens = x.PromptTokens + x.CompletionTokens
 	return x
 }
@@ -128,21 +152,25 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 	if !root.IsObject() {
 		return errInvalidUpstream
 	}
-	if e := root.Get("error"); e.Exists() {
+	var top [4]gjson.Result
+	members(root, topNames, top[:])
+	if e := top[0]; e.Exists() {
 		code := int(e.Get("code").Int())
 		if code < 400 {
 			code = http.StatusBadGateway
 		}
 		return ErrorFromGemini(code, []byte(root.Raw))
 	}
-	if u := root.Get("usageMetadata"); u.Exists() {
+	if u := top[1]; u.Exists() {
 		t.usage = usageFrom(u) // cumulative in streams: the last one wins
 	}
 	var err error
 	n := 0
-	root.Get("candidates").ForEach(func(_, cand gjson.Result) bool {
+	top[2].ForEach(func(_, cand gjson.Result) bool {
 		n++
-		idx := int(cand.Get("index").Int())
+		var cv [4]gjson.Result
+		members(cand, candNames, cv[:])
+		idx := int(cv[0].Int())
 		if idx < 0 || idx >= maxChoices {
 			err = fmt.Errorf("candidate index %d out of range: %w", idx, errInvalidUpstream)
 			return false
@@ -154,11 +182,13 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 		if c.finished {
 			return true
 		}
-		t.parts(c, cand.Get("content.parts"))
-		if t.opt.SearchLinks {
-			collectSources(c, cand.Get("groundingMetadata.groundingChunks"))
+		if cv[1].IsObject() {
+			t.parts(c, cv[1].Get("parts"))
 		}
-		fr := cand.Get("finishReason").Str
+		if t.opt.SearchLinks && cv[3].IsObject() {
+			collectSources(c, cv[3].Get("groundingChunks"))
+		}
+		fr := cv[2].Str
 		last := fr != "" && fr != "FINISH_REASON_UNSPECIFIED" && fr != "CONTINUATION"
 		if last {
 			if t.opt.SearchLinks && len(c.sources) > 0 {
@@ -174,36 +204,44 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 		}
 		return true
 	})
-	if n == 0 && root.Get("promptFeedback.blockReason").Exists() {
+	if n == 0 && top[3].IsObject() && top[3].Get("blockReason").Exists() {
 		t.blocked = true
 	}
 	return err
 }
 
+var (
+	topNames  = []string{"error", "usageMetadata", "candidates", "promptFeedback"}
+	candNames = []string{"index", "content", "finishReason", "groundingMetadata"}
+	partNames = []string{"functionCall", "thoughtSignature", "text", "thought", "inlineData", "executableCode", "codeExecutionResult"}
+)
+
 // parts appends one candidate's parts to its buffers.
 func (t *translator) parts(c *choice, parts gjson.Result) {
 	parts.ForEach(func(_, p gjson.Result) bool {
-		if fc := p.Get("functionCall"); fc.Exists() {
+		var pv [7]gjson.Result
+		members(p, partNames, pv[:])
+		if fc := pv[0]; fc.Exists() {
 			if t.rep.SingleToolCall && c.nTools > 0 {
 				return true
 			}
-			t.toolCall(c, fc, p.Get("thoughtSignature").Str)
+			t.toolCall(c, fc, pv[1].Str)
 			return true
 		}
-		if tx := p.Get("text"); tx.Type == gjson.String {
+		if tx := pv[2]; tx.Type == gjson.String {
 			body := tx.Raw[1 : len(tx.Raw)-1]
-			if p.Get("thought").Bool() {
+			if pv[3].Bool() {
 				c.reasoning = append(c.reasoning, body...)
 			} else {
 				c.content = append(c.content, body...)
 			}
 			return true
 		}
-		if d := p.Get("inlineData"); d.Exists() {
+		if d := pv[4]; d.Exists() {
 			t.image(c, d.Get("mimeType").Str, d.Get("data"))
 			return true
 		}
-		if ec := p.Get("executableCode"); ec.Exists() {
+		if ec := pv[5]; ec.Exists() {
 			c.content = append(c.content, `\n\n`+"```"...)
 			c.content = appendStringBody(c.content, strings.ToLower(ec.Get("language").Str))
 			c.content = append(c.content, `\n`...)
@@ -211,7 +249,7 @@ func (t *translator) parts(c *choice, parts gjson.Result) {
 			c.content = append(c.content, `\n`+"```"+`\n`...)
 			return true
 		}
-		if cr := p.Get("codeExecutionResult"); cr.Exists() {
+		if cr := pv[6]; cr.Exists() {
 			c.content = append(c.content, `\n`+"```"+`output\n`...)
 			c.content = appendStringBody(c.content, cr.Get("output").Str)
 			c.content = append(c.content, `\n`+"```"+`\n`...)
