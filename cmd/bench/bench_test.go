@@ -249,3 +249,36 @@ func TestParseLoadAvg(t *testing.T) {
 		}
 	}
 }
+
+func TestParseStoreCounters(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		want    storeCounters
+		wantErr string
+	}{
+		{"healthy", `{"store":{"driver":"sqlite","written":120,"dropped":0,"failed_batches":0}}`, storeCounters{written: 120}, ""},
+		{"failing", `{"store":{"written":5,"dropped":7,"failed_batches":2,"last_error":"database is locked"}}`,
+			storeCounters{written: 5, dropped: 7, failed: 2, lastError: "database is locked"}, ""},
+		{"no store", `{"generation":1}`, storeCounters{}, "no store member"},
+		{"not JSON", `nope`, storeCounters{}, "status JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStoreCounters([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+	d := storeCounters{written: 10, dropped: 1, failed: 1, lastError: "x"}.sub(storeCounters{written: 4, dropped: 1})
+	if d != (storeCounters{written: 6, failed: 1, lastError: "x"}) {
+		t.Errorf("sub = %+v", d)
+	}
+}

@@ -222,26 +222,35 @@ type hookCounters struct {
 // readHookCounters reads the counters of the hook named name from the
 // proxy's status endpoint.
 func readHookCounters(addr, name string) (hookCounters, error) {
+	body, err := getStatus(addr)
+	if err != nil {
+		return hookCounters{}, err
+	}
+	return parseHookCounters(body, name)
+}
+
+// getStatus fetches the proxy's status JSON (the proxy must run with
+// statusBlock()).
+func getStatus(addr string) ([]byte, error) {
 	req, err := http.NewRequest("GET", "http://"+addr+"/status", nil)
 	if err != nil {
-		return hookCounters{}, fmt.Errorf("status request: %w", err)
+		return nil, fmt.Errorf("status request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+statusToken)
-	req.Header.Set("Accept", "application/json")
 	hc := &http.Client{Timeout: 10 * time.Second}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return hookCounters{}, fmt.Errorf("GET /status: %w", err)
+		return nil, fmt.Errorf("GET /status: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return hookCounters{}, fmt.Errorf("GET /status: read: %w", err)
+		return nil, fmt.Errorf("GET /status: read: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return hookCounters{}, fmt.Errorf("GET /status: %s: %.200s", resp.Status, body)
+		return nil, fmt.Errorf("GET /status: %s: %.200s", resp.Status, body)
 	}
-	return parseHookCounters(body, name)
+	return body, nil
 }
 
 // parseHookCounters finds hook name in a /status JSON document.
