@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -100,4 +104,57 @@ func FuzzFastChatRequest(f *testing.F) {
 			t.Fatalf("invalid Gemini JSON %s", cr.Gemini)
 		}
 	})
+}
+
+// TestTranslateChatResponsePooled checks that recycled translators carry
+// nothing from one answer into the next: every golden response translated
+// again, in reverse order from several goroutines at once, must give the
+// bytes of its first translation.
+func TestTranslateChatResponsePooled(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "chat_response", "*.in.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	type tc struct {
+		c    goldenCase
+		want []byte
+	}
+	cases := make([]tc, len(files))
+	for i, fn := range files {
+		raw, err := os.ReadFile(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &cases[i].c); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := TranslateChatResponse(cases[i].c.Body, cases[i].c.reply(), cases[i].c.opts())
+		if err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		cases[i].want = stable(out)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*len(cases))
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 5; round++ {
+				for i := len(cases) - 1; i >= 0; i-- {
+					c := &cases[i]
+					out, _, err := TranslateChatResponse(c.c.Body, c.c.reply(), c.c.opts())
+					if err != nil || !bytes.Equal(stable(out), c.want) {
+						errs <- fmt.Sprintf("%s: err %v\ngot  %s\nwant %s", files[i], err, stable(out), c.want)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

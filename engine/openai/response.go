@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -126,6 +127,52 @@ func (c *choice) resetDelta() {
 // maxChoices bounds candidate indexes taken from upstream JSON.
 const maxChoices = 64
 
+// translatorPool recycles unary translators with their per-choice
+// buffers: a unary answer otherwise allocates the choice list, each choice
+// and its growing buffers on every request.
+var translatorPool = sync.Pool{New: func() any { return new(translator) }}
+
+// maxPooledBuf caps the buffers kept for reuse (an answer with an image can
+// make them megabytes).
+const maxPooledBuf = 64 << 10
+
+// addChoice appends a clean choice, reusing one left by an earlier answer.
+func (t *translator) addChoice() []*choice {
+	n := len(t.choices)
+	if n < cap(t.choices) {
+		if c := t.choices[:n+1][n]; c != nil {
+			return t.choices[:n+1]
+		}
+	}
+	return append(t.choices, &choice{})
+}
+
+// release resets t and returns it to translatorPool. The returned answer
+// never aliases these buffers (it is built in a fresh slice).
+func (t *translator) release() {
+	for _, c := range t.choices {
+		keep := func(b []byte) []byte {
+			if cap(b) > maxPooledBuf {
+				return nil
+			}
+			return b[:0]
+		}
+		clear(c.sources)
+		*c = choice{content: keep(c.content), reasoning: keep(c.reasoning), tools: keep(c.tools),
+			images: keep(c.images), toolOff: c.toolOff[:0], sources: c.sources[:0]}
+	}
+	if len(t.choices) > maxChoices/4 {
+		t.choices = nil
+	}
+	t.choices = t.choices[:0]
+	t.rep, t.opt, t.usage, t.blocked = Reply{}, Options{}, Usage{}, false
+	if t.scratch.Cap() > maxPooledBuf {
+		t.scratch = bytes.Buffer{}
+	}
+	t.scratch.Reset()
+	translatorPool.Put(t)
+}
+
 // translator is the shared core of the unary and stream paths.
 type translator struct {
 	rep     Reply
@@ -176,7 +223,7 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 			return false
 		}
 		for len(t.choices) <= idx {
-			t.choices = append(t.choices, &choice{})
+			t.choices = t.addChoice()
 		}
 		c := t.choices[idx]
 		if c.finished {
@@ -353,19 +400,23 @@ func appendSources(b []byte, src []source) []byte {
 // promptFeedback and no candidates) becomes an empty answer with
 // finish_reason "content_filter". An in-band Gemini error is returned as *Error.
 func TranslateChatResponse(gemini []byte, rep Reply, opt Options) ([]byte, Usage, error) {
-	t := translator{rep: rep, opt: opt}
+	t := translatorPool.Get().(*translator)
+	defer t.release()
+	t.rep, t.opt = rep, opt
 	if err := t.ingest(gemini, nil); err != nil {
 		return nil, Usage{}, err
 	}
 	if len(t.choices) == 0 {
-		t.choices = append(t.choices, &choice{finish: "content_filter"})
+		t.choices = t.addChoice()
+		t.choices[0].finish = "content_filter"
 		if !t.blocked {
 			t.choices[0].finish = "stop"
 		}
 	}
-	size := 256
+	// Header and usage take about 300 bytes, each choice's frame about 120.
+	size := 320 + len(rep.ID) + len(rep.Model)
 	for _, c := range t.choices {
-		size += len(c.content) + len(c.reasoning) + len(c.tools) + len(c.images)
+		size += 128 + len(c.content) + len(c.reasoning) + len(c.tools) + len(c.images)
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"id":`...)
