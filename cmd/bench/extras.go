@@ -54,8 +54,7 @@ func (b *bench) store() error {
 	}
 	closedLoop(pOff, b.opt.conns, 300*time.Millisecond)
 	closedLoop(pOn, b.opt.conns, 300*time.Millisecond)
-	time.Sleep(500 * time.Millisecond) // let the warm-up's rows commit
-	before, err := readStoreCounters(onAddr)
+	before, err := settledStoreCounters(onAddr, 0, 3*time.Second) // the warm-up's rows
 	if err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func (b *bench) store() error {
 	}
 	// A store that drops or fails its rows is cheap for the wrong reason:
 	// the ratio only counts if every request's row was committed.
-	after, err := readStoreCounters(onAddr)
+	after, err := settledStoreCounters(onAddr, before.written+before.dropped+uint64(sent), 5*time.Second)
 	if err != nil {
 		return err
 	}
@@ -113,6 +112,26 @@ func (c storeCounters) lastErrNote() string {
 		return ""
 	}
 	return " (last error: " + firstLine(c.lastError) + ")"
+}
+
+// settledStoreCounters polls the store's counters until committed plus
+// dropped rows reach want and stop moving (the writer batches, so rows
+// land after their requests), or until within passes.
+func settledStoreCounters(addr string, want uint64, within time.Duration) (storeCounters, error) {
+	deadline := time.Now().Add(within)
+	prev, err := readStoreCounters(addr)
+	for err == nil && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		var c storeCounters
+		if c, err = readStoreCounters(addr); err != nil {
+			break
+		}
+		if c == prev && c.written+c.dropped >= want {
+			return c, nil
+		}
+		prev = c
+	}
+	return prev, err
 }
 
 func readStoreCounters(addr string) (storeCounters, error) {
