@@ -125,7 +125,7 @@ func (b *bench) hook() error {
 	b.info(sc, "proxy CPU per request, no hook", summarize(noneCPU).format(1, " µs"))
 	for i := 1; i < len(vs); i++ {
 		g := hookGuests[i-1]
-		var ratios, added, c1add []float64
+		var ratios, added, c1add, c1cpu []float64
 		var all []*result
 		for k := range sat {
 			h, n := sat[k][i], sat[k][0]
@@ -133,13 +133,15 @@ func (b *bench) hook() error {
 			added = append(added, safeDiv(h.cpu, float64(h.r.sent))-safeDiv(n.cpu, float64(n.r.sent)))
 			all = append(all, h.r)
 			c1add = append(c1add, float64(percentile(c1[k][i].r.lat, 50)-percentile(c1[k][0].r.lat, 50))/float64(time.Microsecond))
+			c1cpu = append(c1cpu, safeDiv(c1[k][i].cpu, float64(c1[k][i].r.sent))-safeDiv(c1[k][0].cpu, float64(c1[k][0].r.sent)))
 		}
 		for k := range c1 {
 			all = append(all, c1[k][i].r)
 		}
 		b.info(sc, g.what+": hook / none req/s ratio", summarize(ratios).format(3, ""))
 		b.info(sc, g.name+": added proxy CPU per request (hook − none, c"+strconv.Itoa(b.opt.conns)+")", summarize(added).format(1, " µs"))
-		b.info(sc, g.name+": added p50 at c1 (hook − none)", summarize(c1add).format(1, " µs"))
+		b.info(sc, g.name+": added p50 / added proxy CPU per request at c1 (hook − none)",
+			fmt.Sprintf("%s / %s", summarize(c1add).format(1, " µs"), summarize(c1cpu).format(1, " µs")))
 		ok, sent := successOf(all...)
 		b.row(sc, g.name+": success", pct(ok, sent), "100 %", ok == sent && sent > 0)
 		after, err := readHookCounters(addrs[i], vs[i].name)
