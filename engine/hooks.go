@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -233,7 +232,7 @@ func (s *Server) runRequestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exch
 // reroute applies the model rules to a model a hook chose.
 func (s *Server) reroute(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, model string) bool {
 	res := rt.models.resolve(model)
-	if !validModel(model) || !validModel(res.Target) {
+	if !gemini.ValidModel(model) || !gemini.ValidModel(res.Target) {
 		ex.status = fasthttp.StatusBadGateway
 		s.writeError(ctx, ex.proto, fasthttp.StatusBadGateway, "A hook chose an invalid model name.", 0)
 		return false
@@ -346,10 +345,6 @@ func (l *hookErrorLog) note(name string, err error, log interface {
 	if l.last.swapIfOlder(name, 10*time.Second) {
 		log.Warn("hook failed (further failures of this hook are logged at most every 10s; counts are in status)", "hook", name, "error", err)
 	}
-}
-
-func validModel(name string) bool {
-	return name != "" && !strings.ContainsAny(name, " /?#%\r\n\t\"<>\\") && len(name) <= 128
 }
 
 // retain pins the chain's hooks that run after the request phase.
