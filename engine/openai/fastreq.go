@@ -72,6 +72,7 @@ type fastReq struct {
 	maxTokens, mct    int64
 	seed              int64
 	stop              gjson.Result
+	tools, toolChoice gjson.Result
 	jsonMode          bool
 	noParallel        bool
 	set               uint32
@@ -218,10 +219,11 @@ func (r *fastReq) field(key string, v gjson.Result) bool {
 	case "response_format":
 		return r.responseFormat(v)
 	case "tools":
-		return v.IsArray() && len(v.Array()) == 0
+		r.tools = v
+		return v.IsArray()
 	case "tool_choice":
-		// Without tools "auto" and "none" change nothing.
-		return v.Type == gjson.String && (v.Raw == `"auto"` || v.Raw == `"none"`)
+		r.toolChoice = v
+		return v.Type == gjson.String
 	case "parallel_tool_calls":
 		r.noParallel = v.Type == gjson.False
 		return v.Type == gjson.True || v.Type == gjson.False
@@ -393,6 +395,9 @@ func (r *fastReq) build(opt *Options) (*ChatRequest, bool) {
 			out = append(out, sys...)
 			out = append(out, "]}"...)
 		}
+	}
+	if out, ok = fastTools(out, r.tools, r.toolChoice); !ok {
+		return nil, false
 	}
 	out = r.appendGenConfig(out, opt, th, cr)
 	out = append(out, '}')

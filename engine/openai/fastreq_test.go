@@ -40,6 +40,11 @@ func checkFastMatchesFull(t *testing.T, body []byte, opt Options) (fast bool) {
 // the string handling mirrors encoding/json exactly.
 var fastCases = []string{
 	string(benchChat),
+	string(benchTools),
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a.b:c-d","description":"<x> & y \u2028","strict":true,"parameters":{ "type" : "object", "properties" : { "q" : { "type" : ["string","null"], "default" : "a<b> c", "examples":[1e3, -0.5] }, "r": {"anyOf":[{"type":"integer"},true]}, "s": {"type":"array","items":[{"type":"string"}]} }, "required" : [ "q" ] }}},{"type":"function","function":{"name":"noargs","parameters":null}}],"tool_choice":"required"}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","description":null,"parameters":{}}}],"tool_choice":"none"}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[],"tool_choice":"auto"}`,
+	"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"description\":\"raw \u2028 \u2029 \xff <&>\"}}}]}",
 	`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hello there"}]}`,
 	`{"model":"m","messages":[{"role":"system","content":"s1"},{"role":"developer","content":[{"type":"text","text":"s2"},{"type":"text","text":""}]},{"role":"user","content":"u"},{"role":"system","content":"late"},{"role":"assistant","content":null},{"role":"assistant","content":"a","tool_calls":[]}]}`,
 	`{"model":"m","messages":[{"role":"system","content":"only system"}]}`,
@@ -54,7 +59,16 @@ var fastCases = []string{
 
 // fullCases must go the full path (or be refused by both).
 var fullCases = []string{
-	string(benchTools),
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"$schema":"x","type":"object"}}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"$ref":"#"}}}}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"googleSearch"}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","default":1e999}}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"typ\u0065":"string"}}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"f"}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f"}}}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[],"tool_choice":"required"}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"anyOf":[]}}}}}]}`,
+	`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"string"}}}]}`,
 	`{"model":"m","messages":[{"role":"user","content":"x"}],"Model":"n"}`,
 	`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}`,
 	`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"1"}`,
