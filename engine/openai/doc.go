@@ -14,6 +14,14 @@
 //   - ErrorFromGemini / RewrapCompatError keep Google's real HTTP status but
 //     speak OpenAI's error shape, which is the only one the OpenAI SDKs read.
 //
+// Both directions are built by appending bytes, not by encoding/json. A
+// request of the common shape (text messages, sampling parameters, function
+// tools with schemas that need no rewriting) is read in one gjson pass
+// (fastreq.go); anything else, including every request that is an error,
+// takes the general decoder, and FuzzFastChatRequest holds the two to
+// byte-identical output. Answers are read with one pass per JSON object and
+// unary translators are pooled.
+//
 // Thought signatures (Gemini 3 needs them echoed on function calls) survive
 // the OpenAI round trip in two places at once: the tool call id
 // ("call_…__ts_<base64url>") and extra_content.google.thought_signature, the
