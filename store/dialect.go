@@ -32,6 +32,11 @@ type dialect interface {
 	// deleteBatch returns a DELETE of at most n rows of table whose column
 	// col is below one bound parameter.
 	deleteBatch(table, col string, n int) string
+	// prepareInserts says whether the writer should keep its INSERTs as
+	// prepared statements (cheap, per-connection, client-side in SQLite)
+	// rather than as SQL text (MySQL, whose DSN interpolates parameters
+	// client-side so each statement is one round trip).
+	prepareInserts() bool
 	// transient reports errors that say "try again later" rather than "this
 	// batch is bad".
 	transient(err error) bool
@@ -141,6 +146,8 @@ func (sqliteDialect) upsertNewer(conflict, cols []string) string {
 	return b.String()
 }
 
+func (sqliteDialect) prepareInserts() bool { return true }
+
 func (sqliteDialect) deleteBatch(table, col string, n int) string {
 	// DELETE ... LIMIT needs a compile-time option; rowid IN (...) does not.
 	return fmt.Sprintf("DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE %s < ? LIMIT %d)", table, table, col, n)
@@ -237,6 +244,8 @@ func (mysqlDialect) upsertNewer(_, cols []string) string {
 	b.WriteString("updated_ms = GREATEST(updated_ms, VALUES(updated_ms))")
 	return b.String()
 }
+
+func (mysqlDialect) prepareInserts() bool { return false }
 
 func (mysqlDialect) deleteBatch(table, col string, n int) string {
 	return fmt.Sprintf("DELETE FROM %s WHERE %s < ? LIMIT %d", table, col, n)

@@ -24,6 +24,13 @@
 //     first so a batch of 512 requests touches a handful of rollup rows,
 //   - the key-state upserts queued meanwhile.
 //
+// Each INSERT has a fixed number of rows (64, 8 or 1; a batch is split
+// greedily), so the writer needs a handful of statements per table, built
+// once; on SQLite they stay prepared on the writer connection for the
+// Store's life, since re-preparing per batch cost as much CPU as the
+// commits. The argument slices and rollup maps are reused from batch to
+// batch.
+//
 // One writer matches SQLite's single-writer model (no SQLITE_BUSY between
 // our own goroutines) and batching amortises the fsync/round trip that
 // dominates per-row inserts on both engines. Raw rows and rollups commit

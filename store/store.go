@@ -110,6 +110,8 @@ type Store struct {
 	log     *slog.Logger
 	queue   chan Request
 	ksQueue chan KeyState
+	ins     inserts    // INSERT statements in this dialect
+	stmts   *stmtCache // owned by the writer goroutine
 
 	closed   atomic.Bool
 	stop     chan struct{} // closed by Close: writer drains, pruner and watchers exit
@@ -154,6 +156,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log:     cfg.Logger.With("component", "store", "driver", d.name()),
 		queue:   make(chan Request, cfg.QueueSize),
 		ksQueue: make(chan KeyState, defaultKeyStateQueue),
+		ins:     newInserts(d),
+		stmts:   newStmtCache(wdb, d.prepareInserts()),
 		stop:    make(chan struct{}),
 	}
 	if err := migrate(ctx, s.wdb, d); err != nil {
@@ -302,6 +306,9 @@ func (s *Store) Close(ctx context.Context) error {
 }
 
 func (s *Store) closeDBs() {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
 	if s.rdb != nil && s.rdb != s.wdb {
 		_ = s.rdb.Close()
 	}

@@ -8,19 +8,15 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jmoiron/sqlx"
 )
 
 const (
-	batchTimeout    = 30 * time.Second
-	minBackoff      = 50 * time.Millisecond
-	maxBackoff      = 5 * time.Second
-	maxRejections   = 5 // failures of one batch while the database answers pings
-	logEvery        = 10 * time.Second
-	rowsPerInsert   = 100
-	bytesPerInsert  = 1 << 20
-	rollupGroupCols = 6
+	batchTimeout   = 30 * time.Second
+	minBackoff     = 50 * time.Millisecond
+	maxBackoff     = 5 * time.Second
+	maxRejections  = 5 // failures of one batch while the database answers pings
+	logEvery       = 10 * time.Second
+	bytesPerInsert = 1 << 20
 )
 
 // Column limits, in characters, matching the MySQL schema. SQLite would
@@ -42,6 +38,12 @@ type batch struct {
 	ks       []KeyState
 	prepared bool
 	tries    int
+
+	// Scratch space reused by every commit, so a steady stream of
+	// batches does not allocate argument slices or aggregation maps.
+	args  []any
+	sizes []int
+	roll  rollupAgg
 }
 
 func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 }
@@ -357,7 +359,12 @@ var (
 
 // commit writes the raw rows, their rollups and key states in one
 // transaction, so the rollups always agree with the rows they summarise.
+// Argument slices live in b and are reused from batch to batch.
 func (s *Store) commit(ctx context.Context, b *batch) error {
+	ins := &s.ins
+	if err := s.stmts.ready(ctx, &ins.requests, &ins.errors, &ins.rollup1m, &ins.rollup1h, &ins.keyState); err != nil {
+		return err
+	}
 	tx, err := s.wdb.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -366,44 +373,47 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 	inst := s.cfg.InstanceID
 
 	if len(b.reqs) > 0 {
-		args := make([]any, 0, len(b.reqs)*len(requestCols))
+		args := b.args[:0]
 		for i := range b.reqs {
 			r := &b.reqs[i]
 			args = append(args, r.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
-				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, r.Status, r.ErrorClass, r.Attempts,
-				r.Latency.Milliseconds(), r.TTFB.Milliseconds(), r.PromptTokens, r.CompletionTokens,
-				r.ThoughtTokens, r.CachedTokens, b2i(r.Streamed), inst)
+				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, int64(r.Status), r.ErrorClass, int64(r.Attempts),
+				r.Latency.Milliseconds(), r.TTFB.Milliseconds(), int64(r.PromptTokens), int64(r.CompletionTokens),
+				int64(r.ThoughtTokens), int64(r.CachedTokens), int64(b2i(r.Streamed)), inst)
 		}
-		if err := insertChunks(ctx, tx, "requests", requestCols, args, nil, ""); err != nil {
+		b.args = args
+		if err := s.stmts.insertChunks(ctx, tx, &ins.requests, args, nil); err != nil {
 			return err
 		}
 		args = args[:0]
-		var sizes []int
+		sizes := b.sizes[:0]
 		for i := range b.reqs {
 			r := &b.reqs[i]
 			if r.ErrorClass == "" {
 				continue
 			}
 			args = append(args, r.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
-				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, r.Status, r.ErrorClass, r.Attempts,
-				r.Latency.Milliseconds(), b2i(r.Streamed), r.ErrorBody, r.RequestBody, inst)
+				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, int64(r.Status), r.ErrorClass, int64(r.Attempts),
+				r.Latency.Milliseconds(), int64(b2i(r.Streamed)), r.ErrorBody, r.RequestBody, inst)
 			sizes = append(sizes, len(r.ErrorBody)+len(r.RequestBody)+256)
 		}
+		b.sizes = sizes
 		if len(sizes) > 0 {
-			if err := insertChunks(ctx, tx, "errors", errorCols, args, sizes, ""); err != nil {
+			if err := s.stmts.insertChunks(ctx, tx, &ins.errors, args, sizes); err != nil {
 				return err
 			}
 		}
 		for _, g := range []struct {
-			table string
+			spec  *insertSpec
 			width time.Duration
-		}{{"rollup_1m", time.Minute}, {"rollup_1h", time.Hour}} {
-			args := rollupArgs(b.reqs, g.width)
-			suffix := s.d.upsertAdd(rollupKeyCols, rollupSumCols)
-			if err := insertChunks(ctx, tx, g.table, append(rollupKeyCols[:len(rollupKeyCols):len(rollupKeyCols)], rollupSumCols...), args, nil, suffix); err != nil {
+		}{{&ins.rollup1m, time.Minute}, {&ins.rollup1h, time.Hour}} {
+			args = b.roll.args(args[:0], b.reqs, g.width)
+			if err := s.stmts.insertChunks(ctx, tx, g.spec, args, nil); err != nil {
 				return err
 			}
 		}
+		b.args = args[:0]
+		clear(args[:cap(args)]) // drop string references until the next batch
 	}
 	if len(b.ks) > 0 {
 		args := make([]any, 0, len(b.ks)*len(keyStateCols))
@@ -412,8 +422,7 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 			args = append(args, k.KeyHash, k.Model, k.Fingerprint, k.Pool, k.State, k.Reason,
 				unixMilliOrZero(k.Until), k.UpdatedAt.UnixMilli(), k.Instance)
 		}
-		if err := insertChunks(ctx, tx, "key_state", keyStateCols, args, nil,
-			s.d.upsertNewer([]string{"key_hash", "model"}, keyStateUpdated)); err != nil {
+		if err := s.stmts.insertChunks(ctx, tx, &ins.keyState, args, nil); err != nil {
 			return err
 		}
 	}
@@ -421,6 +430,25 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// inserts are the Store's INSERT statements, with their dialect's upsert
+// clauses, built once at Open.
+type inserts struct {
+	requests, errors, rollup1m, rollup1h, keyState insertSpec
+}
+
+func newInserts(d dialect) inserts {
+	rollupCols := append(rollupKeyCols[:len(rollupKeyCols):len(rollupKeyCols)], rollupSumCols...)
+	add := d.upsertAdd(rollupKeyCols, rollupSumCols)
+	return inserts{
+		requests: insertSpec{table: "requests", cols: requestCols},
+		errors:   insertSpec{table: "errors", cols: errorCols},
+		rollup1m: insertSpec{table: "rollup_1m", cols: rollupCols, suffix: add},
+		rollup1h: insertSpec{table: "rollup_1h", cols: rollupCols, suffix: add},
+		keyState: insertSpec{table: "key_state", cols: keyStateCols,
+			suffix: d.upsertNewer([]string{"key_hash", "model"}, keyStateUpdated)},
+	}
 }
 
 func unixMilliOrZero(t time.Time) int64 {
@@ -440,22 +468,38 @@ type rollupVal struct {
 	hist Histogram
 }
 
-// rollupArgs aggregates reqs into bucket × key × model × token × pool ×
-// error class groups and returns them as flat insert arguments, sorted so
+// rollupAgg aggregates a batch into rollup groups. It keeps its map and
+// slices between batches, so a steady stream of batches allocates nothing
+// for aggregation.
+type rollupAgg struct {
+	m    map[rollupKey]int // index into vals
+	keys []rollupKey
+	vals []rollupVal
+}
+
+// args aggregates reqs into bucket × key × model × token × pool × error
+// class groups and appends them to dst as flat insert arguments, sorted so
 // concurrent instances upsert rows in the same order (no lock-order
 // deadlocks on MySQL).
-func rollupArgs(reqs []Request, width time.Duration) []any {
+func (a *rollupAgg) args(dst []any, reqs []Request, width time.Duration) []any {
+	if a.m == nil {
+		a.m = make(map[rollupKey]int)
+	}
+	clear(a.m)
+	a.keys, a.vals = a.keys[:0], a.vals[:0]
 	w := width.Milliseconds()
-	m := make(map[rollupKey]*rollupVal)
 	for i := range reqs {
 		r := &reqs[i]
 		ts := r.Time.UnixMilli()
 		k := rollupKey{bucket: ts - ((ts%w)+w)%w, key: r.KeyFP, model: effectiveModel(r), token: r.Token, pool: r.Pool, class: r.ErrorClass}
-		v := m[k]
-		if v == nil {
-			v = &rollupVal{}
-			m[k] = v
+		j, ok := a.m[k]
+		if !ok {
+			j = len(a.vals)
+			a.m[k] = j
+			a.keys = append(a.keys, k)
+			a.vals = append(a.vals, rollupVal{})
 		}
+		v := &a.vals[j]
 		v.sums[0]++
 		v.sums[1] += int64(b2i(r.Streamed))
 		v.sums[2] += int64(r.Attempts)
@@ -470,12 +514,9 @@ func rollupArgs(reqs []Request, width time.Duration) []any {
 		}
 		v.hist[bucketOf(r.Latency)]++
 	}
-	keys := make([]rollupKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
+	keys := a.keys
 	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
+		a, b := &keys[i], &keys[j]
 		if a.bucket != b.bucket {
 			return a.bucket < b.bucket
 		}
@@ -493,63 +534,16 @@ func rollupArgs(reqs []Request, width time.Duration) []any {
 		}
 		return a.class < b.class
 	})
-	args := make([]any, 0, len(keys)*(rollupGroupCols+len(rollupSumCols)))
 	for _, k := range keys {
-		v := m[k]
-		args = append(args, k.bucket, k.key, k.model, k.token, k.pool, k.class)
+		v := &a.vals[a.m[k]]
+		dst = append(dst, k.bucket, k.key, k.model, k.token, k.pool, k.class)
 		for _, x := range v.sums {
-			args = append(args, x)
+			dst = append(dst, x)
 		}
 		for _, x := range v.hist {
-			args = append(args, x)
+			dst = append(dst, x)
 		}
 	}
-	return args
-}
-
-// insertChunks runs multi-row INSERTs of cols into table, rowsPerInsert
-// rows (and, when sizes are given, about bytesPerInsert bytes) at a time,
-// each followed by suffix (an upsert clause or "").
-func insertChunks(ctx context.Context, tx *sqlx.Tx, table string, cols []string, args []any, sizes []int, suffix string) error {
-	n := len(cols)
-	if len(args)%n != 0 {
-		return fmt.Errorf("insert %s: %d args for %d columns", table, len(args), n)
-	}
-	rows := len(args) / n
-	for start := 0; start < rows; {
-		end, bytes := start, 0
-		for end < rows && end-start < rowsPerInsert {
-			if sizes != nil {
-				if end > start && bytes+sizes[end] > bytesPerInsert {
-					break
-				}
-				bytes += sizes[end]
-			}
-			end++
-		}
-		q := insertSQL(table, cols, end-start) + suffix
-		if _, err := tx.ExecContext(ctx, q, args[start*n:end*n]...); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
-		}
-		start = end
-	}
-	return nil
-}
-
-func insertSQL(table string, cols []string, rows int) string {
-	var b strings.Builder
-	b.Grow(32 + len(table) + rows*(2*len(cols)+3) + 16*len(cols))
-	b.WriteString("INSERT INTO ")
-	b.WriteString(table)
-	b.WriteString(" (")
-	b.WriteString(strings.Join(cols, ", "))
-	b.WriteString(") VALUES ")
-	one := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(one)
-	}
-	return b.String()
+	clear(a.keys) // drop string references until the next batch
+	return dst
 }
