@@ -84,7 +84,12 @@
 // milliseconds in integer columns, the one representation both engines
 // compare and index identically. Every query the status view makes has an
 // index: rollups by bucket (primary key prefix) and by (key|model|token|
-// pool, bucket); raw rows by ts and by (filter column, ts).
+// pool, bucket); error rows by ts and by (filter column, ts). Raw request
+// rows, written once per proxied request and read only by RecentRequests
+// (not by the status view), keep just their ts index (migration 0002):
+// each further index was a random B-tree insert per request, and they were
+// most of the writer's CPU. RecentRequests walks ts newest first and
+// filters as it goes.
 //
 // The only SQL that differs between the engines (connection setup, the
 // upsert clause, batched DELETE, and which errors are transient) lives in
