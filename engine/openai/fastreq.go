@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
@@ -99,7 +100,7 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return
 // fastChatRequest translates the common request shape; ok=false means the
 // full path must handle the body (see the comment at the top of the file).
 func fastChatRequest(body []byte, opt *Options) (cr *ChatRequest, ok bool) {
-	if len(body) == 0 || !gjson.ValidBytes(body) {
+	if len(body) == 0 || (len(body) > 64<<10 && hasMediaPart(body)) || !gjson.ValidBytes(body) {
 		return nil, false
 	}
 	root := gjson.Parse(bytesToString(body))
@@ -134,6 +135,14 @@ func fastChatRequest(body []byte, opt *Options) (cr *ChatRequest, ok bool) {
 		return nil, false
 	}
 	return r.build(opt)
+}
+
+// hasMediaPart spots image, audio and file parts, which the fast path
+// refuses, before a large body (megabytes of base64) is validated twice.
+// A false positive only costs the fast path.
+func hasMediaPart(body []byte) bool {
+	return bytes.Contains(body, []byte(`"image_url"`)) || bytes.Contains(body, []byte(`"input_audio"`)) ||
+		bytes.Contains(body, []byte(`"file"`))
 }
 
 func isNull(v gjson.Result) bool { return v.Type == gjson.Null }

@@ -172,3 +172,17 @@ func TestTranslateChatResponsePooled(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestFastPathSkipsLargeMedia: a large body with an image goes straight to
+// the full path (and is still translated).
+func TestFastPathSkipsLargeMedia(t *testing.T) {
+	big := bytes.Repeat([]byte("A"), 80<<10)
+	body := []byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,` + string(big) + `"}}]}]}`)
+	if _, ok := fastChatRequest(body, &Options{}); ok {
+		t.Fatal("fast path took an image body")
+	}
+	cr, e := TranslateChatRequest(context.Background(), body, Options{})
+	if e != nil || !bytes.Contains(cr.Gemini, []byte(`"inlineData":{"mimeType":"image/png"`)) {
+		t.Fatalf("image body not translated: %v %.200s", e, cr.Gemini)
+	}
+}
