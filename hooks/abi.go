@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // ABIVersion is the hook ABI version this host speaks. A guest whose
@@ -190,30 +191,30 @@ func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody
 	end := func(k int) { idx[k][1] = len(b) - base - idx[k][0] }
 
 	member(idxRoute, "route")
-	b = appendJSONString(b, in.Route)
+	b = jsonw.AppendString(b, in.Route)
 	end(idxRoute)
 	member(idxProtocol, "protocol")
-	b = appendJSONString(b, in.Protocol)
+	b = jsonw.AppendString(b, in.Protocol)
 	end(idxProtocol)
 	member(idxToken, "token")
 	b = append(b, `{"name":`...)
-	b = appendJSONString(b, in.Token.Name)
+	b = jsonw.AppendString(b, in.Token.Name)
 	b = append(b, `,"labels":{`...)
 	for i, k := range sortedKeys(in.Token.Labels) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, in.Token.Labels[k])
+		b = jsonw.AppendString(b, in.Token.Labels[k])
 	}
 	b = append(b, "}}"...)
 	end(idxToken)
 	member(idxPool, "pool")
-	b = appendJSONString(b, in.Pool)
+	b = jsonw.AppendString(b, in.Pool)
 	end(idxPool)
 	member(idxModel, "model")
-	b = appendJSONString(b, in.Model)
+	b = jsonw.AppendString(b, in.Model)
 	end(idxModel)
 	member(idxHeaders, "headers")
 	b = append(b, '{')
@@ -228,7 +229,7 @@ func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody
 		first = false
 		b = appendJSONLower(b, h.Name)
 		b = append(b, ':')
-		b = appendJSONString(b, redactKeyParam(h.Value))
+		b = jsonw.AppendString(b, redactKeyParam(h.Value))
 	}
 	b = append(b, '}')
 	end(idxHeaders)
@@ -291,57 +292,14 @@ func sortedKeys(m map[string]string) []string {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD so the guest always receives valid JSON.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // appendJSONLower appends a header name, lower-cased, as a JSON string.
 func appendJSONLower(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return appendJSONString(b, lowerASCII(s))
+			return jsonw.AppendString(b, lowerASCII(s))
 		}
 	}
-	return appendJSONString(b, s)
+	return jsonw.AppendString(b, s)
 }
 
 func lowerASCII(s string) string {

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanceproxy/balance/examples/hooks/redact/pii"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/balanceproxy/balance/examples/hooks/redact/pii"
 )
 
 // chatRequest2KB is a realistic OpenAI chat request of about 2 KB.

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // apiError is a google.rpc.Status as the Gemini API renders it. details is
@@ -47,9 +49,9 @@ func errLeakedKey(key string) apiError {
 		"Permission denied: Consumer 'api_key:" + key + "' has been suspended."
 	d := make([]byte, 0, 256)
 	d = append(d, `[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"CONSUMER_SUSPENDED","domain":"googleapis.com","metadata":{"consumer":`...)
-	d = appendString(d, "api_key:"+key)
+	d = jsonw.AppendMarshal(d, "api_key:"+key)
 	d = append(d, `,"service":"`+serviceName+`"}},{"@type":"type.googleapis.com/google.rpc.LocalizedMessage","locale":"en-US","message":`...)
-	d = appendString(d, msg)
+	d = jsonw.AppendMarshal(d, msg)
 	d = append(d, "}]"...)
 	return apiError{code: 403, status: "PERMISSION_DENIED", message: msg, details: string(d)}
 }
@@ -104,7 +106,7 @@ func errRateLimit(model string, delay time.Duration) apiError {
 	d := make([]byte, 0, 640)
 	d = append(d, `[{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},`...)
 	d = append(d, `{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":`...)
-	d = appendString(d, model)
+	d = jsonw.AppendMarshal(d, model)
 	d = append(d, `},"quotaValue":"10"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"`...)
 	d = append(d, dur...)
 	d = append(d, `"}]`...)
@@ -116,9 +118,9 @@ func appendErrorCompact(dst []byte, e apiError) []byte {
 	dst = append(dst, `{"error":{"code":`...)
 	dst = appendInt(dst, e.code)
 	dst = append(dst, `,"message":`...)
-	dst = appendString(dst, e.message)
+	dst = jsonw.AppendMarshal(dst, e.message)
 	dst = append(dst, `,"status":`...)
-	dst = appendString(dst, e.status)
+	dst = jsonw.AppendMarshal(dst, e.status)
 	if e.details != "" {
 		dst = append(dst, `,"details":`...)
 		dst = append(dst, e.details...)

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Generation is deterministic so tests can assert on content:
@@ -297,7 +299,7 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 			b = appendSchemaValue(b, schema, text, 0, false)
 		} else {
 			b = append(b, `{"echo":`...)
-			b = appendString(b, text)
+			b = jsonw.AppendMarshal(b, text)
 			b = append(b, '}')
 		}
 		p.answer = string(b)
@@ -372,7 +374,7 @@ func appendSchemaValue(dst []byte, schema gjson.Result, text string, depth int, 
 				dst = append(dst, ',')
 			}
 			n++
-			dst = appendString(dst, k.String())
+			dst = jsonw.AppendMarshal(dst, k.String())
 			dst = append(dst, ':')
 			dst = appendSchemaValue(dst, v, text, depth+1, false)
 			return true
@@ -393,7 +395,7 @@ func appendSchemaValue(dst []byte, schema gjson.Result, text string, depth int, 
 	case asObject:
 		return append(dst, "{}"...)
 	default:
-		return appendString(dst, truncateRunes(text, 64))
+		return jsonw.AppendMarshal(dst, truncateRunes(text, 64))
 	}
 }
 
@@ -488,21 +490,21 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 		switch pc.kind {
 		case pieceText:
 			dst = append(dst, `{"text":`...)
-			dst = appendString(dst, pc.text)
+			dst = jsonw.AppendMarshal(dst, pc.text)
 			dst = append(dst, '}')
 		case pieceThought:
 			dst = append(dst, `{"text":`...)
-			dst = appendString(dst, pc.text)
+			dst = jsonw.AppendMarshal(dst, pc.text)
 			dst = append(dst, `,"thought":true}`...)
 		case pieceCall:
 			dst = append(dst, `{"functionCall":{"id":`...)
-			dst = appendString(dst, p.fnID)
+			dst = jsonw.AppendMarshal(dst, p.fnID)
 			dst = append(dst, `,"name":`...)
-			dst = appendString(dst, p.fnName)
+			dst = jsonw.AppendMarshal(dst, p.fnName)
 			dst = append(dst, `,"args":`...)
 			dst = append(dst, p.fnArgs...)
 			dst = append(dst, `},"thoughtSignature":`...)
-			dst = appendString(dst, p.signature)
+			dst = jsonw.AppendMarshal(dst, p.signature)
 			dst = append(dst, '}')
 		case pieceImage:
 			dst = append(dst, `{"inlineData":{"mimeType":"image/png","data":"`...)
@@ -513,12 +515,12 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 	dst = append(dst, `],"role":"model"}`...)
 	if final {
 		dst = append(dst, `,"finishReason":`...)
-		dst = appendString(dst, p.finish)
+		dst = jsonw.AppendMarshal(dst, p.finish)
 	}
 	dst = append(dst, `,"index":0`...)
 	if final && p.finishMsg != "" {
 		dst = append(dst, `,"finishMessage":`...)
-		dst = appendString(dst, p.finishMsg)
+		dst = jsonw.AppendMarshal(dst, p.finishMsg)
 	}
 	if final && p.grounding {
 		dst = p.appendGrounding(dst)
@@ -539,7 +541,7 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 		dst = appendInt(dst, p.thoughtTokens)
 	}
 	dst = append(dst, `},"modelVersion":`...)
-	dst = appendString(dst, p.model.id)
+	dst = jsonw.AppendMarshal(dst, p.model.id)
 	dst = append(dst, `,"responseId":"`...)
 	dst = append(dst, p.responseID[:]...) // base64url: nothing to escape
 	dst = append(dst, '"')
@@ -548,16 +550,16 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 
 func (p *genPlan) appendGrounding(dst []byte) []byte {
 	dst = append(dst, `,"groundingMetadata":{"searchEntryPoint":{"renderedContent":`...)
-	dst = appendString(dst, `<style>.container{display:flex}</style><div class="container"><a class="chip" href="https://www.google.com/search?q=mock">`+
+	dst = jsonw.AppendMarshal(dst, `<style>.container{display:flex}</style><div class="container"><a class="chip" href="https://www.google.com/search?q=mock">`+
 		`mock search</a></div>`)
 	dst = append(dst, `},"groundingChunks":[{"web":{"uri":"https://vertexaisearch.cloud.google.com/grounding-api-redirect/mock-0","title":"example.com"}},`...)
 	dst = append(dst, `{"web":{"uri":"https://vertexaisearch.cloud.google.com/grounding-api-redirect/mock-1","title":"wikipedia.org"}}],`...)
 	dst = append(dst, `"groundingSupports":[{"segment":{"endIndex":`...)
 	dst = appendInt(dst, len(p.answer))
 	dst = append(dst, `,"text":`...)
-	dst = appendString(dst, p.answer)
+	dst = jsonw.AppendMarshal(dst, p.answer)
 	dst = append(dst, `},"groundingChunkIndices":[0,1]}],"webSearchQueries":[`...)
-	dst = appendString(dst, p.query)
+	dst = jsonw.AppendMarshal(dst, p.query)
 	return append(dst, "]}"...)
 }
 

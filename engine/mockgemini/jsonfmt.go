@@ -2,7 +2,6 @@ package mockgemini
 
 import (
 	"strconv"
-	"unicode/utf8"
 )
 
 // The mock builds every response body as compact JSON with plain appends
@@ -10,61 +9,6 @@ import (
 // layouts Google actually sends: the 2-space pretty form of unary bodies and
 // the single-line `": "`-spaced form of SSE events. Keeping one builder and
 // two cheap linear re-renderers means the shapes cannot drift apart.
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string literal. Like Google's JSON
-// (and encoding/json) it escapes <, > and & as \u003c, \u003e, \u0026, and it
-// replaces invalid UTF-8 with U+FFFD so the output is always valid JSON.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"':
-				dst = append(dst, '\\', '"')
-			case '\\':
-				dst = append(dst, '\\', '\\')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // appendKey appends `"k":` for a key that needs no escaping.
 func appendKey(dst []byte, k string) []byte {

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // modelKind says which custom methods a model answers; asking a model for a
@@ -92,14 +94,14 @@ func appendFloat(dst []byte, f float64) []byte { return strconv.AppendFloat(dst,
 // appendModel appends the compact Model resource.
 func appendModel(dst []byte, m *modelInfo) []byte {
 	dst = appendKey(append(dst, '{'), "name")
-	dst = appendString(dst, "models/"+m.id)
+	dst = jsonw.AppendMarshal(dst, "models/"+m.id)
 	dst = appendKey(append(dst, ','), "version")
-	dst = appendString(dst, m.version)
+	dst = jsonw.AppendMarshal(dst, m.version)
 	dst = appendKey(append(dst, ','), "displayName")
-	dst = appendString(dst, m.display)
+	dst = jsonw.AppendMarshal(dst, m.display)
 	if m.description != "" {
 		dst = appendKey(append(dst, ','), "description")
-		dst = appendString(dst, m.description)
+		dst = jsonw.AppendMarshal(dst, m.description)
 	}
 	dst = appendKey(append(dst, ','), "inputTokenLimit")
 	dst = appendInt(dst, m.inLimit)
@@ -111,7 +113,7 @@ func appendModel(dst []byte, m *modelInfo) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, meth)
+		dst = jsonw.AppendMarshal(dst, meth)
 	}
 	dst = append(dst, ']')
 	if m.temperature != 0 {
@@ -172,7 +174,7 @@ func appendModelsPage(dst []byte, offset, size int) []byte {
 	dst = append(dst, ']')
 	if end < len(catalog) {
 		dst = appendKey(append(dst, ','), "nextPageToken")
-		dst = appendString(dst, encodePageToken(end))
+		dst = jsonw.AppendMarshal(dst, encodePageToken(end))
 	}
 	return append(dst, '}')
 }

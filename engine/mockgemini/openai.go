@@ -7,6 +7,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Google's OpenAI-compatible endpoint (/v1beta/openai/...). Like the real
@@ -134,7 +136,7 @@ func (s *Server) serveChat(ctx *fasthttp.RequestCtx, r *request) {
 		case "json_schema":
 			p.answer = string(appendSchemaValue(nil, rf.Get("json_schema.schema"), userText, 0, false))
 		case "json_object":
-			p.answer = string(appendString([]byte(`{"echo":`), userText)) + "}"
+			p.answer = string(jsonw.AppendMarshal([]byte(`{"echo":`), userText)) + "}"
 		default:
 			p.answer = "Echo: " + userText
 		}
@@ -185,13 +187,13 @@ func chatContent(c gjson.Result) string {
 
 func (p *chatPlan) appendHead(dst []byte, object string) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, p.id)
+	dst = jsonw.AppendMarshal(dst, p.id)
 	dst = append(dst, `,"object":"`...)
 	dst = append(dst, object...)
 	dst = append(dst, `","created":`...)
 	dst = appendInt(dst, int(p.created))
 	dst = append(dst, `,"model":`...)
-	return appendString(dst, p.model)
+	return jsonw.AppendMarshal(dst, p.model)
 }
 
 func (p *chatPlan) appendUsage(dst []byte) []byte {
@@ -215,11 +217,11 @@ func (p *chatPlan) appendToolCall(dst []byte, withIndex bool) []byte {
 		dst = append(dst, `"index":0,`...)
 	}
 	dst = append(dst, `"id":`...)
-	dst = appendString(dst, p.toolID)
+	dst = jsonw.AppendMarshal(dst, p.toolID)
 	dst = append(dst, `,"type":"function","function":{"name":`...)
-	dst = appendString(dst, p.toolName)
+	dst = jsonw.AppendMarshal(dst, p.toolName)
 	dst = append(dst, `,"arguments":`...)
-	dst = appendString(dst, string(p.toolArgs))
+	dst = jsonw.AppendMarshal(dst, string(p.toolArgs))
 	return append(dst, "}}]"...)
 }
 
@@ -231,10 +233,10 @@ func (p *chatPlan) appendCompletion(dst []byte) []byte {
 		dst = p.appendToolCall(dst, false)
 	} else {
 		dst = append(dst, `"content":`...)
-		dst = appendString(dst, p.answer)
+		dst = jsonw.AppendMarshal(dst, p.answer)
 	}
 	dst = append(dst, `},"finish_reason":`...)
-	dst = appendString(dst, p.finish)
+	dst = jsonw.AppendMarshal(dst, p.finish)
 	dst = append(dst, `}],`...)
 	dst = p.appendUsage(dst)
 	return append(dst, '}')
@@ -253,7 +255,7 @@ func (p *chatPlan) streamChunks(n int, includeUsage bool, emit func([]byte)) {
 		if finish == "" {
 			b = append(b, "null"...)
 		} else {
-			b = appendString(b, finish)
+			b = jsonw.AppendMarshal(b, finish)
 		}
 		b = append(b, "}]}"...)
 		emit(b)
@@ -270,7 +272,7 @@ func (p *chatPlan) streamChunks(n int, includeUsage bool, emit func([]byte)) {
 					d = append(d, `"role":"assistant",`...)
 				}
 				d = append(d, `"content":`...)
-				return appendString(d, t)
+				return jsonw.AppendMarshal(d, t)
 			}, "")
 		}
 	}
@@ -291,7 +293,7 @@ func (s *Server) serveOpenAIModels(ctx *fasthttp.RequestCtx, id []byte) {
 	}
 	entry := func(b []byte, m *modelInfo) []byte {
 		b = append(b, `{"id":`...)
-		b = appendString(b, "models/"+m.id)
+		b = jsonw.AppendMarshal(b, "models/"+m.id)
 		b = append(b, `,"object":"model","created":0,"owned_by":"google"}`...)
 		return b
 	}
@@ -372,7 +374,7 @@ func (s *Server) serveOpenAIEmbeddings(ctx *fasthttp.RequestCtx, r *request) {
 		used += tokens(len(t))
 	}
 	b = append(b, `],"model":`...)
-	b = appendString(b, m.id)
+	b = jsonw.AppendMarshal(b, m.id)
 	b = append(b, `,"usage":{"prompt_tokens":`...)
 	b = appendInt(b, used)
 	b = append(b, `,"total_tokens":`...)

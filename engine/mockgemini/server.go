@@ -26,8 +26,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/secret"
 	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/engine/secret"
 )
 
 // MaxBodySize is the request body limit, matching what the proxy accepts.
@@ -568,7 +570,7 @@ func (s *Server) serveStats(ctx *fasthttp.RequestCtx) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, fp)
+		b = jsonw.AppendMarshal(b, fp)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, byFP[fp], 10)
 	}
@@ -577,7 +579,7 @@ func (s *Server) serveStats(ctx *fasthttp.RequestCtx) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, p)
+		b = jsonw.AppendMarshal(b, p)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, s.perPath[p].Load(), 10)
 	}

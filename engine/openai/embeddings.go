@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // EmbeddingsRequest is a validated /v1/embeddings request.
@@ -84,9 +86,9 @@ func (r *EmbeddingsRequest) GeminiBody(upstreamModel string) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"model":"models/`...)
-		b = appendStringBody(b, upstreamModel)
+		b = jsonw.AppendStringBody(b, upstreamModel)
 		b = append(b, `","content":{"parts":[{"text":`...)
-		b = appendString(b, s)
+		b = jsonw.AppendString(b, s)
 		b = append(b, `}]}`...)
 		if r.Dimensions > 0 {
 			b = append(b, `,"outputDimensionality":`...)
@@ -142,7 +144,7 @@ func (r *EmbeddingsRequest) TranslateEmbeddingsResponse(gemini []byte) ([]byte, 
 	})
 	tokens := root.Get("usageMetadata.promptTokenCount").Int()
 	b = append(b, `],"model":`...)
-	b = appendString(b, r.Model)
+	b = jsonw.AppendString(b, r.Model)
 	b = append(b, `,"usage":{"prompt_tokens":`...)
 	b = appendInt(b, tokens)
 	b = append(b, `,"total_tokens":`...)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Error is an OpenAI-shaped API error with the HTTP status to send.
@@ -36,9 +38,9 @@ func (e *Error) JSON() []byte {
 
 func (e *Error) appendJSON(b []byte) []byte {
 	b = append(b, `{"error":{"message":`...)
-	b = appendString(b, e.Message)
+	b = jsonw.AppendString(b, e.Message)
 	b = append(b, `,"type":`...)
-	b = appendString(b, e.Type)
+	b = jsonw.AppendString(b, e.Type)
 	b = append(b, `,"param":`...)
 	b = appendStringOrNull(b, e.Param)
 	b = append(b, `,"code":`...)

@@ -6,71 +6,14 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Helpers that reproduce encoding/json's exact bytes, so hand-written output
 // on the fast paths is byte-identical to what json.Marshal produced for the
 // same values (the golden files and the differential fuzz test hold both
 // paths to that).
-
-// appendMarshalString appends s exactly as json.Marshal encodes a Go string:
-// HTML-escaped (<, >, & as \u003c…), \b and \f short forms, invalid UTF-8 as
-// \ufffd, U+2028/U+2029 escaped.
-func appendMarshalString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendMarshalStringBody(b, s)
-	return append(b, '"')
-}
-
-func appendMarshalStringBody(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
-}
 
 // plainJSONString reports whether the body of a JSON string literal (between
 // the quotes) decodes to itself and re-encodes to itself under json.Marshal:
@@ -195,7 +138,7 @@ func appendReencoded(b []byte, raw string) []byte {
 		b = append(b, raw...)
 		return append(b, '"')
 	}
-	return appendMarshalString(b, unquoteJSON(raw))
+	return jsonw.AppendMarshal(b, unquoteJSON(raw))
 }
 
 // appendMarshalFloat appends f as json.Marshal encodes a float64.

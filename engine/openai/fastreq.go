@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // The fast request path. Decoding the body into chatBody with encoding/json
@@ -647,7 +649,7 @@ func (r *fastReq) appendGenConfig(b []byte, opt *Options, th *gThinking, cr *Cha
 				b = append(b, ',')
 			}
 			b = append(b, `"thinkingLevel":`...)
-			b = appendMarshalString(b, th.ThinkingLevel)
+			b = jsonw.AppendMarshal(b, th.ThinkingLevel)
 		}
 		if th.IncludeThoughts {
 			if len(b) > ts {

@@ -279,3 +279,5 @@ func appendCompactHTML(b []byte, raw string) ([]byte, bool) {
 	}
 	return b, true
 }
+
+const hexDigits = "0123456789abcdef"

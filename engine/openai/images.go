@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // ImagesRequest is a validated /v1/images/generations request.
@@ -74,7 +76,7 @@ func TranslateImagesRequest(body []byte) (*ImagesRequest, *Error) {
 	}
 	b := make([]byte, 0, len(in.Prompt)+128)
 	b = append(b, `{"instances":[{"prompt":`...)
-	b = appendString(b, in.Prompt)
+	b = jsonw.AppendString(b, in.Prompt)
 	b = append(b, `}],"parameters":{"sampleCount":`...)
 	b = appendInt(b, int64(r.N))
 	if aspect != "" {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 func TestErrorFromGemini(t *testing.T) {
@@ -320,7 +322,7 @@ func TestSafeFetcher(t *testing.T) {
 
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\x1f\t\n\r", "ünï ✓ 😀", "bad\xffutf8", "\u2028\u2029", "<html>&"} {
-		got := appendString(nil, s)
+		got := jsonw.AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Errorf("%q → invalid JSON %s: %v", s, got, err)

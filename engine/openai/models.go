@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // TranslateModels builds OpenAI's model list from one or more Gemini
@@ -50,7 +52,7 @@ func TranslateModel(id string) []byte {
 
 func appendModel(b []byte, id string) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, id)
+	b = jsonw.AppendString(b, id)
 	return append(b, `,"object":"model","created":0,"owned_by":"google"}`...)
 }
 

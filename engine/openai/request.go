@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Options are the operator's translation settings (from config), shared by
@@ -1016,6 +1018,6 @@ func toolResponse(text string) json.RawMessage {
 	}
 	b := make([]byte, 0, len(text)+16)
 	b = append(b, `{"result":`...)
-	b = appendString(b, text)
+	b = jsonw.AppendString(b, text)
 	return append(b, '}')
 }

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Reply carries what an answer needs from its request. Build it with
@@ -290,15 +292,15 @@ func (t *translator) parts(c *choice, parts gjson.Result) {
 		}
 		if ec := pv[5]; ec.Exists() {
 			c.content = append(c.content, `\n\n`+"```"...)
-			c.content = appendStringBody(c.content, strings.ToLower(ec.Get("language").Str))
+			c.content = jsonw.AppendStringBody(c.content, strings.ToLower(ec.Get("language").Str))
 			c.content = append(c.content, `\n`...)
-			c.content = appendStringBody(c.content, ec.Get("code").Str)
+			c.content = jsonw.AppendStringBody(c.content, ec.Get("code").Str)
 			c.content = append(c.content, `\n`+"```"+`\n`...)
 			return true
 		}
 		if cr := pv[6]; cr.Exists() {
 			c.content = append(c.content, `\n`+"```"+`output\n`...)
-			c.content = appendStringBody(c.content, cr.Get("output").Str)
+			c.content = jsonw.AppendStringBody(c.content, cr.Get("output").Str)
 			c.content = append(c.content, `\n`+"```"+`\n`...)
 		}
 		return true
@@ -314,7 +316,7 @@ func (t *translator) toolCall(c *choice, fc gjson.Result, sig string) {
 	b = append(b, `{"id":"`...)
 	b = appendToolCallID(b, fc.Get("id").Str, sig)
 	b = append(b, `","type":"function","function":{"name":`...)
-	b = appendString(b, fc.Get("name").Str)
+	b = jsonw.AppendString(b, fc.Get("name").Str)
 	b = append(b, `,"arguments":`...)
 	args := fc.Get("args")
 	if args.IsObject() {
@@ -322,9 +324,9 @@ func (t *translator) toolCall(c *choice, fc gjson.Result, sig string) {
 		// bodies are pretty-printed, so compact first.
 		t.scratch.Reset()
 		if json.Compact(&t.scratch, unsafe.Slice(unsafe.StringData(args.Raw), len(args.Raw))) == nil {
-			b = appendString(b, bytesToString(t.scratch.Bytes()))
+			b = jsonw.AppendString(b, bytesToString(t.scratch.Bytes()))
 		} else {
-			b = appendString(b, args.Raw)
+			b = jsonw.AppendString(b, args.Raw)
 		}
 	} else {
 		b = append(b, `"{}"`...)
@@ -332,7 +334,7 @@ func (t *translator) toolCall(c *choice, fc gjson.Result, sig string) {
 	b = append(b, '}')
 	if sig != "" {
 		b = append(b, `,"extra_content":{"google":{"thought_signature":`...)
-		b = appendString(b, sig)
+		b = jsonw.AppendString(b, sig)
 		b = append(b, "}}"...)
 	}
 	c.tools = append(b, '}')
@@ -349,14 +351,14 @@ func (t *translator) image(c *choice, mimeType string, data gjson.Result) {
 			c.images = append(c.images, ',')
 		}
 		c.images = append(c.images, `{"type":"image_url","image_url":{"url":"data:`...)
-		c.images = appendStringBody(c.images, mimeType)
+		c.images = jsonw.AppendStringBody(c.images, mimeType)
 		c.images = append(c.images, ";base64,"...)
 		c.images = append(c.images, body...)
 		c.images = append(c.images, `"}}`...)
 		return
 	}
 	c.content = append(c.content, `\n\n![image](data:`...)
-	c.content = appendStringBody(c.content, mimeType)
+	c.content = jsonw.AppendStringBody(c.content, mimeType)
 	c.content = append(c.content, ";base64,"...)
 	c.content = append(c.content, body...)
 	c.content = append(c.content, `)\n\n`...)
@@ -387,9 +389,9 @@ func appendSources(b []byte, src []source) []byte {
 	for i, s := range src {
 		b = appendInt(b, int64(i+1))
 		b = append(b, ". ["...)
-		b = appendStringBody(b, strings.NewReplacer("[", "(", "]", ")").Replace(s.title))
+		b = jsonw.AppendStringBody(b, strings.NewReplacer("[", "(", "]", ")").Replace(s.title))
 		b = append(b, "]("...)
-		b = appendStringBody(b, s.uri)
+		b = jsonw.AppendStringBody(b, s.uri)
 		b = append(b, `)\n`...)
 	}
 	return b
@@ -420,11 +422,11 @@ func TranslateChatResponse(gemini []byte, rep Reply, opt Options) ([]byte, Usage
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"id":`...)
-	b = appendString(b, rep.ID)
+	b = jsonw.AppendString(b, rep.ID)
 	b = append(b, `,"object":"chat.completion","created":`...)
 	b = appendInt(b, rep.Created)
 	b = append(b, `,"model":`...)
-	b = appendString(b, rep.Model)
+	b = jsonw.AppendString(b, rep.Model)
 	b = append(b, `,"choices":[`...)
 	for i, c := range t.choices {
 		if i > 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // KeepAlive is an SSE comment for slow answers to streaming clients ("fake
@@ -32,11 +34,11 @@ func NewStreamTranslator(rep Reply, opt Options) *StreamTranslator {
 	s := &StreamTranslator{t: translator{rep: rep, opt: opt}, buf: make([]byte, 0, 1024)}
 	p := make([]byte, 0, 96+len(rep.ID)+len(rep.Model))
 	p = append(p, `data: {"id":`...)
-	p = appendString(p, rep.ID)
+	p = jsonw.AppendString(p, rep.ID)
 	p = append(p, `,"object":"chat.completion.chunk","created":`...)
 	p = appendInt(p, rep.Created)
 	p = append(p, `,"model":`...)
-	p = appendString(p, rep.Model)
+	p = jsonw.AppendString(p, rep.Model)
 	p = append(p, `,"choices":[`...)
 	s.prefix = p
 	return s

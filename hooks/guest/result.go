@@ -3,7 +3,8 @@ package guest
 import (
 	"sort"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 var phases = [3]Phase{PhaseRequest, PhaseResponse, PhaseChunk}
@@ -88,48 +89,7 @@ func appendResult(b []byte, r *Result) []byte {
 	return append(b, '}')
 }
 
-const hexDigits = "0123456789abcdef"
-
 // AppendString appends s as a JSON string literal (quoted and escaped).
 // Invalid UTF-8 bytes become U+FFFD, so the output is always valid JSON
 // and valid UTF-8.
-func AppendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			i++
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+func AppendString(b []byte, s string) []byte { return jsonw.AppendMarshal(b, s) }
