@@ -400,24 +400,7 @@ func (s *Server) openAIEmbeddings(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		return
 	}
 	defer s.finishUnary(ctx, rt, ex)
-	req := openAIUpstream(ex, "batchEmbedContents", er.GeminiBody(ex.model.Target), false)
-	defer fasthttp.ReleaseRequest(req)
-	up := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseResponse(up)
-	out, freeAt := s.forward(ex, req, up, false)
-	if out != outUpstream || up.StatusCode() != fasthttp.StatusOK {
-		s.openAIFail(ctx, ex, out, freeAt, up)
-		return
-	}
-	answer, err := er.TranslateEmbeddingsResponse(up.Body())
-	if err != nil {
-		ex.status = fasthttp.StatusBadGateway
-		writeOpenAIError(ctx, fasthttp.StatusBadGateway, "Could not translate the upstream answer: "+err.Error(), "", 0)
-		return
-	}
-	ex.status, ex.ttfb = fasthttp.StatusOK, time.Since(ex.start)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(answer)
+	s.openAIUnary(ctx, ex, "batchEmbedContents", er.GeminiBody(ex.model.Target), er.TranslateEmbeddingsResponse)
 }
 
 // openAIImages serves POST /v1/images/generations through Imagen :predict,
@@ -436,7 +419,14 @@ func (s *Server) openAIImages(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		return
 	}
 	defer s.finishUnary(ctx, rt, ex)
-	req := openAIUpstream(ex, "predict", ir.Gemini, false)
+	created := time.Now().Unix()
+	s.openAIUnary(ctx, ex, "predict", ir.Gemini, func(b []byte) ([]byte, error) { return openai.TranslateImagesResponse(b, created) })
+}
+
+// openAIUnary runs one Gemini call for an OpenAI route and answers with
+// its translation, or with the failure in OpenAI's shape.
+func (s *Server) openAIUnary(ctx *fasthttp.RequestCtx, ex *exchange, method string, body []byte, translate func([]byte) ([]byte, error)) {
+	req := openAIUpstream(ex, method, body, false)
 	defer fasthttp.ReleaseRequest(req)
 	up := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(up)
@@ -445,7 +435,7 @@ func (s *Server) openAIImages(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		s.openAIFail(ctx, ex, out, freeAt, up)
 		return
 	}
-	answer, err := openai.TranslateImagesResponse(up.Body(), time.Now().Unix())
+	answer, err := translate(up.Body())
 	if err != nil {
 		ex.status = fasthttp.StatusBadGateway
 		writeOpenAIError(ctx, fasthttp.StatusBadGateway, "Could not translate the upstream answer: "+err.Error(), "", 0)
