@@ -298,11 +298,18 @@ func copyStream(w *bufio.Writer, first []byte, body io.Reader, tail *tailBuffer)
 			return written, errClientGone
 		}
 	}
-	bufp := peekBufPool.Get().(*[]byte)
-	defer peekBufPool.Put(bufp)
-	buf := *bufp
 	for {
-		n, rerr := body.Read(buf)
+		// Read straight into the writer's free space: no buffer of our
+		// own is held for the life of the stream. Flush empties it after
+		// every read, so there is always a whole buffer to read into.
+		buf := w.AvailableBuffer()
+		if cap(buf) < 512 {
+			if err := w.Flush(); err != nil {
+				return written, errClientGone
+			}
+			buf = w.AvailableBuffer()
+		}
+		n, rerr := body.Read(buf[:cap(buf)])
 		if n > 0 {
 			tail.write(buf[:n])
 			m, err := w.Write(buf[:n])
@@ -328,7 +335,7 @@ var errClientGone = errors.New("client went away")
 // tailBuffer keeps the last bytes of a stream: Gemini repeats cumulative
 // usageMetadata on every event, so the tail is enough to count tokens.
 type tailBuffer struct {
-	buf [4096]byte
+	buf [2048]byte
 	n   int
 }
 

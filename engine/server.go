@@ -121,13 +121,16 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		WriteTimeout:                  0, // streams are bounded by idle timers, not a total
 		CloseOnShutdown:               true,
 		Concurrency:                   256 * 1024,
-		ReadBufferSize:                8 << 10, // also the request header limit
+		ReadBufferSize:                4 << 10, // also the request header limit; held per connection
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
 		StreamRequestBody:             false,
-		Logger:                        fasthttpLogger{s.log},
-		ErrorHandler:                  serverError,
-		SecureErrorLogMessage:         true, // never log client tokens from headers
+		// Release the read and write buffers of connections that wait: an
+		// open stream or an idle keep-alive then costs ~10 KB less.
+		ReduceMemoryUsage:     true,
+		Logger:                fasthttpLogger{s.log},
+		ErrorHandler:          serverError,
+		SecureErrorLogMessage: true, // never log client tokens from headers
 		// The body limit is read per request from the live generation,
 		// so a reload can change it without touching the server.
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {

@@ -101,7 +101,7 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		SecureErrorLogMessage:         true, // never log the key header
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true,
-		ReadBufferSize:                8 << 10,
+		ReadBufferSize:                4 << 10, // held per connection, and a stream pins one
 		WriteBufferSize:               8 << 10,
 		MaxResponseBodySize:           256 << 20,
 		WriteTimeout:                  60 * time.Second,
