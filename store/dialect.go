@@ -32,10 +32,11 @@ type dialect interface {
 	// deleteBatch returns a DELETE of at most n rows of table whose column
 	// col is below one bound parameter.
 	deleteBatch(table, col string, n int) string
-	// prepareInserts says whether the writer should keep its INSERTs as
-	// prepared statements (cheap, per-connection, client-side in SQLite)
-	// rather than as SQL text (MySQL, whose DSN interpolates parameters
-	// client-side so each statement is one round trip).
+	// prepareInserts says whether the writer should write through the
+	// driver connection with its INSERTs kept prepared there (SQLite,
+	// where statements are cheap, client-side and per connection) rather
+	// than through database/sql with SQL text (MySQL, whose DSN
+	// interpolates parameters client-side: one round trip per statement).
 	prepareInserts() bool
 	// transient reports errors that say "try again later" rather than "this
 	// batch is bad".

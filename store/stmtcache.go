@@ -2,11 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
 )
 
 // chunkSizes are the only row counts a multi-row INSERT ever has. A batch
@@ -41,80 +42,99 @@ type stmtKey struct {
 	rows int
 }
 
-// stmtCache keeps the SQL text of every (insert, chunk size) and, where
-// the driver prepares client-side statements cheaply and keeps them per
-// connection (SQLite), the prepared statement. MySQL keeps only the text:
-// its DSN interpolates parameters client-side, one round trip per
-// statement, and server-side prepares would add a round trip per
+// inserter runs one multi-row INSERT inside the current batch transaction.
+type inserter interface {
+	exec(ctx context.Context, spec *insertSpec, rows int, args []any) error
+}
+
+// sqlText caches the SQL text of every (insert, chunk size). It is the
+// MySQL path: the DSN interpolates parameters client-side, so each
+// statement is one round trip, and server-side prepares would add one per
 // connection of the pool.
-//
-// Only the writer goroutine uses a stmtCache, so it takes no lock; close
-// runs after the writer has exited.
-type stmtCache struct {
-	db      *sqlx.DB
-	prepare bool
-	text    map[stmtKey]string
-	stmts   map[stmtKey]*sql.Stmt
-}
+type sqlText map[stmtKey]string
 
-func newStmtCache(db *sqlx.DB, prepare bool) *stmtCache {
-	return &stmtCache{db: db, prepare: prepare, text: map[stmtKey]string{}, stmts: map[stmtKey]*sql.Stmt{}}
-}
-
-func (c *stmtCache) sql(spec *insertSpec, rows int) string {
+func (c sqlText) sql(spec *insertSpec, rows int) string {
 	k := stmtKey{spec, rows}
-	q, ok := c.text[k]
+	q, ok := c[k]
 	if !ok {
 		q = insertSQL(spec.table, spec.cols, rows) + spec.suffix
-		c.text[k] = q
+		c[k] = q
 	}
 	return q
 }
 
-// ready prepares every (spec, chunk size) statement not yet prepared. It
-// must run outside a transaction: SQLite's single writer connection is
-// busy for the whole of one, and preparing on the pool would wait for it.
-func (c *stmtCache) ready(ctx context.Context, specs ...*insertSpec) error {
-	if !c.prepare {
-		return nil
-	}
-	for _, spec := range specs {
-		for _, rows := range chunkSizes {
-			k := stmtKey{spec, rows}
-			if c.stmts[k] != nil {
-				continue
-			}
-			st, err := c.db.PrepareContext(ctx, c.sql(spec, rows))
-			if err != nil {
-				return fmt.Errorf("prepare insert %s: %w", spec.table, err)
-			}
-			c.stmts[k] = st
-		}
-	}
-	return nil
+// sqlTx runs inserts through database/sql in tx.
+type sqlTx struct {
+	tx   *sqlx.Tx
+	text sqlText
 }
 
-// exec runs spec's INSERT of rows rows with args inside tx.
-func (c *stmtCache) exec(ctx context.Context, tx *sqlx.Tx, spec *insertSpec, rows int, args []any) error {
-	st := c.stmts[stmtKey{spec, rows}]
-	if st == nil {
-		// Text statements (MySQL), or a statement ready has not made.
-		_, err := tx.ExecContext(ctx, c.sql(spec, rows), args...)
-		return err
-	}
-	// Tx.StmtContext reuses the statement already prepared on the
-	// transaction's connection (the single SQLite writer connection), and
-	// prepares it anew only when that connection has been replaced.
-	txst := tx.StmtContext(ctx, st)
-	_, err := txst.ExecContext(ctx, args...)
-	_ = txst.Close() // releases the transaction's handle, not the prepared statement
+func (t sqlTx) exec(ctx context.Context, spec *insertSpec, rows int, args []any) error {
+	_, err := t.tx.ExecContext(ctx, t.text.sql(spec, rows), args...)
 	return err
 }
 
-func (c *stmtCache) close() {
-	for k, st := range c.stmts {
+// sqliteConn is the SQLite writer's direct line to its driver connection.
+// database/sql costs the writer more than it gives it here: per statement
+// it re-wraps the prepared statement for the transaction and copies every
+// argument into a fresh []driver.NamedValue (about 1 KB per row), and the
+// writer needs none of its pooling. Statements stay prepared on the one
+// writer connection for the Store's life and the NamedValue slice is
+// reused, so a batch allocates almost nothing beyond boxing its values.
+//
+// Only the writer goroutine uses it; close runs after the writer exited.
+type sqliteConn struct {
+	conn  *sqlite3.SQLiteConn // the connection stmts were prepared on
+	stmts map[stmtKey]driver.Stmt
+	text  sqlText
+	nv    []driver.NamedValue
+}
+
+func newSQLiteConn() *sqliteConn {
+	return &sqliteConn{stmts: map[stmtKey]driver.Stmt{}, text: sqlText{}}
+}
+
+// on points the cache at c, forgetting statements prepared on another
+// connection (database/sql replaced the old one).
+func (w *sqliteConn) on(c *sqlite3.SQLiteConn) {
+	if w.conn != c {
+		w.close()
+		w.conn = c
+	}
+}
+
+func (w *sqliteConn) exec(ctx context.Context, spec *insertSpec, rows int, args []any) error {
+	k := stmtKey{spec, rows}
+	st := w.stmts[k]
+	if st == nil {
+		var err error
+		if st, err = w.conn.Prepare(w.text.sql(spec, rows)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		w.stmts[k] = st
+	}
+	for len(w.nv) < len(args) {
+		w.nv = append(w.nv, driver.NamedValue{Ordinal: len(w.nv) + 1})
+	}
+	nv := w.nv[:len(args)]
+	for i, a := range args {
+		nv[i].Value = a
+	}
+	_, err := st.(driver.StmtExecContext).ExecContext(ctx, nv)
+	return err
+}
+
+// release drops the references to the last batch's values.
+func (w *sqliteConn) release() {
+	for i := range w.nv {
+		w.nv[i].Value = nil
+	}
+}
+
+func (w *sqliteConn) close() {
+	for k, st := range w.stmts {
 		_ = st.Close()
-		delete(c.stmts, k)
+		delete(w.stmts, k)
 	}
 }
 
@@ -122,7 +142,7 @@ func (c *stmtCache) close() {
 // multi-row INSERTs of the fixed chunkSizes. When sizes are given (one
 // estimate per row, in bytes) a chunk also stays under about
 // bytesPerInsert, so large error bodies never exceed MySQL's packet limit.
-func (c *stmtCache) insertChunks(ctx context.Context, tx *sqlx.Tx, spec *insertSpec, args []any, sizes []int) error {
+func insertChunks(ctx context.Context, ins inserter, spec *insertSpec, args []any, sizes []int) error {
 	n := len(spec.cols)
 	if len(args)%n != 0 {
 		return fmt.Errorf("insert %s: %d args for %d columns", spec.table, len(args), n)
@@ -139,7 +159,7 @@ func (c *stmtCache) insertChunks(ctx context.Context, tx *sqlx.Tx, spec *insertS
 			}
 		}
 		k := chunkFor(fit)
-		if err := c.exec(ctx, tx, spec, k, args[start*n:(start+k)*n]); err != nil {
+		if err := ins.exec(ctx, spec, k, args[start*n:(start+k)*n]); err != nil {
 			return fmt.Errorf("insert %s: %w", spec.table, err)
 		}
 		start += k

@@ -18,8 +18,8 @@ import (
 // Defaults applied by Open to zero Config fields.
 const (
 	DefaultQueueSize     = 65536
-	DefaultBatchSize     = 512
-	DefaultFlushInterval = 200 * time.Millisecond
+	DefaultBatchSize     = 1024
+	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultPruneInterval = time.Minute
 	DefaultMaxBodyBytes  = 64 << 10
 
@@ -43,8 +43,8 @@ type Config struct {
 	Driver        string        // "sqlite" (default) or "mysql"
 	DSN           string        // sqlite: file path (":memory:" for tests); mysql: go-sql-driver DSN
 	QueueSize     int           // bounded queue between Record and the writer; default 65536
-	BatchSize     int           // rows per writer transaction; default 512
-	FlushInterval time.Duration // longest a record waits for its batch to fill; default 200ms
+	BatchSize     int           // rows per writer transaction; default 1024
+	FlushInterval time.Duration // longest a record waits for its batch to fill; default 500ms
 	PruneInterval time.Duration // how often retention runs; default 1m
 	MaxBodyBytes  int           // hard cap on stored error/request bodies; default 64 KiB
 	Retention     Retention
@@ -103,15 +103,17 @@ type Health struct {
 // Store records request stats and shared key state. Its writer and pruner
 // goroutines are owned by the Store and stopped by Close.
 type Store struct {
-	cfg     Config
-	d       dialect
-	wdb     *sqlx.DB // the single writer connection (SQLite) or the pool (MySQL)
-	rdb     *sqlx.DB // readers; equals wdb where a second pool makes no sense
-	log     *slog.Logger
-	queue   chan Request
-	ksQueue chan KeyState
-	ins     inserts    // INSERT statements in this dialect
-	stmts   *stmtCache // owned by the writer goroutine
+	cfg      Config
+	d        dialect
+	wdb      *sqlx.DB // the single writer connection (SQLite) or the pool (MySQL)
+	rdb      *sqlx.DB // readers; equals wdb where a second pool makes no sense
+	log      *slog.Logger
+	queue    chan Request
+	ksQueue  chan KeyState
+	ins      inserts     // INSERT statements in this dialect
+	instance any         // cfg.InstanceID as an INSERT argument
+	text     sqlText     // their SQL per chunk size (MySQL); owned by the writer goroutine
+	lite     *sqliteConn // SQLite: prepared statements on the writer connection; owned by the writer
 
 	closed   atomic.Bool
 	stop     chan struct{} // closed by Close: writer drains, pruner and watchers exit
@@ -149,16 +151,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		cfg:     cfg,
-		d:       d,
-		wdb:     wdb,
-		rdb:     rdb,
-		log:     cfg.Logger.With("component", "store", "driver", d.name()),
-		queue:   make(chan Request, cfg.QueueSize),
-		ksQueue: make(chan KeyState, defaultKeyStateQueue),
-		ins:     newInserts(d),
-		stmts:   newStmtCache(wdb, d.prepareInserts()),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		d:        d,
+		wdb:      wdb,
+		rdb:      rdb,
+		log:      cfg.Logger.With("component", "store", "driver", d.name()),
+		queue:    make(chan Request, cfg.QueueSize),
+		ksQueue:  make(chan KeyState, defaultKeyStateQueue),
+		ins:      newInserts(d),
+		text:     sqlText{},
+		instance: cfg.InstanceID,
+		stop:     make(chan struct{}),
+	}
+	if d.prepareInserts() {
+		s.lite = newSQLiteConn()
 	}
 	if err := migrate(ctx, s.wdb, d); err != nil {
 		s.closeDBs()
@@ -306,8 +312,8 @@ func (s *Store) Close(ctx context.Context) error {
 }
 
 func (s *Store) closeDBs() {
-	if s.stmts != nil {
-		s.stmts.close()
+	if s.lite != nil {
+		s.lite.close()
 	}
 	if s.rdb != nil && s.rdb != s.wdb {
 		_ = s.rdb.Close()

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 const (
@@ -359,19 +362,60 @@ var (
 
 // commit writes the raw rows, their rollups and key states in one
 // transaction, so the rollups always agree with the rows they summarise.
-// Argument slices live in b and are reused from batch to batch.
 func (s *Store) commit(ctx context.Context, b *batch) error {
-	ins := &s.ins
-	if err := s.stmts.ready(ctx, &ins.requests, &ins.errors, &ins.rollup1m, &ins.rollup1h, &ins.keyState); err != nil {
-		return err
+	if s.lite != nil {
+		return s.commitSQLite(ctx, b)
 	}
 	tx, err := s.wdb.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	inst := s.cfg.InstanceID
+	if err := s.writeRows(ctx, b, sqlTx{tx, s.text}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
 
+// commitSQLite is commit on the SQLite driver connection itself (see
+// sqliteConn), which database/sql lends for the whole transaction.
+func (s *Store) commitSQLite(ctx context.Context, b *batch) error {
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("writer connection: %w", err)
+	}
+	defer conn.Close()
+	defer s.lite.release()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("sqlite writer connection is a %T", dc)
+		}
+		s.lite.on(c)
+		tx, err := c.BeginTx(ctx, driver.TxOptions{})
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := s.writeRows(ctx, b, s.lite); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// writeRows inserts b's raw rows, error rows, rollup upserts and key-state
+// upserts through ins, inside the caller's transaction. Argument slices
+// live in b and are reused from batch to batch.
+func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
+	inst := s.instance // boxed once, not once per row
+	ins := &s.ins
 	if len(b.reqs) > 0 {
 		args := b.args[:0]
 		for i := range b.reqs {
@@ -382,7 +426,7 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 				int64(r.ThoughtTokens), int64(r.CachedTokens), int64(b2i(r.Streamed)), inst)
 		}
 		b.args = args
-		if err := s.stmts.insertChunks(ctx, tx, &ins.requests, args, nil); err != nil {
+		if err := insertChunks(ctx, w, &ins.requests, args, nil); err != nil {
 			return err
 		}
 		args = args[:0]
@@ -399,7 +443,7 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 		}
 		b.sizes = sizes
 		if len(sizes) > 0 {
-			if err := s.stmts.insertChunks(ctx, tx, &ins.errors, args, sizes); err != nil {
+			if err := insertChunks(ctx, w, &ins.errors, args, sizes); err != nil {
 				return err
 			}
 		}
@@ -408,7 +452,7 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 			width time.Duration
 		}{{&ins.rollup1m, time.Minute}, {&ins.rollup1h, time.Hour}} {
 			args = b.roll.args(args[:0], b.reqs, g.width)
-			if err := s.stmts.insertChunks(ctx, tx, g.spec, args, nil); err != nil {
+			if err := insertChunks(ctx, w, g.spec, args, nil); err != nil {
 				return err
 			}
 		}
@@ -422,12 +466,9 @@ func (s *Store) commit(ctx context.Context, b *batch) error {
 			args = append(args, k.KeyHash, k.Model, k.Fingerprint, k.Pool, k.State, k.Reason,
 				unixMilliOrZero(k.Until), k.UpdatedAt.UnixMilli(), k.Instance)
 		}
-		if err := s.stmts.insertChunks(ctx, tx, &ins.keyState, args, nil); err != nil {
+		if err := insertChunks(ctx, w, &ins.keyState, args, nil); err != nil {
 			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
