@@ -276,8 +276,10 @@ func (s *Store) Series(ctx context.Context, period, step time.Duration, f Series
 }
 
 // ListQuery selects raw rows for the error (and request) browser, newest
-// first. Each filter uses an index; Before is the Cursor of the last record
-// of the previous page.
+// first. On errors each filter uses an index; raw request rows keep only
+// their ts index (see the package doc), so RecentRequests applies its
+// filters while walking ts backwards. Before is the Cursor of the last
+// record of the previous page.
 type ListQuery struct {
 	KeyFP      string
 	Model      string // effective model: as sent, or as asked when none was sent
