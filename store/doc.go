@@ -24,10 +24,11 @@
 //     first so a batch of 1024 requests touches a handful of rollup rows,
 //   - the key-state upserts queued meanwhile.
 //
-// Each INSERT has a fixed number of rows (64, 8 or 1; a batch is split
-// greedily), so the writer needs a handful of statements per table, built
-// once; re-preparing SQL whose shape changed with every batch cost as
-// much CPU as the commits. On SQLite the writer works on the driver
+// On SQLite each INSERT has a fixed number of rows (64, 8 or 1; a batch
+// is split greedily), so the writer needs a handful of statements per
+// table, prepared once; re-preparing SQL whose shape changed with every
+// batch cost as much CPU as the commits. MySQL takes up to 100 rows per
+// statement (each one is a round trip) from SQL text cached per size. On SQLite the writer works on the driver
 // connection itself (database/sql's per-statement argument copies cost
 // about 1 KB per row) and its statements stay prepared there for the
 // Store's life. Argument slices and rollup maps are reused from batch to

@@ -10,7 +10,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-// chunkSizes are the only row counts a multi-row INSERT ever has. A batch
+// chunkSizes are the only row counts a multi-row INSERT on SQLite has. A batch
 // of n rows is written greedily as chunks of these sizes, so each table
 // needs at most len(chunkSizes) distinct statements, and each is built and
 // prepared once per Store instead of once per batch (re-preparing SQL text
@@ -44,8 +44,14 @@ type stmtKey struct {
 
 // inserter runs one multi-row INSERT inside the current batch transaction.
 type inserter interface {
+	// chunk returns how many of the next n rows (1 ≤ n ≤ maxChunkRows)
+	// one statement should take.
+	chunk(n int) int
 	exec(ctx context.Context, spec *insertSpec, rows int, args []any) error
 }
+
+// maxChunkRows bounds the rows of one INSERT on either engine.
+const maxChunkRows = 100
 
 // sqlText caches the SQL text of every (insert, chunk size). It is the
 // MySQL path: the DSN interpolates parameters client-side, so each
@@ -68,6 +74,11 @@ type sqlTx struct {
 	tx   *sqlx.Tx
 	text sqlText
 }
+
+// chunk takes every row that fits: building SQL text is cheap and cached
+// per size (at most maxChunkRows texts per table), while each extra
+// statement costs MySQL a round trip.
+func (sqlTx) chunk(n int) int { return n }
 
 func (t sqlTx) exec(ctx context.Context, spec *insertSpec, rows int, args []any) error {
 	_, err := t.tx.ExecContext(ctx, t.text.sql(spec, rows), args...)
@@ -102,6 +113,10 @@ func (w *sqliteConn) on(c *sqlite3.SQLiteConn) {
 		w.conn = c
 	}
 }
+
+// chunk keeps to the fixed chunkSizes, so only a handful of statements
+// per table are ever prepared.
+func (*sqliteConn) chunk(n int) int { return chunkFor(n) }
 
 func (w *sqliteConn) exec(ctx context.Context, spec *insertSpec, rows int, args []any) error {
 	k := stmtKey{spec, rows}
@@ -139,7 +154,7 @@ func (w *sqliteConn) close() {
 }
 
 // insertChunks writes the rows in args (len(spec.cols) values each) as
-// multi-row INSERTs of the fixed chunkSizes. When sizes are given (one
+// multi-row INSERTs of at most maxChunkRows rows, sized by ins.chunk. When sizes are given (one
 // estimate per row, in bytes) a chunk also stays under about
 // bytesPerInsert, so large error bodies never exceed MySQL's packet limit.
 func insertChunks(ctx context.Context, ins inserter, spec *insertSpec, args []any, sizes []int) error {
@@ -149,16 +164,16 @@ func insertChunks(ctx context.Context, ins inserter, spec *insertSpec, args []an
 	}
 	rows := len(args) / n
 	for start := 0; start < rows; {
-		fit := min(rows-start, chunkSizes[0])
+		fit := min(rows-start, maxChunkRows)
 		if sizes != nil {
 			bytes := sizes[start]
 			fit = 1
-			for start+fit < rows && fit < chunkSizes[0] && bytes+sizes[start+fit] <= bytesPerInsert {
+			for start+fit < rows && fit < maxChunkRows && bytes+sizes[start+fit] <= bytesPerInsert {
 				bytes += sizes[start+fit]
 				fit++
 			}
 		}
-		k := chunkFor(fit)
+		k := ins.chunk(fit)
 		if err := ins.exec(ctx, spec, k, args[start*n:(start+k)*n]); err != nil {
 			return fmt.Errorf("insert %s: %w", spec.table, err)
 		}

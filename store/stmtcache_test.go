@@ -7,9 +7,17 @@ import (
 )
 
 type chunkRecorder struct {
-	rows []int
-	seen int // rows passed so far, to check order and coverage
-	t    *testing.T
+	fixed bool // chunk like the SQLite writer, else like MySQL's
+	rows  []int
+	seen  int // rows passed so far, to check order and coverage
+	t     *testing.T
+}
+
+func (c *chunkRecorder) chunk(n int) int {
+	if c.fixed {
+		return (*sqliteConn)(nil).chunk(n)
+	}
+	return sqlTx{}.chunk(n)
 }
 
 func (c *chunkRecorder) exec(_ context.Context, spec *insertSpec, rows int, args []any) error {
@@ -26,51 +34,63 @@ func (c *chunkRecorder) exec(_ context.Context, spec *insertSpec, rows int, args
 	return nil
 }
 
-// TestInsertChunks pins the chunking that keeps the statement set small:
-// only the fixed chunk sizes, greedy, every row exactly once and in order,
-// and chunks of large rows cut at bytesPerInsert.
+// TestInsertChunks pins the chunking: every row exactly once and in
+// order; on SQLite only the fixed chunk sizes, greedy, so the statement set
+// stays small; on MySQL as many rows as fit, up to maxChunkRows; and on
+// both, chunks of large rows cut at bytesPerInsert.
 func TestInsertChunks(t *testing.T) {
 	spec := &insertSpec{table: "t", cols: []string{"a", "b"}}
 	big := bytesPerInsert / 3
+	small := func(int) int { return 300 }
+	large := func(int) int { return big }
+	huge := func(i int) int {
+		if i == 0 {
+			return 2 * bytesPerInsert
+		}
+		return 10
+	}
 	for _, c := range []struct {
-		name  string
-		rows  int
-		sizes func(i int) int
-		want  []int
+		name         string
+		rows         int
+		sizes        func(i int) int
+		sqlite, text []int
 	}{
-		{"one", 1, nil, []int{1}},
-		{"seven", 7, nil, []int{1, 1, 1, 1, 1, 1, 1}},
-		{"eight", 8, nil, []int{8}},
-		{"sixty-three", 63, nil, []int{8, 8, 8, 8, 8, 8, 8, 1, 1, 1, 1, 1, 1, 1}},
-		{"sixty-four", 64, nil, []int{64}},
-		{"seventy-five", 75, nil, []int{64, 8, 1, 1, 1}},
-		{"two hundred", 200, nil, []int{64, 64, 64, 8}},
-		{"small bodies", 70, func(int) int { return 300 }, []int{64, 1, 1, 1, 1, 1, 1}},
-		{"large bodies", 10, func(int) int { return big }, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
-		{"one huge body", 9, func(i int) int { return map[bool]int{true: 2 * bytesPerInsert, false: 10}[i == 0] }, []int{1, 8}},
+		{"one", 1, nil, []int{1}, []int{1}},
+		{"seven", 7, nil, []int{1, 1, 1, 1, 1, 1, 1}, []int{7}},
+		{"eight", 8, nil, []int{8}, []int{8}},
+		{"sixty-three", 63, nil, []int{8, 8, 8, 8, 8, 8, 8, 1, 1, 1, 1, 1, 1, 1}, []int{63}},
+		{"sixty-four", 64, nil, []int{64}, []int{64}},
+		{"seventy-five", 75, nil, []int{64, 8, 1, 1, 1}, []int{75}},
+		{"two hundred fifty", 250, nil, []int{64, 64, 64, 8, 8, 8, 8, 8, 8, 8, 1, 1}, []int{100, 100, 50}},
+		{"small bodies", 70, small, []int{64, 1, 1, 1, 1, 1, 1}, []int{70}},
+		{"large bodies", 4, large, []int{1, 1, 1, 1}, []int{3, 1}},
+		{"one huge body", 9, huge, []int{1, 8}, []int{1, 8}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var args []any
-			var sizes []int
-			for i := 0; i < c.rows; i++ {
-				args = append(args, i, "x")
-				if c.sizes != nil {
-					sizes = append(sizes, c.sizes(i))
+		for _, fixed := range []bool{true, false} {
+			want := map[bool][]int{true: c.sqlite, false: c.text}[fixed]
+			t.Run(c.name+map[bool]string{true: "/sqlite", false: "/mysql"}[fixed], func(t *testing.T) {
+				var args []any
+				var sizes []int
+				for i := 0; i < c.rows; i++ {
+					args = append(args, i, "x")
+					if c.sizes != nil {
+						sizes = append(sizes, c.sizes(i))
+					}
 				}
-			}
-			rec := &chunkRecorder{t: t}
-			if err := insertChunks(context.Background(), rec, spec, args, sizes); err != nil {
-				t.Fatal(err)
-			}
-			if rec.seen != c.rows || !slices.Equal(rec.rows, c.want) {
-				t.Fatalf("%d rows in chunks %v, want %v", rec.seen, rec.rows, c.want)
-			}
-			for _, r := range rec.rows {
-				if !slices.Contains(chunkSizes[:], r) {
-					t.Fatalf("chunk of %d rows is not a fixed size", r)
+				rec := &chunkRecorder{t: t, fixed: fixed}
+				if err := insertChunks(context.Background(), rec, spec, args, sizes); err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				if rec.seen != c.rows || !slices.Equal(rec.rows, want) {
+					t.Fatalf("%d rows in chunks %v, want %v", rec.seen, rec.rows, want)
+				}
+				for _, r := range rec.rows {
+					if fixed && !slices.Contains(chunkSizes[:], r) {
+						t.Fatalf("chunk of %d rows is not a fixed size", r)
+					}
+				}
+			})
+		}
 	}
 	if err := insertChunks(context.Background(), &chunkRecorder{t: t}, spec, []any{1, 2, 3}, nil); err == nil {
 		t.Fatal("3 args for 2 columns accepted")
