@@ -4,6 +4,9 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 type chunkRecorder struct {
@@ -94,5 +97,42 @@ func TestInsertChunks(t *testing.T) {
 	}
 	if err := insertChunks(context.Background(), &chunkRecorder{t: t}, spec, []any{1, 2, 3}, nil); err == nil {
 		t.Fatal("3 args for 2 columns accepted")
+	}
+}
+
+// TestSQLiteWriterNewConnection makes database/sql retire the writer
+// connection between batches: the writer must notice, prepare its
+// statements again on the new connection, and lose nothing.
+func TestSQLiteWriterNewConnection(t *testing.T) {
+	cfg := engineCfg(t, "sqlite")
+	cfg.FlushInterval = time.Millisecond
+	s := mustOpen(t, cfg)
+	s.wdb.SetConnMaxLifetime(time.Millisecond)
+	conns := map[*sqlite3.SQLiteConn]bool{}
+	const batches, per = 5, 70 // 70 rows use every chunk size
+	for i := 0; i < batches; i++ {
+		for j := 0; j < per; j++ {
+			s.Record(Request{KeyFP: "k", ModelSent: "m", Status: 200, Latency: time.Millisecond})
+		}
+		waitWritten(t, s, uint64((i+1)*per))
+		time.Sleep(5 * time.Millisecond) // let the connection expire
+		s.Record(Request{KeyFP: "k", ModelSent: "m", Status: 500, ErrorClass: "upstream_5xx"})
+		waitWritten(t, s, uint64((i+1)*(per+1)))
+		conns[s.lite.conn] = true // read after the writer is idle
+	}
+	if len(conns) < 2 {
+		t.Fatalf("the writer used %d connection(s); the test did not replace it", len(conns))
+	}
+	if h := s.Health(); h.FailedBatches != 0 || h.Dropped != 0 {
+		t.Fatalf("health after reconnects: %+v", h)
+	}
+	sum, err := s.Summary(context.Background(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(batches * (per + 1)); sum.Total.Requests != want || sum.Total.Failures != batches ||
+		countRows(t, s, "requests") != int(want) || countRows(t, s, "errors") != batches {
+		t.Fatalf("after reconnects: %d requests, %d failures in rollups, %d raw, %d errors; want %d, %d",
+			sum.Total.Requests, sum.Total.Failures, countRows(t, s, "requests"), countRows(t, s, "errors"), want, batches)
 	}
 }
