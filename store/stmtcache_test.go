@@ -136,3 +136,21 @@ func TestSQLiteWriterNewConnection(t *testing.T) {
 			sum.Total.Requests, sum.Total.Failures, countRows(t, s, "requests"), countRows(t, s, "errors"), want, batches)
 	}
 }
+
+// TestSteadyTrickleFlushes: under a steady trickle slower than BatchSize
+// but faster than FlushInterval, records must still be written while the
+// trickle goes on (the batch's deadline runs from its first record, not
+// from the latest one), and no record may wait for the trickle to stop.
+func TestSteadyTrickleFlushes(t *testing.T) {
+	cfg := engineCfg(t, "sqlite")
+	cfg.BatchSize, cfg.FlushInterval = 100000, 100*time.Millisecond
+	s := mustOpen(t, cfg)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Health().Written == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing written during a 5 s trickle with FlushInterval %s: %+v", cfg.FlushInterval, s.Health())
+		}
+		s.Record(Request{KeyFP: "k", Status: 200})
+		time.Sleep(10 * time.Millisecond)
+	}
+}

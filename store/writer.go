@@ -20,6 +20,7 @@ const (
 	maxRejections  = 5 // failures of one batch while the database answers pings
 	logEvery       = 10 * time.Second
 	bytesPerInsert = 1 << 20
+	fillPoll       = 10 * time.Millisecond // see fill
 )
 
 // Column limits, in characters, matching the MySQL schema. SQLite would
@@ -107,34 +108,59 @@ func (s *Store) writer() {
 	}
 }
 
-// fill tops b up to BatchSize, waiting at most FlushInterval for stragglers
-// so quiet periods still flush promptly. It returns false if stop fired.
+// fill tops b up to BatchSize within FlushInterval of the batch's first
+// record, so quiet periods still flush promptly and a record waits at most
+// about FlushInterval.
+//
+// It polls the queue every fillPoll rather than waiting on it record by
+// record: a writer parked on the channel must be woken by every Record,
+// which costs the proxy's request goroutine a wake-up and the machine a
+// context switch per request, while a writer that sleeps on a timer and
+// then drains the queue in one go costs a few wake-ups per batch. The
+// queue (65536 by default) holds far more than one poll's worth of
+// records. It returns false if stop fired.
 func (s *Store) fill(b *batch, t *time.Timer) bool {
+	deadline := time.Now().Add(s.cfg.FlushInterval)
+	for {
+		s.take(b)
+		if len(b.reqs) >= s.cfg.BatchSize {
+			return true
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return true
+		}
+		t.Reset(min(wait, fillPoll))
+		select {
+		case <-t.C:
+		case <-s.stop:
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// take moves what is queued into b without waiting, up to BatchSize
+// records (key states are always taken: they are few).
+func (s *Store) take(b *batch) {
 	for len(b.reqs) < s.cfg.BatchSize {
 		select {
 		case r := <-s.queue:
 			b.reqs = append(b.reqs, r)
 			continue
+		default:
+		}
+		break
+	}
+	for {
+		select {
 		case k := <-s.ksQueue:
 			b.ks = append(b.ks, k)
 			continue
 		default:
 		}
-		t.Reset(s.cfg.FlushInterval)
-		select {
-		case r := <-s.queue:
-			b.reqs = append(b.reqs, r)
-		case k := <-s.ksQueue:
-			b.ks = append(b.ks, k)
-		case <-t.C:
-			return true
-		case <-s.stop:
-			t.Stop()
-			return false
-		}
-		t.Stop()
+		return
 	}
-	return true
 }
 
 // hold publishes the batch about to be written for Health.
