@@ -48,12 +48,30 @@ type batch struct {
 	args  []any
 	sizes []int
 	roll  rollupAgg
+	boxes [9]lastBox // per low-cardinality string column of requests
+}
+
+// lastBox remembers the last string it boxed. Consecutive requests mostly
+// share their token, route, protocol, models and pool (and often their
+// key), so reusing the interface value saves an allocation per column per
+// row; a miss costs one string comparison.
+type lastBox struct {
+	s string
+	v any
+}
+
+func (l *lastBox) box(s string) any {
+	if l.v == nil || s != l.s {
+		l.s, l.v = s, s
+	}
+	return l.v
 }
 
 func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 }
 
 func (b *batch) reset() {
 	clear(b.reqs) // drop string references so bodies can be collected
+	clear(b.boxes[:])
 	b.reqs = b.reqs[:0]
 	b.ks = b.ks[:0]
 	b.prepared, b.tries = false, 0
@@ -446,8 +464,10 @@ func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
 		args := b.args[:0]
 		for i := range b.reqs {
 			r := &b.reqs[i]
-			args = append(args, r.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
-				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, int64(r.Status), r.ErrorClass, int64(r.Attempts),
+			bx := &b.boxes
+			args = append(args, r.Time.UnixMilli(), r.RequestID, bx[0].box(r.Token), bx[1].box(r.Route),
+				bx[2].box(r.Protocol), bx[3].box(r.ModelAsked), bx[4].box(r.ModelSent), bx[5].box(effectiveModel(r)),
+				bx[6].box(r.Pool), bx[7].box(r.KeyFP), int64(r.Status), bx[8].box(r.ErrorClass), int64(r.Attempts),
 				r.Latency.Milliseconds(), r.TTFB.Milliseconds(), int64(r.PromptTokens), int64(r.CompletionTokens),
 				int64(r.ThoughtTokens), int64(r.CachedTokens), int64(b2i(r.Streamed)), inst)
 		}
