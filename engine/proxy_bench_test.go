@@ -17,30 +17,8 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	h := newBenchHarness(b, keys)
 	body := []byte(genBody)
-	run := func(b *testing.B, url, cred string) {
-		client := &fasthttp.Client{MaxConnsPerHost: 256}
-		b.ReportAllocs()
-		b.SetParallelism(8)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			for pb.Next() {
-				req.SetRequestURI(url)
-				req.Header.SetMethod("POST")
-				req.Header.Set("x-goog-api-key", cred)
-				req.Header.SetContentType("application/json")
-				req.SetBodyRaw(body)
-				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-					b.Fatalf("status %d err %v", resp.StatusCode(), err)
-				}
-			}
-		})
-	}
-	b.Run("direct", func(b *testing.B) { run(b, h.mock.URL()+generatePath, keys[0]) })
-	b.Run("proxy", func(b *testing.B) { run(b, h.url+generatePath, testToken) })
+	b.Run("direct", func(b *testing.B) { postLoad(b, h.mock.URL()+generatePath, body, "x-goog-api-key", keys[0]) })
+	b.Run("proxy", func(b *testing.B) { postLoad(b, h.url+generatePath, body, "x-goog-api-key", testToken) })
 }
 
 // BenchmarkOpenAIChatVsNative compares the same one-turn generation sent
@@ -51,32 +29,36 @@ func BenchmarkOpenAIChatVsNative(b *testing.B) {
 		keys[i] = fmt.Sprintf("AIzaSyBenchKey%025d", i)
 	}
 	h := newBenchHarness(b, keys)
-	run := func(b *testing.B, url string, body []byte, header, cred string) {
-		client := &fasthttp.Client{MaxConnsPerHost: 256}
-		b.ReportAllocs()
-		b.SetParallelism(8)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			for pb.Next() {
-				req.SetRequestURI(url)
-				req.Header.SetMethod("POST")
-				req.Header.Set(header, cred)
-				req.Header.SetContentType("application/json")
-				req.SetBodyRaw(body)
-				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-					b.Fatalf("status %d err %v %s", resp.StatusCode(), err, resp.Body())
-				}
-			}
-		})
-	}
 	b.Run("native", func(b *testing.B) {
-		run(b, h.url+generatePath, []byte(genBody), "x-goog-api-key", testToken)
+		postLoad(b, h.url+generatePath, []byte(genBody), "x-goog-api-key", testToken)
 	})
 	b.Run("openai", func(b *testing.B) {
-		run(b, h.url+"/v1/chat/completions", []byte(`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hello there"}]}`), "Authorization", "Bearer "+testToken)
+		postLoad(b, h.url+"/v1/chat/completions", []byte(`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hello there"}]}`), "Authorization", "Bearer "+testToken)
+	})
+}
+
+// postLoad sends the same POST from 8 goroutines per core for b.N
+// requests and fails the benchmark on any non-200 answer.
+func postLoad(b *testing.B, url string, body []byte, header, cred string) {
+	b.Helper()
+	client := &fasthttp.Client{MaxConnsPerHost: 256}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := fasthttp.AcquireRequest()
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		for pb.Next() {
+			req.SetRequestURI(url)
+			req.Header.SetMethod("POST")
+			req.Header.Set(header, cred)
+			req.Header.SetContentType("application/json")
+			req.SetBodyRaw(body)
+			if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				b.Fatalf("status %d err %v %.200s", resp.StatusCode(), err, resp.Body())
+			}
+		}
 	})
 }

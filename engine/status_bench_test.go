@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/balanceproxy/balance/engine/mockgemini"
 )
 
@@ -51,28 +49,8 @@ status {
 	for i := range 2 * len(variants) {
 		v := variants[i%len(variants)]
 		b.Run(fmt.Sprintf("store=%s/round=%d", v.name, i/len(variants)), func(b *testing.B) {
-			client := &fasthttp.Client{MaxConnsPerHost: 256}
-			url := urls[v.name] + generatePath
-			b.ReportAllocs()
-			b.SetParallelism(8)
-			b.ResetTimer()
 			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				req := fasthttp.AcquireRequest()
-				resp := fasthttp.AcquireResponse()
-				defer fasthttp.ReleaseRequest(req)
-				defer fasthttp.ReleaseResponse(resp)
-				for pb.Next() {
-					req.SetRequestURI(url)
-					req.Header.SetMethod("POST")
-					req.Header.Set("x-goog-api-key", testToken)
-					req.Header.SetContentType("application/json")
-					req.SetBodyRaw(body)
-					if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-						b.Fatalf("status %d err %v", resp.StatusCode(), err)
-					}
-				}
-			})
+			postLoad(b, urls[v.name]+generatePath, body, "x-goog-api-key", testToken)
 			last[v.name] = float64(time.Since(start).Nanoseconds()) / float64(b.N)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
