@@ -83,17 +83,21 @@ func (b *bench) store() error {
 		return err
 	}
 	d := after.sub(before)
-	healthy := d.written == uint64(sent) && d.dropped == 0 && d.failed == 0
+	// Requests still in flight when a round's clock stops are answered
+	// and recorded but not counted as sent: allow one per connection per
+	// round.
+	slack := uint64(b.opt.conns * len(pairs))
+	healthy := d.written >= uint64(sent) && d.written <= uint64(sent)+slack && d.dropped == 0 && d.failed == 0
 	rs := summarize(ratios)
 	value := rs.format(3, "")
 	if !healthy {
 		value += " — not valid: the store did not commit every row (next line)"
 	}
-	b.row(sc, "store sqlite / none req/s ratio", value, "≥ 0.90 (proposed; the issue sets none)", rs.med >= 0.90 && healthy)
+	b.row(sc, "store sqlite / none req/s ratio", value, "≥ 0.95", rs.med >= 0.95 && healthy)
 	b.info(sc, "proxy CPU per request, none / sqlite", fmt.Sprintf("%.1f / %.1f µs", summarize(cpuOff).med, summarize(cpuOn).med))
 	b.row(sc, "rows committed / dropped / failed batches (status) vs requests sent",
 		fmt.Sprintf("%d / %d / %d vs %d%s", d.written, d.dropped, d.failed, sent, after.lastErrNote()),
-		"committed = requests, 0 dropped", healthy)
+		"committed = requests (+ in flight at round ends), 0 dropped", healthy)
 	return nil
 }
 
@@ -121,7 +125,9 @@ func settledStoreCounters(addr string, want uint64, within time.Duration) (store
 	deadline := time.Now().Add(within)
 	prev, err := readStoreCounters(addr)
 	for err == nil && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
+		// Longer than the writer's flush interval (500 ms): two equal
+		// readings then mean nothing is waiting in a batch.
+		time.Sleep(700 * time.Millisecond)
 		var c storeCounters
 		if c, err = readStoreCounters(addr); err != nil {
 			break
