@@ -364,7 +364,7 @@ func decodeFast(out []byte) (wireResult, bool) {
 		if i >= len(out) || out[i] != '"' {
 			return w, false
 		}
-		kEnd := skipJSONValue(out, i)
+		kEnd := jsonw.SkipValue(out, i)
 		if kEnd < 0 {
 			return w, false
 		}
@@ -377,7 +377,7 @@ func decodeFast(out []byte) (wireResult, bool) {
 			return w, false
 		}
 		i = skipSpace(out, i+1)
-		vEnd := skipJSONValue(out, i)
+		vEnd := jsonw.SkipValue(out, i)
 		if vEnd < 0 {
 			return w, false
 		}
@@ -436,56 +436,6 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// skipJSONValue returns the index just past the JSON value at i (strings
-// and nesting respected, not validated), or -1.
-func skipJSONValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		for j := i + 1; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
-		}
-		return -1
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipJSONValue(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' &&
-			b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
-	}
 }
 
 func (w *wireResult) result() (Result, error) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/balanceproxy/balance/engine/jsonw"
 )
 
 // Get reads one gjson path from a JSON document without decoding the rest
@@ -86,7 +88,7 @@ func memberValue(doc []byte, key string) int {
 		if i >= len(doc) || doc[i] != '"' {
 			return -1
 		}
-		end := skipString(doc, i)
+		end := jsonw.SkipString(doc, i)
 		if end < 0 {
 			return -1
 		}
@@ -102,7 +104,7 @@ func memberValue(doc []byte, key string) int {
 			}
 			return -1
 		}
-		if i = skipValue(doc, i); i < 0 {
+		if i = jsonw.SkipValue(doc, i); i < 0 {
 			return -1
 		}
 		i = skipWS(doc, i)
@@ -118,58 +120,6 @@ func skipWS(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// skipString returns the index past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index past the JSON value at i, or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipString(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
 }
 
 // Text is one user-visible text in a request or response body, with the
