@@ -198,8 +198,11 @@ func (s *Server) Apply(cfg *hcl.Config) error {
 	if cfg.Server.ReadTimeout != prev.Config.Server.ReadTimeout || cfg.Server.IdleTimeout != prev.Config.Server.IdleTimeout {
 		fixed = append(fixed, "server.read_timeout and idle_timeout apply after restart")
 	}
+	if cfg.Store != prev.Config.Store {
+		fixed = append(fixed, "the store block applies after restart (stats keep going to the database opened at start)")
+	}
 	s.events.add(reloadEvent{Time: rt.Loaded, Generation: rt.Generation, Hash: cfg.Hash, Summary: summary, NeedsRestart: fixed})
-	s.log.Info("config reloaded", "generation", rt.Generation, "hash", cfg.Hash[:12], "changes", summary, "dropped_keys", len(dropped))
+	s.log.Info("config reloaded", "generation", rt.Generation, "hash", shortHash(cfg.Hash), "changes", summary, "dropped_keys", len(dropped))
 	for _, f := range fixed {
 		s.log.Warn("config change needs a restart", "detail", f)
 	}
@@ -343,4 +346,12 @@ func serverError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	writeGeminiError(ctx, status, msg, 0)
 	ctx.SetConnectionClose()
+}
+
+// shortHash is the first 12 characters of a config hash, for logs.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }

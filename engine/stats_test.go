@@ -174,3 +174,23 @@ func TestTwoInstancesShareKeyStateThroughMySQL(t *testing.T) {
 		t.Fatal("instance two kept sending requests to a key instance one quarantined")
 	}
 }
+
+func TestReloadReportsSettingsThatNeedARestart(t *testing.T) {
+	h := newHarness(t, []string{keyA}, "")
+	cfg := *h.srv.Runtime().Config
+	cfg.Hash += "-changed"
+	cfg.Server.Listen = "127.0.0.1:1"
+	cfg.Store.Driver = "none"
+	if err := h.srv.Apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	reloads := h.srv.Status().Reloads
+	last := reloads[len(reloads)-1]
+	if last.Generation != 2 || len(last.NeedsRestart) != 2 {
+		t.Fatalf("reload event %+v", last)
+	}
+	joined := strings.Join(last.NeedsRestart, "; ")
+	if !strings.Contains(joined, "server.listen") || !strings.Contains(joined, "store") {
+		t.Fatalf("needs restart: %s", joined)
+	}
+}
