@@ -118,7 +118,7 @@ func (w *sqliteConn) on(c *sqlite3.SQLiteConn) {
 // per table are ever prepared.
 func (*sqliteConn) chunk(n int) int { return chunkFor(n) }
 
-func (w *sqliteConn) exec(ctx context.Context, spec *insertSpec, rows int, args []any) error {
+func (w *sqliteConn) exec(_ context.Context, spec *insertSpec, rows int, args []any) error {
 	k := stmtKey{spec, rows}
 	st := w.stmts[k]
 	if st == nil {
@@ -135,7 +135,12 @@ func (w *sqliteConn) exec(ctx context.Context, spec *insertSpec, rows int, args 
 	for i, a := range args {
 		nv[i].Value = a
 	}
-	_, err := st.(driver.StmtExecContext).ExecContext(ctx, nv)
+	// No ctx here on purpose: given a cancellable ctx the driver runs
+	// every statement on a fresh goroutine and waits for it, a goroutine
+	// hand-off per statement. A statement cannot hang: the busy timeout
+	// (sqliteDSN) bounds its wait for the lock, and the batch's ctx still
+	// bounds taking the connection and BEGIN.
+	_, err := st.(driver.StmtExecContext).ExecContext(context.Background(), nv)
 	return err
 }
 

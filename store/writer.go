@@ -49,12 +49,30 @@ type batch struct {
 	sizes []int
 	roll  rollupAgg
 	enc   chunkEncoder // the batch's raw request rows, one body per chunk
+	clips [8]lastClip  // per string column clipped in prepare
+}
+
+// lastClip remembers the last string clip took and what it returned.
+// Consecutive requests mostly share their token, route, protocol, models,
+// pool and key, so a repeat costs one comparison (of identical pointers,
+// usually) instead of a UTF-8 scan.
+type lastClip struct {
+	in, out string
+	ok      bool
+}
+
+func (l *lastClip) clip(s string, n int) string {
+	if !l.ok || s != l.in {
+		l.in, l.out, l.ok = s, clip(s, n), true
+	}
+	return l.out
 }
 
 func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 }
 
 func (b *batch) reset() {
 	clear(b.reqs) // drop string references so bodies can be collected
+	clear(b.clips[:])
 	b.reqs = b.reqs[:0]
 	b.ks = b.ks[:0]
 	b.prepared, b.tries = false, 0
@@ -279,18 +297,19 @@ func (s *Store) writeBatch(parent context.Context, b *batch) error {
 func (s *Store) prepare(b *batch) {
 	for i := range b.reqs {
 		r := &b.reqs[i]
+		c := &b.clips
 		r.RequestID = clip(r.RequestID, lenID)
-		r.Token = clip(r.Token, lenName)
-		r.Route = clip(r.Route, lenName)
-		r.Protocol = clip(r.Protocol, lenShort)
-		r.ModelAsked = clip(r.ModelAsked, lenName)
-		r.ModelSent = clip(r.ModelSent, lenName)
-		r.Pool = clip(r.Pool, lenPool)
-		r.KeyFP = clip(r.KeyFP, lenFP)
+		r.Token = c[0].clip(r.Token, lenName)
+		r.Route = c[1].clip(r.Route, lenName)
+		r.Protocol = c[2].clip(r.Protocol, lenShort)
+		r.ModelAsked = c[3].clip(r.ModelAsked, lenName)
+		r.ModelSent = c[4].clip(r.ModelSent, lenName)
+		r.Pool = c[5].clip(r.Pool, lenPool)
+		r.KeyFP = c[6].clip(r.KeyFP, lenFP)
 		if r.ErrorClass == "" && r.Status >= 400 {
 			r.ErrorClass = "http_" + strconv.Itoa(r.Status)
 		}
-		r.ErrorClass = clip(r.ErrorClass, lenClass)
+		r.ErrorClass = c[7].clip(r.ErrorClass, lenClass)
 		if r.ErrorClass != "" {
 			r.ErrorBody = clipBytes(r.ErrorBody, s.cfg.MaxBodyBytes)
 			r.RequestBody = clipBytes(r.RequestBody, s.cfg.MaxBodyBytes)
