@@ -45,11 +45,12 @@ type batch struct {
 
 	// Scratch space reused by every commit, so a steady stream of
 	// batches does not allocate argument slices or aggregation maps.
-	args  []any
-	sizes []int
-	roll  rollupAgg
-	enc   chunkEncoder // the batch's raw request rows, one body per chunk
-	clips [8]lastClip  // per string column clipped in prepare
+	args   []any
+	sizes  []int
+	roll   rollupAgg    // minute groups
+	roll1h rollupAgg    // hour groups, summed from roll
+	enc    chunkEncoder // the batch's raw request rows, one body per chunk
+	clips  [8]lastClip  // per string column clipped in prepare
 }
 
 // lastClip remembers the last string clip took and what it returned.
@@ -482,11 +483,15 @@ func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
 				return err
 			}
 		}
+		// Hour groups are summed from the minute groups (a hundred or so)
+		// rather than from the rows again: one hashing pass per row.
+		b.roll.aggregate(b.reqs, time.Minute)
+		b.roll1h.coarsen(&b.roll, time.Hour)
 		for _, g := range []struct {
-			spec  *insertSpec
-			width time.Duration
-		}{{&ins.rollup1m, time.Minute}, {&ins.rollup1h, time.Hour}} {
-			args = b.roll.args(args[:0], b.reqs, g.width)
+			spec *insertSpec
+			agg  *rollupAgg
+		}{{&ins.rollup1m, &b.roll}, {&ins.rollup1h, &b.roll1h}} {
+			args = g.agg.args(args[:0])
 			if err := insertChunks(ctx, w, g.spec, args, nil); err != nil {
 				return err
 			}
@@ -583,29 +588,36 @@ type rollupAgg struct {
 	vals []rollupVal
 }
 
-// args aggregates reqs into bucket × key × model × token × pool × error
-// class groups and appends them to dst as flat insert arguments, sorted so
-// concurrent instances upsert rows in the same order (no lock-order
-// deadlocks on MySQL).
-func (a *rollupAgg) args(dst []any, reqs []Request, width time.Duration) []any {
+// start empties a for a new batch, keeping its storage.
+func (a *rollupAgg) start() {
 	if a.m == nil {
 		a.m = make(map[rollupKey]int)
 	}
 	clear(a.m)
 	a.keys, a.vals = a.keys[:0], a.vals[:0]
+}
+
+// group returns the value of group k, adding it if new.
+func (a *rollupAgg) group(k rollupKey) *rollupVal {
+	j, ok := a.m[k]
+	if !ok {
+		j = len(a.vals)
+		a.m[k] = j
+		a.keys = append(a.keys, k)
+		a.vals = append(a.vals, rollupVal{})
+	}
+	return &a.vals[j]
+}
+
+// aggregate groups reqs by bucket (of width) × key × model × token × pool
+// × error class.
+func (a *rollupAgg) aggregate(reqs []Request, width time.Duration) {
+	a.start()
 	w := width.Milliseconds()
 	for i := range reqs {
 		r := &reqs[i]
 		ts := r.Time.UnixMilli()
-		k := rollupKey{bucket: ts - ((ts%w)+w)%w, key: r.KeyFP, model: effectiveModel(r), token: r.Token, pool: r.Pool, class: r.ErrorClass}
-		j, ok := a.m[k]
-		if !ok {
-			j = len(a.vals)
-			a.m[k] = j
-			a.keys = append(a.keys, k)
-			a.vals = append(a.vals, rollupVal{})
-		}
-		v := &a.vals[j]
+		v := a.group(rollupKey{bucket: ts - ((ts%w)+w)%w, key: r.KeyFP, model: effectiveModel(r), token: r.Token, pool: r.Pool, class: r.ErrorClass})
 		v.sums[0]++
 		v.sums[1] += int64(b2i(r.Streamed))
 		v.sums[2] += int64(r.Attempts)
@@ -620,6 +632,27 @@ func (a *rollupAgg) args(dst []any, reqs []Request, width time.Duration) []any {
 		}
 		v.hist[bucketOf(r.Latency)]++
 	}
+}
+
+// coarsen groups src's groups into buckets of width, a multiple of src's:
+// the same sums aggregate would compute from the rows.
+func (a *rollupAgg) coarsen(src *rollupAgg, width time.Duration) {
+	a.start()
+	w := width.Milliseconds()
+	for i, k := range src.keys {
+		k.bucket -= ((k.bucket % w) + w) % w
+		v, sv := a.group(k), &src.vals[i]
+		for j, x := range sv.sums {
+			v.sums[j] += x
+		}
+		v.hist.add(&sv.hist)
+	}
+}
+
+// args appends a's groups to dst as flat insert arguments, sorted so
+// concurrent instances upsert rows in the same order (no lock-order
+// deadlocks on MySQL).
+func (a *rollupAgg) args(dst []any) []any {
 	keys := a.keys
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := &keys[i], &keys[j]
