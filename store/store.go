@@ -18,7 +18,7 @@ import (
 // Defaults applied by Open to zero Config fields.
 const (
 	DefaultQueueSize     = 65536
-	DefaultBatchSize     = 1024
+	DefaultBatchSize     = 4096
 	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultPruneInterval = time.Minute
 	DefaultMaxBodyBytes  = 64 << 10
@@ -44,7 +44,7 @@ type Config struct {
 	Driver        string        // "sqlite" (default) or "mysql"
 	DSN           string        // sqlite: file path (":memory:" for tests); mysql: go-sql-driver DSN
 	QueueSize     int           // bounded queue between Record and the writer; default 65536
-	BatchSize     int           // rows per writer transaction; default 1024
+	BatchSize     int           // rows per writer transaction; default 4096
 	FlushInterval time.Duration // longest a record waits for its batch to fill; default 500ms
 	PruneInterval time.Duration // how often retention runs; default 1m
 	MaxBodyBytes  int           // hard cap on stored error/request bodies; default 64 KiB
