@@ -129,21 +129,9 @@ func waitWritten(tb testing.TB, s *Store, n uint64) {
 	})
 }
 
-// countRows counts a table's rows; "requests" counts raw request rows,
-// those in request chunks plus any in the pre-0003 requests table.
 func countRows(tb testing.TB, s *Store, table string) int {
 	tb.Helper()
 	var n int
-	if table == "requests" {
-		if err := s.rdb.QueryRow("SELECT COALESCE(SUM(n), 0) FROM request_chunks").Scan(&n); err != nil {
-			tb.Fatalf("count request chunks: %v", err)
-		}
-		var legacy int
-		if err := s.rdb.QueryRow("SELECT COUNT(*) FROM requests").Scan(&legacy); err != nil {
-			tb.Fatalf("count requests: %v", err)
-		}
-		return n + legacy
-	}
 	if err := s.rdb.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
 		tb.Fatalf("count %s: %v", table, err)
 	}
