@@ -18,26 +18,36 @@
 //
 // A single writer goroutine takes up to BatchSize records (waiting at most
 // FlushInterval for a batch to fill) and commits, in ONE transaction:
-//   - the raw rows (multi-row INSERTs),
+//   - the raw request rows, encoded compactly into one request_chunks row
+//     per batch (chunks.go, migration 0003),
 //   - an error row for each failed request,
 //   - the minute and hour rollup upserts for the batch, aggregated in Go
-//     first so a batch of 4096 requests touches a handful of rollup rows,
+//     first (hours from the minute groups) so a batch of thousands of
+//     requests touches a handful of rollup rows,
 //   - the key-state upserts queued meanwhile.
 //
-// On SQLite each INSERT has a fixed number of rows (64, 8 or 1; a batch
-// is split greedily), so the writer needs a handful of statements per
-// table, prepared once; re-preparing SQL whose shape changed with every
-// batch cost as much CPU as the commits. MySQL takes up to 100 rows per
-// statement (each one is a round trip) from SQL text cached per size. On SQLite the writer works on the driver
-// connection itself (database/sql's per-statement argument copies cost
-// about 1 KB per row) and its statements stay prepared there for the
-// Store's life. Argument slices and rollup maps are reused from batch to
-// batch; hour rollups are summed from the batch's minute groups. Defaults
-// (4096 rows, 500 ms) favour few, large transactions: a batch's rollup
-// upserts and commit cost about the same at any size, so at saturation
-// (where batches fill before the interval) bigger batches cost less CPU
-// per request. Statistics may lag by half a second; the proxy's CPU is
-// worth more.
+// Raw request rows are a chunk per batch because nothing but
+// RecentRequests reads them: storing them as one SQL row each cost the
+// writer ~21 bound values through cgo plus a B-tree insert per request,
+// most of its CPU, for rows nobody queries by column. A chunk is one
+// INSERT of four values; RecentRequests decodes chunks newest first and
+// filters in Go. Rows written before 0003 stay in the requests table,
+// which RecentRequests still reads until retention empties it.
+//
+// On SQLite each other INSERT has a fixed number of rows (64, 8 or 1; a
+// batch is split greedily), so the writer needs a handful of statements
+// per table, prepared once; re-preparing SQL whose shape changed with
+// every batch cost as much CPU as the commits. MySQL takes up to 100 rows
+// per statement (each one is a round trip) from SQL text cached per size.
+// On SQLite the writer works on the driver connection itself
+// (database/sql's per-statement argument copies cost about 1 KB per row)
+// and its statements stay prepared there for the Store's life. Argument
+// slices and rollup maps are reused from batch to batch. Defaults (4096
+// rows, 500 ms) favour few, large transactions: a batch's rollup upserts
+// and commit cost about the same whatever its size, so at saturation
+// (where batches fill before the interval) 4096 rows per commit cost
+// half the CPU per request of 1024; below ~8000 requests/s the interval
+// decides and statistics lag by at most half a second.
 //
 // One writer matches SQLite's single-writer model (no SQLITE_BUSY between
 // our own goroutines) and batching amortises the fsync/round trip that
@@ -70,8 +80,10 @@
 // # Retention
 //
 // A pruner goroutine deletes expired rows every PruneInterval in batches of
-// 1000 with a short pause between them, so it never holds SQLite's write
-// lock (or InnoDB row locks) for long.
+// 1000 (16 request chunks) with a short pause between them, so it never
+// holds SQLite's write lock (or InnoDB row locks) for long. A request
+// chunk goes when its newest row expires; a chunk spans at most a minute,
+// so raw request rows outlive their retention by at most that.
 //
 // # Shared key state
 //
@@ -93,11 +105,10 @@
 // compare and index identically. Every query the status view makes has an
 // index: rollups by bucket (primary key prefix) and by (key|model|token|
 // pool, bucket); error rows by ts and by (filter column, ts). Raw request
-// rows, written once per proxied request and read only by RecentRequests
-// (not by the status view), keep just their ts index (migration 0002):
-// each further index was a random B-tree insert per request, and they were
-// most of the writer's CPU. RecentRequests walks ts newest first and
-// filters as it goes.
+// rows, read only by RecentRequests (not by the status view), live in
+// request_chunks indexed by ts_last only; RecentRequests walks chunks
+// newest first and filters as it goes, so a rare filter value walks
+// further back.
 //
 // The only SQL that differs between the engines (connection setup, the
 // upsert clause, batched DELETE, and which errors are transient) lives in

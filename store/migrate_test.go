@@ -7,13 +7,14 @@ import (
 	"time"
 )
 
-// requestIndexes lists the secondary indexes of the requests table.
+// requestIndexes lists the secondary indexes of the requests table, which
+// migration 0003 renames to requests_legacy.
 func requestIndexes(t *testing.T, s *Store) []string {
 	t.Helper()
-	q := "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' AND sql IS NOT NULL"
+	q := "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('requests', 'requests_legacy') AND sql IS NOT NULL"
 	if s.d.name() == "mysql" {
 		q = "SELECT DISTINCT index_name FROM information_schema.statistics " +
-			"WHERE table_schema = DATABASE() AND table_name = 'requests' AND index_name <> 'PRIMARY'"
+			"WHERE table_schema = DATABASE() AND table_name IN ('requests', 'requests_legacy') AND index_name <> 'PRIMARY'"
 	}
 	var names []string
 	if err := s.rdb.Select(&names, q); err != nil {

@@ -30,17 +30,22 @@ func (s *Store) pruner() {
 type pruneTarget struct {
 	table, col string
 	keep       time.Duration
+	batch      int // rows per DELETE
 }
 
 // pruneOnce runs one retention pass over every table and returns how many
-// rows it deleted. It stops early when the Store closes.
+// rows it deleted (a request chunk counts as one). Request chunks go when
+// their newest row expires; a chunk spans at most chunkSpan. It stops early when the Store closes.
 func (s *Store) pruneOnce() (int64, error) {
 	r := s.cfg.Retention
 	targets := []pruneTarget{
-		{"requests", "ts", r.Requests},
-		{"errors", "ts", r.Errors},
-		{"rollup_1m", "bucket", r.MinuteRollups},
-		{"rollup_1h", "bucket", r.Rollups},
+		{"requests_legacy", "ts", r.Requests, pruneBatch}, // rows from before migration 0003
+		// A chunk holds up to a batch of requests: fewer per DELETE keeps
+		// each delete as short as a batch of plain rows.
+		{"request_chunks", "ts_last", r.Requests, pruneChunkBatch},
+		{"errors", "ts", r.Errors, pruneBatch},
+		{"rollup_1m", "bucket", r.MinuteRollups, pruneBatch},
+		{"rollup_1h", "bucket", r.Rollups, pruneBatch},
 	}
 	now := time.Now()
 	var total int64
@@ -48,7 +53,7 @@ func (s *Store) pruneOnce() (int64, error) {
 		if tg.keep < 0 {
 			continue
 		}
-		n, err := s.deleteBefore(s.d.deleteBatch(tg.table, tg.col, pruneBatch), now.Add(-tg.keep).UnixMilli())
+		n, err := s.deleteBefore(s.d.deleteBatch(tg.table, tg.col, tg.batch), tg.batch, now.Add(-tg.keep).UnixMilli())
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("prune %s: %w", tg.table, err)
@@ -65,12 +70,12 @@ func (s *Store) pruneOnce() (int64, error) {
 	return total + res, nil
 }
 
-func (s *Store) deleteBefore(q string, cutoff int64) (int64, error) {
+func (s *Store) deleteBefore(q string, batch int, cutoff int64) (int64, error) {
 	var total int64
 	for {
 		n, err := s.execWrite(q, cutoff)
 		total += n
-		if err != nil || n < pruneBatch {
+		if err != nil || n < int64(batch) {
 			return total, err
 		}
 		select {

@@ -316,12 +316,40 @@ func (s *Store) RecentErrors(ctx context.Context, q ErrorQuery) ([]ErrorRecord, 
 }
 
 // RecentRequests lists raw request records, newest first. ErrorClass is
-// not a valid filter here (use RecentErrors).
+// not a valid filter here (use RecentErrors). It decodes request chunks
+// newest first and applies the filters as it goes (see chunks.go), so a
+// rare filter value walks further back.
 func (s *Store) RecentRequests(ctx context.Context, q ListQuery) ([]Record, error) {
 	if q.ErrorClass != "" {
 		return nil, fmt.Errorf("%w: filter by error class with RecentErrors", ErrBadQuery)
 	}
-	return s.list(ctx, "requests", q)
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = defaultLimit
+	case limit < 0 || limit > maxLimit:
+		return nil, fmt.Errorf("%w: limit %d out of range [1, %d]", ErrBadQuery, limit, maxLimit)
+	}
+	if q.Status < 0 || q.Status > 999 {
+		return nil, fmt.Errorf("%w: status %d", ErrBadQuery, q.Status)
+	}
+	out, err := s.recentChunked(ctx, q, limit)
+	if err != nil {
+		return nil, err
+	}
+	// Rows written before migration 0003 stay in requests_legacy until
+	// retention removes them; their ids are below chunkIDBase, so one
+	// cursor pages through both.
+	old, err := s.list(ctx, "requests_legacy", q)
+	if err != nil {
+		return nil, err
+	}
+	if len(old) == 0 {
+		return out, nil
+	}
+	out = append(out, old...)
+	sort.Slice(out, func(i, j int) bool { return newerFirst(&out[i], &out[j]) })
+	return out[:min(len(out), limit)], nil
 }
 
 func (s *Store) list(ctx context.Context, table string, q ListQuery) ([]Record, error) {

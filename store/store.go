@@ -25,6 +25,7 @@ const (
 
 	defaultKeyStateQueue = 4096
 	pruneBatch           = 1000
+	pruneChunkBatch      = 16
 )
 
 // Retention says how long each kind of row is kept. Zero fields take the

@@ -47,10 +47,10 @@ type batch struct {
 	// batches does not allocate argument slices or aggregation maps.
 	args   []any
 	sizes  []int
-	roll   rollupAgg   // minute groups
-	roll1h rollupAgg   // hour groups, summed from roll
-	clips  [8]lastClip // per string column clipped in prepare
-	boxes  [9]lastBox  // per low-cardinality string column of requests
+	roll   rollupAgg    // minute groups
+	roll1h rollupAgg    // hour groups, summed from roll
+	enc    chunkEncoder // the batch's raw request rows, one body per chunk
+	clips  [8]lastClip  // per string column clipped in prepare
 }
 
 // lastClip remembers the last string clip took and what it returned.
@@ -69,28 +69,11 @@ func (l *lastClip) clip(s string, n int) string {
 	return l.out
 }
 
-// lastBox remembers the last string it boxed. Consecutive requests mostly
-// share their token, route, protocol, models and pool (and often their
-// key), so reusing the interface value saves an allocation per column per
-// row; a miss costs one string comparison.
-type lastBox struct {
-	s string
-	v any
-}
-
-func (l *lastBox) box(s string) any {
-	if l.v == nil || s != l.s {
-		l.s, l.v = s, s
-	}
-	return l.v
-}
-
 func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 }
 
 func (b *batch) reset() {
 	clear(b.reqs) // drop string references so bodies can be collected
 	clear(b.clips[:])
-	clear(b.boxes[:])
 	b.reqs = b.reqs[:0]
 	b.ks = b.ks[:0]
 	b.prepared, b.tries = false, 0
@@ -410,10 +393,8 @@ func b2i(b bool) int {
 }
 
 var (
-	requestCols = []string{"ts", "request_id", "token", "route", "protocol", "model_asked", "model_sent", "model",
-		"pool", "key_fp", "status", "error_class", "attempts", "latency_ms", "ttfb_ms", "prompt_tokens",
-		"completion_tokens", "thought_tokens", "cached_tokens", "streamed", "instance"}
-	errorCols = []string{"ts", "request_id", "token", "route", "protocol", "model_asked", "model_sent", "model",
+	requestChunkCols = []string{"ts_first", "ts_last", "n", "instance", "body"}
+	errorCols        = []string{"ts", "request_id", "token", "route", "protocol", "model_asked", "model_sent", "model",
 		"pool", "key_fp", "status", "error_class", "attempts", "latency_ms", "streamed", "error_body",
 		"request_body", "instance"}
 	rollupKeyCols = []string{"bucket", "key_fp", "model", "token", "pool", "error_class"}
@@ -481,21 +462,10 @@ func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
 	inst := s.instance // boxed once, not once per row
 	ins := &s.ins
 	if len(b.reqs) > 0 {
-		args := b.args[:0]
-		for i := range b.reqs {
-			r := &b.reqs[i]
-			bx := &b.boxes
-			args = append(args, r.Time.UnixMilli(), r.RequestID, bx[0].box(r.Token), bx[1].box(r.Route),
-				bx[2].box(r.Protocol), bx[3].box(r.ModelAsked), bx[4].box(r.ModelSent), bx[5].box(effectiveModel(r)),
-				bx[6].box(r.Pool), bx[7].box(r.KeyFP), int64(r.Status), bx[8].box(r.ErrorClass), int64(r.Attempts),
-				r.Latency.Milliseconds(), r.TTFB.Milliseconds(), int64(r.PromptTokens), int64(r.CompletionTokens),
-				int64(r.ThoughtTokens), int64(r.CachedTokens), int64(b2i(r.Streamed)), inst)
-		}
-		b.args = args
-		if err := insertChunks(ctx, w, &ins.requests, args, nil); err != nil {
+		if err := s.writeChunks(ctx, b, w); err != nil {
 			return err
 		}
-		args = args[:0]
+		args := b.args[:0]
 		sizes := b.sizes[:0]
 		for i := range b.reqs {
 			r := &b.reqs[i]
@@ -543,17 +513,49 @@ func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
 	return nil
 }
 
+// writeChunks encodes b's raw request rows into request_chunks rows (see
+// chunks.go): one INSERT of four values per chunk, usually one per batch.
+func (s *Store) writeChunks(ctx context.Context, b *batch, w inserter) error {
+	e := &b.enc
+	e.reset()
+	args := b.args[:0]
+	flush := func() error {
+		if e.n == 0 {
+			return nil
+		}
+		// A string, not []byte: the views expand it as JSON text (SQLite
+		// would take a BLOB for JSONB).
+		args = append(args[:0], e.first, e.last, int64(e.n), s.instance, string(e.body()))
+		err := insertChunks(ctx, w, &s.ins.chunks, args, nil)
+		e.reset()
+		return err
+	}
+	for i := range b.reqs {
+		r := &b.reqs[i]
+		if !e.fits(r.Time.UnixMilli()) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		e.add(r)
+	}
+	err := flush()
+	b.args = args[:0]
+	clear(args[:cap(args)])
+	return err
+}
+
 // inserts are the Store's INSERT statements, with their dialect's upsert
 // clauses, built once at Open.
 type inserts struct {
-	requests, errors, rollup1m, rollup1h, keyState insertSpec
+	chunks, errors, rollup1m, rollup1h, keyState insertSpec
 }
 
 func newInserts(d dialect) inserts {
 	rollupCols := append(rollupKeyCols[:len(rollupKeyCols):len(rollupKeyCols)], rollupSumCols...)
 	add := d.upsertAdd(rollupKeyCols, rollupSumCols)
 	return inserts{
-		requests: insertSpec{table: "requests", cols: requestCols},
+		chunks:   insertSpec{table: "request_chunks", cols: requestChunkCols},
 		errors:   insertSpec{table: "errors", cols: errorCols},
 		rollup1m: insertSpec{table: "rollup_1m", cols: rollupCols, suffix: add},
 		rollup1h: insertSpec{table: "rollup_1h", cols: rollupCols, suffix: add},
