@@ -20,7 +20,9 @@ import (
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/engine/secret"
 	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/store"
 )
 
 // startProxy starts a proxy for an HCL config (with %MOCK% replaced) in
@@ -89,18 +91,28 @@ func TestStatsAndKeyStatePersistAcrossRestart(t *testing.T) {
 	}
 
 	// The requests are in the database, with fingerprints, never keys.
-	db, err := sql.Open("sqlite3", filepath.Join(dir, "stats.db"))
+	// Read them through the store's own API: how rows are laid out on
+	// disk is the store's business.
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DSN: filepath.Join(dir, "stats.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM requests WHERE token = 'tester' AND status = 200`).Scan(&n); err != nil || n != 3 {
-		t.Fatalf("recorded %d requests (%v), want 3", n, err)
+	recs, err := st.RecentRequests(context.Background(), store.ListQuery{Token: "tester", Status: 200, Limit: 100})
+	if cerr := st.Close(context.Background()); cerr != nil {
+		t.Fatal(cerr)
 	}
-	var attempts int
-	if err := db.QueryRow(`SELECT MAX(attempts) FROM requests`).Scan(&attempts); err != nil || attempts != 2 {
-		t.Fatalf("attempts %d (%v): the retry after the invalid key must be recorded", attempts, err)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("recorded %d requests (%v), want 3", len(recs), err)
+	}
+	attempts := 0
+	for _, r := range recs {
+		attempts = max(attempts, r.Attempts)
+		if r.KeyFP != secret.Fingerprint(keyB) {
+			t.Fatalf("recorded key %q, want the fingerprint of the healthy key", r.KeyFP)
+		}
+	}
+	if attempts != 2 {
+		t.Fatalf("attempts %d: the retry after the invalid key must be recorded", attempts)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "stats.db"))
 	if err != nil {
