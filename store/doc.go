@@ -30,9 +30,12 @@
 // RecentRequests reads them: storing them as one SQL row each cost the
 // writer ~21 bound values through cgo plus a B-tree insert per request,
 // most of its CPU, for rows nobody queries by column. A chunk is one
-// INSERT of four values; RecentRequests decodes chunks newest first and
-// filters in Go. Rows written before 0003 stay in the requests table,
-// which RecentRequests still reads until retention empties it.
+// INSERT of five values; RecentRequests decodes chunks newest first and
+// filters in Go. The body is JSON so the database can expand it too:
+// requests is a view (json_each on SQLite, JSON_TABLE on MySQL) over the
+// chunks and requests_legacy, the pre-0003 table, which RecentRequests
+// and retention keep reading until it is empty. SQL written against the
+// old table keeps working, slowly.
 //
 // On SQLite each other INSERT has a fixed number of rows (64, 8 or 1; a
 // batch is split greedily), so the writer needs a handful of statements
