@@ -129,5 +129,18 @@ func TestLeanRequestsMigration(t *testing.T) {
 		if paged != 3 {
 			t.Errorf("paged %d k2 rows, want 3", paged)
 		}
+
+		// After 0003 new rows go to request_chunks; the requests view and
+		// RecentRequests show old and new rows together, newest first.
+		s.Record(Request{Time: time.Now(), KeyFP: "k2", Token: "t", ModelAsked: "m", Status: 200, Attempts: 2})
+		waitWritten(t, s, 1)
+		var viewRows, maxAttempts int
+		if err := s.rdb.QueryRow("SELECT COUNT(*), MAX(attempts) FROM requests WHERE model = 'm' AND token = 't'").Scan(&viewRows, &maxAttempts); err != nil || viewRows != 7 || maxAttempts != 2 {
+			t.Errorf("requests view: %d rows, max attempts %d (%v); want 7, 2", viewRows, maxAttempts, err)
+		}
+		recs, err := s.RecentRequests(ctx, ListQuery{KeyFP: "k2"})
+		if err != nil || len(recs) != 4 || recs[0].Attempts != 2 || recs[0].ID < chunkIDBase || recs[1].ID >= chunkIDBase {
+			t.Errorf("RecentRequests after 0003: %d rows (%v), want the chunked row first then 3 legacy rows", len(recs), err)
+		}
 	})
 }

@@ -10,6 +10,10 @@
 -- retention empties it, so an upgrade loses nothing) and requests becomes
 -- a view over both, so SQL written against the old table still works.
 -- Row ids from chunks are 2^52 + chunk id * 65536 + index, as in Go.
+--
+-- SQLite has no conditional RENAME, so the steps run in one transaction
+-- (SQLite's DDL is transactional): a crash leaves either none or all.
+BEGIN IMMEDIATE;
 ALTER TABLE requests RENAME TO requests_legacy;
 CREATE TABLE IF NOT EXISTS request_chunks (
   id       INTEGER PRIMARY KEY,
@@ -32,3 +36,4 @@ CREATE VIEW IF NOT EXISTS requests AS
          j.value ->> 7, j.value ->> 8, j.value ->> 10, j.value ->> 9, j.value ->> 11, j.value ->> 12,
          j.value ->> 13, j.value ->> 14, j.value ->> 15, j.value ->> 16, j.value ->> 17, j.value ->> 18, c.instance
     FROM request_chunks c, json_each(c.body) j;
+COMMIT;
