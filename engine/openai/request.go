@@ -635,21 +635,34 @@ func (t *reqTranslator) messages(msgs []chatMessage) *Error {
 	return nil
 }
 
-// textOnly decodes system/developer content, which OpenAI allows only as text.
-func (t *reqTranslator) textOnly(raw json.RawMessage, p string) ([]gPart, *Error) {
+// decodeContent reads a message's content: a plain string comes back as
+// one text part, an array as its parts (nil when content is unset).
+func decodeContent(raw json.RawMessage, p string) ([]gPart, []contentPart, *Error) {
 	if !isSet(raw) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		if s == "" {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return []gPart{{Text: s}}, nil
+		return []gPart{{Text: s}}, nil, nil
 	}
 	var arr []contentPart
 	if err := json.Unmarshal(raw, &arr); err != nil {
-		return nil, badRequest(p, "content must be a string or an array of content parts")
+		return nil, nil, badRequest(p, "content must be a string or an array of content parts")
+	}
+	if arr == nil {
+		arr = []contentPart{}
+	}
+	return nil, arr, nil
+}
+
+// textOnly decodes system/developer content, which OpenAI allows only as text.
+func (t *reqTranslator) textOnly(raw json.RawMessage, p string) ([]gPart, *Error) {
+	text, arr, e := decodeContent(raw, p)
+	if e != nil || arr == nil {
+		return text, e
 	}
 	out := make([]gPart, 0, len(arr))
 	for j := range arr {
@@ -669,19 +682,9 @@ func (t *reqTranslator) textOnly(raw json.RawMessage, p string) ([]gPart, *Error
 
 // parts decodes user/assistant content: a string or an array of parts.
 func (t *reqTranslator) parts(raw json.RawMessage, p string) ([]gPart, *Error) {
-	if !isSet(raw) {
-		return nil, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []gPart{{Text: s}}, nil
-	}
-	var arr []contentPart
-	if err := json.Unmarshal(raw, &arr); err != nil {
-		return nil, badRequest(p, "content must be a string or an array of content parts")
+	text, arr, e := decodeContent(raw, p)
+	if e != nil || arr == nil {
+		return text, e
 	}
 	out := make([]gPart, 0, len(arr))
 	for j := range arr {
