@@ -46,7 +46,7 @@ bench:
 
 ## hooks: build the example WASM hooks under examples/hooks
 hooks:
-	$(GO) run ./hooks/cmd/buildhooks examples/hooks
+	$(GO) run ./cmd/buildhooks examples/hooks
 
 ## docker: a multi-arch image (needs a Docker engine with buildx)
 docker:

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 const (

@@ -15,7 +15,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 func openAIClient(h *harness, base string) oai.Client {

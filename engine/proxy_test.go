@@ -18,7 +18,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 	"github.com/balanceproxy/balance/hcl"
 )
 

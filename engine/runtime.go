@@ -13,7 +13,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/openai"
-	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/internal/secret"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hcl"
 )

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/engine/mockgemini"
-	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/internal/mockgemini"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 const (

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 // BenchmarkStoreOverhead measures proxy throughput at saturation with the

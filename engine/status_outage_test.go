@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 // The stats database goes away in the middle of a load: no client request

@@ -12,8 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/balanceproxy/balance/engine/mockgemini"
-	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/internal/mockgemini"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 // chromiumPath finds the headless browser the page test drives. CI

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 // Effective is the config as balance will run it, with every default

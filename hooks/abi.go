@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // ABIVersion is the hook ABI version this host speaks. A guest whose

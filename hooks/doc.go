@@ -20,5 +20,5 @@
 // the hook's FailPolicy, applied by the engine.
 //
 // Guests are written in stock Go with the SDK in hooks/guest and built with
-// BuildGuest or `go run ./hooks/cmd/buildhooks`; see examples/hooks.
+// BuildGuest or `go run ./cmd/buildhooks`; see examples/hooks.
 package hooks

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 // buildBinary compiles bin/balance once per test run.

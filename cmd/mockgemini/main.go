@@ -1,5 +1,5 @@
 // Command mockgemini serves the faithful mock Gemini API (package
-// engine/mockgemini) for the demo, manual testing and load benchmarks.
+// internal/mockgemini) for the demo, manual testing and load benchmarks.
 //
 // Faults are chosen by key spelling (keys containing -429-, -invalid-,
 // -403-, -503-, -slow-, -cut-) or by -failmod. Stats: GET /_mock/stats.
@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 func main() {

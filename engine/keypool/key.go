@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 // State is a key's health as shown in status.

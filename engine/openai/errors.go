@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // Error is an OpenAI-shaped API error with the HTTP status to send.

@@ -3,7 +3,7 @@ package openai
 import (
 	"strconv"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // The response side builds JSON by appending to reused buffers instead of

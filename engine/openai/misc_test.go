@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 func TestErrorFromGemini(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // Options are the operator's translation settings (from config), shared by

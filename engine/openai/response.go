@@ -12,7 +12,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // Reply carries what an answer needs from its request. Build it with

@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // KeepAlive is an SSE comment for slow answers to streaming clients ("fake

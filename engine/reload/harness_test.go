@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 	"github.com/balanceproxy/balance/engine/reload"
 	"github.com/balanceproxy/balance/hcl"
 )

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 var phases = [3]Phase{PhaseRequest, PhaseResponse, PhaseChunk}

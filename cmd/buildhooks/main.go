@@ -2,9 +2,9 @@
 // stock toolchain (GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared), caching
 // builds by a hash of their sources. It is what `make hooks` runs.
 //
-//	go run ./hooks/cmd/buildhooks                      # every examples/hooks/* dir
-//	go run ./hooks/cmd/buildhooks path/to/hook ...     # chosen dirs
-//	go run ./hooks/cmd/buildhooks -out build/hooks ... # outputs elsewhere
+//	go run ./cmd/buildhooks                      # every examples/hooks/* dir
+//	go run ./cmd/buildhooks path/to/hook ...     # chosen dirs
+//	go run ./cmd/buildhooks -out build/hooks ... # outputs elsewhere
 //
 // Each dir D becomes D/<base of D>.wasm unless -out is given.
 package main

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // modelKind says which custom methods a model answers; asking a model for a

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/mockgemini"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 // A key-pool test: one key is rate limited twice and then heals.

@@ -28,8 +28,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
-	"github.com/balanceproxy/balance/engine/secret"
+	"github.com/balanceproxy/balance/internal/jsonw"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 // MaxBodySize is the request body limit, matching what the proxy accepts.

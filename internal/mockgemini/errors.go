@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/balanceproxy/balance/engine/jsonw"
+	"github.com/balanceproxy/balance/internal/jsonw"
 )
 
 // apiError is a google.rpc.Status as the Gemini API renders it. details is
