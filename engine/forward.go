@@ -15,6 +15,7 @@ import (
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/hooks"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // exchange is one client request's state from routing to the stats
@@ -30,7 +31,7 @@ type exchange struct {
 	pool     *poolRuntime
 	attempts int
 	member   *keypool.Member
-	verdict  gemini.Verdict
+	verdict  verdict.Verdict
 	status   int
 	ttfb     time.Duration
 	streamed bool
@@ -110,13 +111,13 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		} else {
 			err = hc.DoDeadline(req, resp, now.Add(p.upstream.Timeout))
 		}
-		var v gemini.Verdict
+		var v verdict.Verdict
 		switch {
 		case err != nil:
 			v = transportVerdict(err)
 			last = outTransport
 		case resp.StatusCode() >= 200 && resp.StatusCode() < 300:
-			v.Class = gemini.OK
+			v.Class = verdict.OK
 			if stream {
 				v = s.peekStream(ex, resp)
 			}
@@ -127,7 +128,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		}
 		ex.verdict = v
 		s.judge(ex, m, v, now)
-		if v.Class == gemini.OK || v.Class == gemini.ClientError {
+		if v.Class == verdict.OK || v.Class == verdict.ClientError {
 			return outUpstream, time.Time{}
 		}
 		// A key's own fault (429, dead key) does not spend the retry
@@ -136,7 +137,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		if v.Class.KeyFault() {
 			keyFaults++
 		}
-		retryable := v.Class.KeyFault() || p.retryOn[v.Class]
+		retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
 		if !retryable || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
@@ -147,21 +148,21 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 // judge applies one upstream verdict to the key that met it. Only failures
 // that are the key's fault change its state: a 503 overload or the
 // client's own malformed request never does.
-func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now time.Time) {
+func (s *Server) judge(ex *exchange, m *keypool.Member, v verdict.Verdict, now time.Time) {
 	k := m.Key
-	if v.Class != gemini.OK && !ex.pool.blame[v.Class] {
+	if v.Class != verdict.OK && !ex.pool.blame.Has(v.Class) {
 		// The pool's blame list says this class never counts against a key.
 		k.NoteError(v.Class.String()+" "+v.Reason, now)
 		return
 	}
 	switch v.Class {
-	case gemini.OK:
+	case verdict.OK:
 		k.Succeeded(ex.model.Target)
-	case gemini.RateLimited:
+	case verdict.RateLimited:
 		until := k.RateLimited(ex.model.Target, v.RetryAfter, v.Daily, ex.pool.cooldown, now, "429 "+v.Reason)
 		s.log.Info("key cooling", "key", k.FP, "pool", ex.pool.cfg.Name, "model", ex.model.Target, "until", until.UTC().Format(time.RFC3339), "daily", v.Daily, "request_id", string(ex.id))
 		s.keyChanged(k, ex.pool, ex.model.Target)
-	case gemini.InvalidKey, gemini.PermissionDenied:
+	case verdict.InvalidKey, verdict.PermissionDenied:
 		reason := v.Reason
 		if v.Message != "" {
 			reason += ": " + ex.pool.redact(v.Message)
@@ -169,7 +170,7 @@ func (s *Server) judge(ex *exchange, m *keypool.Member, v gemini.Verdict, now ti
 		k.Quarantine(reason, ex.pool.cfg.Probe.Interval, now)
 		s.log.Warn("key quarantined", "key", k.FP, "pool", ex.pool.cfg.Name, "reason", reason, "request_id", string(ex.id))
 		s.keyChanged(k, ex.pool, "")
-	case gemini.ServerError, gemini.Timeout, gemini.Connection:
+	case verdict.ServerError, verdict.Timeout, verdict.Connection:
 		// Listed in blame: the operator wants these to rest the key.
 		until := k.RateLimited(ex.model.Target, 0, false, ex.pool.cooldown, now, v.Class.String()+" "+v.Reason)
 		s.log.Info("key cooling", "key", k.FP, "pool", ex.pool.cfg.Name, "model", ex.model.Target, "until", until.UTC().Format(time.RFC3339), "class", v.Class.String(), "request_id", string(ex.id))
@@ -185,16 +186,16 @@ func (s *Server) keyChanged(k *keypool.Key, p *poolRuntime, model string) {
 	}
 }
 
-func transportVerdict(err error) gemini.Verdict {
+func transportVerdict(err error) verdict.Verdict {
 	var ne net.Error
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.As(err, &ne) && ne.Timeout() {
-		return gemini.Verdict{Class: gemini.Timeout, Reason: "timeout", Message: "upstream timed out"}
+		return verdict.Verdict{Class: verdict.Timeout, Reason: "timeout", Message: "upstream timed out"}
 	}
 	msg := err.Error()
 	if errors.Is(err, fasthttp.ErrNoFreeConns) {
 		msg = "too many concurrent upstream connections (raise max_conns)"
 	}
-	return gemini.Verdict{Class: gemini.Connection, Reason: "connection", Message: msg}
+	return verdict.Verdict{Class: verdict.Connection, Reason: "connection", Message: msg}
 }
 
 var (
@@ -210,7 +211,7 @@ var (
 // with an error event is classified by the error's own code and closed, so
 // the request can move to another key; anything else is kept in
 // ex.peeked for the writer to send first.
-func (s *Server) peekStream(ex *exchange, resp *fasthttp.Response) gemini.Verdict {
+func (s *Server) peekStream(ex *exchange, resp *fasthttp.Response) verdict.Verdict {
 	bufp := peekBufPool.Get().(*[]byte)
 	buf := *bufp
 	n, err := io.ReadAtLeast(resp.BodyStream(), buf[:cap(buf)], 1)
@@ -242,7 +243,7 @@ func (s *Server) peekStream(ex *exchange, resp *fasthttp.Response) gemini.Verdic
 	}
 	ex.peeked = append(ex.peeked[:0], first...)
 	peekBufPool.Put(bufp)
-	return gemini.Verdict{Class: gemini.OK}
+	return verdict.Verdict{Class: verdict.OK}
 }
 
 // errorCode reads error.code from an in-band error object; 500 if absent.

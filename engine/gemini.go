@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/hooks"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // serveGemini handles the native Gemini REST routes. p is the path from
@@ -191,7 +192,7 @@ func (s *Server) passUpstream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 		red := ex.pool.redactBytes(resp.Body())
 		resp.SetBody(red)
 		ex.errBody = string(red)
-		if ex.verdict.Class == gemini.RateLimited && ex.verdict.RetryAfter > 0 {
+		if ex.verdict.Class == verdict.RateLimited && ex.verdict.RetryAfter > 0 {
 			resp.Header.Set("Retry-After", retryAfterSeconds(ex.verdict.RetryAfter))
 		}
 		return
@@ -223,7 +224,7 @@ func (s *Server) streamGemini(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 		fasthttp.ReleaseResponse(up)
 		s.writeTransportError(ctx, ex)
 		return
-	case up.StatusCode() != fasthttp.StatusOK || ex.verdict.Class != gemini.OK:
+	case up.StatusCode() != fasthttp.StatusOK || ex.verdict.Class != verdict.OK:
 		s.writeStreamStartFailure(ctx, ex, up)
 		fasthttp.ReleaseResponse(up)
 		return
@@ -244,7 +245,7 @@ func (s *Server) writeStreamStartFailure(ctx *fasthttp.RequestCtx, ex *exchange,
 	ex.status = status
 	ex.errBody = string(body)
 	var retry time.Duration
-	if ex.verdict.Class == gemini.RateLimited {
+	if ex.verdict.Class == verdict.RateLimited {
 		retry = ex.verdict.RetryAfter
 	}
 	if ex.proto == ProtoOpenAI {
@@ -301,7 +302,7 @@ func (s *Server) relayStream(ctx *fasthttp.RequestCtx, ex *exchange, up *fasthtt
 		switch {
 		case err == errClientGone:
 			closeStream(up, err)
-			ex.verdict = gemini.Verdict{Class: gemini.ClientError, Reason: "client_closed"}
+			ex.verdict = verdict.Verdict{Class: verdict.ClientError, Reason: "client_closed"}
 			ex.status = 499
 		case err != nil:
 			closeStream(up, err)
@@ -321,9 +322,9 @@ func (s *Server) relayStream(ctx *fasthttp.RequestCtx, ex *exchange, up *fasthtt
 // writeStreamError ends a committed stream with an error the client's
 // parser surfaces: an SSE event in Google's shape, or a final array
 // element for the JSON-array form.
-func writeStreamError(w *bufio.Writer, proto Protocol, sse bool, v gemini.Verdict) {
+func writeStreamError(w *bufio.Writer, proto Protocol, sse bool, v verdict.Verdict) {
 	status := 503
-	if v.Class == gemini.Timeout {
+	if v.Class == verdict.Timeout {
 		status = 504
 	}
 	msg := "Upstream stream failed after output began (" + v.Message + "); the answer above is incomplete."
@@ -354,20 +355,20 @@ func (s *Server) writeNoKey(ctx *fasthttp.RequestCtx, ex *exchange, freeAt time.
 	_ = healthy
 	if freeAt.IsZero() {
 		ex.status = fasthttp.StatusServiceUnavailable
-		ex.verdict = gemini.Verdict{Class: gemini.ServerError, Reason: "no_key"}
+		ex.verdict = verdict.Verdict{Class: verdict.ServerError, Reason: "no_key"}
 		s.writeError(ctx, ex.proto, ex.status, "No key in pool "+ex.pool.cfg.Name+" can serve: "+itoa(quarantined)+" quarantined, "+itoa(cooling)+" cooling. Quarantined keys are re-probed in the background.", 30*time.Second)
 		return
 	}
 	wait := time.Until(freeAt)
 	ex.status = fasthttp.StatusTooManyRequests
-	ex.verdict = gemini.Verdict{Class: gemini.RateLimited, Reason: "no_key"}
+	ex.verdict = verdict.Verdict{Class: verdict.RateLimited, Reason: "no_key"}
 	s.writeError(ctx, ex.proto, ex.status, "All keys of pool "+ex.pool.cfg.Name+" are rate-limited for "+ex.model.Target+" ("+itoa(cooling)+" cooling, "+itoa(quarantined)+" quarantined); the first frees up at "+freeAt.UTC().Format(time.RFC3339)+".", wait)
 }
 
 // writeTransportError answers when the last attempt got no response.
 func (s *Server) writeTransportError(ctx *fasthttp.RequestCtx, ex *exchange) {
 	status := fasthttp.StatusBadGateway
-	if ex.verdict.Class == gemini.Timeout {
+	if ex.verdict.Class == verdict.Timeout {
 		status = fasthttp.StatusGatewayTimeout
 	}
 	ex.status = status
@@ -401,7 +402,7 @@ func (s *Server) finishUnary(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange
 // per admitted request, on the handler or on the stream writer.
 func (s *Server) finish(ex *exchange) {
 	tokens := ex.usage.TotalTokenCount
-	ok := ex.status < 400 || ex.verdict.Class == gemini.ClientError
+	ok := ex.status < 400 || ex.verdict.Class == verdict.ClientError
 	if ex.member != nil {
 		ex.member.Key.End(ok, tokens)
 	}
@@ -431,7 +432,7 @@ func (ex *exchange) record() Record {
 	}
 	if ex.status >= 400 {
 		rec.ErrorClass = ex.verdict.Class.String()
-		if ex.verdict.Class == gemini.OK {
+		if ex.verdict.Class == verdict.OK {
 			rec.ErrorClass = "client_error"
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/openai"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // serveOpenAI handles the OpenAI-compatible routes under /v1/ and /hf/v1/.
@@ -119,7 +120,7 @@ func (s *Server) openAIFail(ctx *fasthttp.RequestCtx, ex *exchange, out outcome,
 		ex.status, ex.errBody = status, string(body)
 		e := openai.ErrorFromGemini(status, body)
 		var retry time.Duration
-		if ex.verdict.Class == gemini.RateLimited {
+		if ex.verdict.Class == verdict.RateLimited {
 			retry = ex.verdict.RetryAfter
 		}
 		ctx.Response.Reset()
@@ -236,7 +237,7 @@ func (s *Server) openAIChatStream(ctx *fasthttp.RequestCtx, ex *exchange, body [
 	defer fasthttp.ReleaseRequest(req)
 	up := fasthttp.AcquireResponse()
 	out, freeAt := s.forward(ex, req, up, true)
-	if out != outUpstream || up.StatusCode() != fasthttp.StatusOK || ex.verdict.Class != gemini.OK {
+	if out != outUpstream || up.StatusCode() != fasthttp.StatusOK || ex.verdict.Class != verdict.OK {
 		s.openAIFail(ctx, ex, out, freeAt, up)
 		fasthttp.ReleaseResponse(up)
 		return
@@ -251,7 +252,7 @@ func (s *Server) openAIChatStream(ctx *fasthttp.RequestCtx, ex *exchange, body [
 		switch {
 		case errors.Is(err, errClientGone):
 			closeStream(up, err)
-			ex.verdict, ex.status = gemini.Verdict{Class: gemini.ClientError, Reason: "client_closed"}, 499
+			ex.verdict, ex.status = verdict.Verdict{Class: verdict.ClientError, Reason: "client_closed"}, 499
 		case err != nil:
 			closeStream(up, err)
 			ex.verdict = transportVerdict(err)

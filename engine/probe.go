@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // probeKey re-checks a quarantined key with models.get, which costs no
@@ -55,7 +56,7 @@ func (s *Server) probeKey(ctx context.Context, k *keypool.Key) (time.Duration, e
 	}
 	v := gemini.Classify(resp.StatusCode(), resp.Body())
 	switch v.Class {
-	case gemini.OK, gemini.RateLimited, gemini.ClientError:
+	case verdict.OK, verdict.RateLimited, verdict.ClientError:
 		s.log.Info("key restored by probe", "key", k.FP, "pool", pool.cfg.Name, "probe_status", resp.StatusCode())
 		k.Restore()
 		s.keyChanged(k, pool, "")

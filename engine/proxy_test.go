@@ -18,8 +18,8 @@ import (
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/internal/mockgemini"
 	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 // harness is a proxy in front of the mock upstream, both on real sockets.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,9 +14,10 @@ import (
 
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/openai"
-	"github.com/balanceproxy/balance/internal/secret"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/internal/secret"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // Runtime is one config generation made ready to serve: every lookup a
@@ -53,8 +55,8 @@ type poolRuntime struct {
 	// clients[i] serves members[i], through that key's egress proxy.
 	clients  []*fasthttp.HostClient
 	cooldown keypool.CooldownPolicy
-	retryOn  [8]bool // indexed by gemini.Class
-	blame    [8]bool // classes that change the key's state
+	retryOn  verdict.Set // classes that move a request to another key
+	blame    verdict.Set // classes that change the key's state
 	redactor *secret.Redactor
 }
 
@@ -91,12 +93,8 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 		pr := &poolRuntime{
 			cfg: p, target: target, upstream: up,
 			cooldown: keypool.CooldownPolicy{Base: p.Cooldown.Base, Max: p.Cooldown.Max, Multiplier: p.Cooldown.Multiplier, Daily: p.Cooldown.Daily},
-		}
-		for _, c := range p.RetryOn {
-			pr.retryOn[classByName(c)] = true
-		}
-		for _, c := range p.Blame {
-			pr.blame[classByName(c)] = true
+			retryOn:  verdict.NewSet(p.RetryOn),
+			blame:    verdict.NewSet(p.Blame),
 		}
 		members := make([]keypool.Member, 0, len(p.Keys))
 		opts := upstream.Options{MaxConns: up.MaxConns, IdleTimeout: cfg.Server.StreamIdleTimeout}
@@ -213,11 +211,11 @@ func (rt *Runtime) summary(prev *Runtime) string {
 			minus = append(minus, n)
 		}
 	}
-	return fmt.Sprintf("keys +%d %s -%d %s; blocks +[%s] -[%s]", len(added), abbreviate(added), len(removed), abbreviate(removed), strings.Join(sorted(plus), ", "), strings.Join(sorted(minus), ", "))
+	return fmt.Sprintf("keys +%d %s -%d %s; blocks +[%s] -[%s]", len(added), abbreviate(added), len(removed), abbreviate(removed), strings.Join(slices.Sorted(slices.Values(plus)), ", "), strings.Join(slices.Sorted(slices.Values(minus)), ", "))
 }
 
 func abbreviate(fps []string) string {
-	fps = sorted(fps)
+	slices.Sort(fps)
 	if len(fps) > 5 {
 		return "[" + strings.Join(fps[:5], " ") + " …]"
 	}

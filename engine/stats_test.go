@@ -19,9 +19,9 @@ import (
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 	"github.com/balanceproxy/balance/internal/secret"
-	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/store"
 )
 

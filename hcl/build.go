@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/balanceproxy/balance/internal/verdict"
 	hclv2 "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -43,15 +44,6 @@ const (
 
 // Strategies a pool may use.
 var strategies = []string{"round_robin", "random", "least_recently_used"}
-
-// Error classes that may count against a key, and those that do by default.
-var (
-	blameClasses = []string{"rate_limited", "invalid_key", "permission_denied", "server_error", "timeout", "connection"}
-	defaultBlame = []string{"rate_limited", "invalid_key", "permission_denied"}
-)
-
-// Error classes a pool may retry elsewhere without blaming the key.
-var retryClasses = []string{"server_error", "timeout", "connection"}
 
 var hookPhases = []string{"request", "response", "chunk"}
 
@@ -251,8 +243,8 @@ func (l *loader) buildServer(rs *rawServer, b *hclsyntax.Block, s *Server) {
 func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
 	p := &Pool{
 		Name: rp.Name, Upstream: rp.Upstream, Strategy: "round_robin", MaxRetries: DefaultMaxRetries,
-		RetryOn: append([]string(nil), retryClasses...), Hooks: rp.Hooks,
-		Blame:    append([]string(nil), defaultBlame...),
+		RetryOn: append([]verdict.Class(nil), verdict.Retryable...), Hooks: rp.Hooks,
+		Blame:    append([]verdict.Class(nil), verdict.DefaultBlame...),
 		Cooldown: Cooldown{Base: DefaultCooldown, Max: DefaultCooldownMax, Multiplier: 2},
 		Probe:    Probe{Enabled: true, Interval: DefaultProbeInterval, Max: DefaultProbeMax, Model: DefaultProbeModel},
 	}
@@ -307,16 +299,10 @@ func (l *loader) buildPool(rp *rawPool, b *hclsyntax.Block) *Pool {
 		}
 	}
 	if rp.Blame != nil {
-		p.Blame = rp.Blame
-		for i, c := range rp.Blame {
-			l.oneOfAt(c, blameClasses, elemRange(b, "blame", i), "blame")
-		}
+		p.Blame = l.classes(rp.Blame, verdict.Blamable, b, "blame")
 	}
 	if rp.RetryOn != nil {
-		p.RetryOn = rp.RetryOn
-		for i, c := range rp.RetryOn {
-			l.oneOfAt(c, retryClasses, elemRange(b, "retry_on", i), "retry_on")
-		}
+		p.RetryOn = l.classes(rp.RetryOn, verdict.Retryable, b, "retry_on")
 	}
 	if c := rp.Cooldown; c != nil {
 		cb := locator{}.block(b.Body, "cooldown", 0)
@@ -670,13 +656,30 @@ func (l *loader) oneOf(v string, allowed []string, b *hclsyntax.Block, attr stri
 }
 
 // oneOfAt is oneOf for a value at a given range (a list element).
-func (l *loader) oneOfAt(v string, allowed []string, rng *hclv2.Range, attr string) {
-	for _, a := range allowed {
-		if v == a {
-			return
-		}
+func (l *loader) oneOfAt(v string, allowed []string, rng *hclv2.Range, attr string) bool {
+	if slices.Contains(allowed, v) {
+		return true
 	}
 	l.errorf(rng, "Invalid "+attr, "%q is not one of %s.%s", v, strings.Join(quoteAll(allowed), ", "), didYouMean(v, allowed))
+	return false
+}
+
+// classes reads a list of error class names, each of which must be one of
+// allowed.
+func (l *loader) classes(names []string, allowed []verdict.Class, b *hclsyntax.Block, attr string) []verdict.Class {
+	allowedNames := make([]string, len(allowed))
+	for i, c := range allowed {
+		allowedNames[i] = c.String()
+	}
+	out := make([]verdict.Class, 0, len(names))
+	for i, name := range names {
+		if !l.oneOfAt(name, allowedNames, elemRange(b, attr, i), attr) {
+			continue
+		}
+		c, _ := verdict.Parse(name) // every allowed name parses
+		out = append(out, c)
+	}
+	return out
 }
 
 func (l *loader) jsonValue(v *cty.Value, b *hclsyntax.Block, attr string) json.RawMessage {

@@ -19,6 +19,8 @@ package hcl
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // Config is one validated, immutable version of balance.hcl.
@@ -100,10 +102,10 @@ type Pool struct {
 	// it, invalid keys and 403s quarantine it, and server errors,
 	// timeouts or connection failures, when listed, cool it like a 429
 	// without a retry delay. Classes not listed never count against it.
-	Blame []string
+	Blame []verdict.Class
 	// RetryOn lists the error classes that move a request to another key
 	// without blaming the key: "server_error", "timeout", "connection".
-	RetryOn []string
+	RetryOn []verdict.Class
 	// Hooks names hook blocks applied to every request on this pool.
 	Hooks []string
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/internal/secret"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // Effective is the config as balance will run it, with every default
@@ -67,15 +68,15 @@ type effKey struct {
 }
 
 type effPool struct {
-	Name       string   `json:"name"`
-	Upstream   string   `json:"upstream"`
-	Keys       []effKey `json:"keys"`
-	Strategy   string   `json:"strategy"`
-	MaxRetries int      `json:"max_retries"`
-	Proxies    []string `json:"proxies,omitempty"`
-	RetryOn    []string `json:"retry_on"`
-	Blame      []string `json:"blame"`
-	Hooks      []string `json:"hooks,omitempty"`
+	Name       string          `json:"name"`
+	Upstream   string          `json:"upstream"`
+	Keys       []effKey        `json:"keys"`
+	Strategy   string          `json:"strategy"`
+	MaxRetries int             `json:"max_retries"`
+	Proxies    []string        `json:"proxies,omitempty"`
+	RetryOn    []verdict.Class `json:"retry_on"`
+	Blame      []verdict.Class `json:"blame"`
+	Hooks      []string        `json:"hooks,omitempty"`
 	Cooldown   struct {
 		Base       string  `json:"base"`
 		Max        string  `json:"max"`

@@ -10,57 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/balanceproxy/balance/internal/verdict"
 )
-
-// Class is what an upstream answer means for the key that met it.
-type Class uint8
-
-const (
-	// OK is a 2xx answer.
-	OK Class = iota
-	// RateLimited is 429 RESOURCE_EXHAUSTED: cool the key down for the model.
-	RateLimited
-	// InvalidKey is 400 API_KEY_INVALID: quarantine the key.
-	InvalidKey
-	// PermissionDenied is 403: the key is suspended, leaked or lacks the API.
-	PermissionDenied
-	// ServerError is 500/502/503/504: not the key's fault; retry elsewhere.
-	ServerError
-	// Timeout is an upstream that did not answer in time.
-	Timeout
-	// Connection is a failed dial or a dropped connection.
-	Connection
-	// ClientError is any other 4xx: the request's own fault; pass it back.
-	ClientError
-)
-
-var classNames = [...]string{"ok", "rate_limited", "invalid_key", "permission_denied", "server_error", "timeout", "connection", "client_error"}
-
-func (c Class) String() string {
-	if int(c) < len(classNames) {
-		return classNames[c]
-	}
-	return "unknown"
-}
-
-// KeyFault reports whether the class is evidence against the key itself.
-func (c Class) KeyFault() bool {
-	return c == RateLimited || c == InvalidKey || c == PermissionDenied
-}
-
-// Verdict is the classification of one upstream answer.
-type Verdict struct {
-	Class Class
-	// RetryAfter is Google's RetryInfo.retryDelay, when it sent one.
-	RetryAfter time.Duration
-	// Daily is set when the exhausted quota is a per-day one.
-	Daily bool
-	// Reason is a short machine-readable reason (ErrorInfo.reason, the
-	// status name, or the transport error).
-	Reason string
-	// Message is Google's error message (not redacted: redact before use).
-	Message string
-}
 
 // errorBody is the subset of google.rpc.Status the proxy reads.
 type errorBody struct {
@@ -81,9 +33,9 @@ type errorBody struct {
 
 // Classify reads an upstream status and body. It never fails: a body that
 // is not Google's error JSON is classified by status alone.
-func Classify(status int, body []byte) Verdict {
+func Classify(status int, body []byte) verdict.Verdict {
 	if status >= 200 && status < 300 {
-		return Verdict{Class: OK}
+		return verdict.Verdict{Class: verdict.OK}
 	}
 	var eb errorBody
 	if len(body) > 0 && (body[0] == '{' || body[0] == '[' || bytes.IndexByte(body[:min(len(body), 64)], '{') >= 0) {
@@ -97,7 +49,7 @@ func Classify(status int, body []byte) Verdict {
 			_ = json.Unmarshal(b, &eb)
 		}
 	}
-	v := Verdict{Reason: eb.Error.Status, Message: eb.Error.Message}
+	v := verdict.Verdict{Reason: eb.Error.Status, Message: eb.Error.Message}
 	for _, d := range eb.Error.Details {
 		if d.Reason != "" {
 			v.Reason = d.Reason
@@ -115,21 +67,21 @@ func Classify(status int, body []byte) Verdict {
 	}
 	switch {
 	case status == 429:
-		v.Class = RateLimited
+		v.Class = verdict.RateLimited
 		if v.RetryAfter == 0 {
 			v.RetryAfter = retryDelayFromMessage(v.Message)
 		}
 	case status == 400 && (v.Reason == "API_KEY_INVALID" || strings.Contains(v.Message, "API key not valid") || strings.Contains(v.Message, "API key expired")):
-		v.Class = InvalidKey
+		v.Class = verdict.InvalidKey
 	case status == 401 && eb.Error.Status == "UNAUTHENTICATED":
 		// Google answers 401 for credentials it cannot use at all.
-		v.Class = InvalidKey
+		v.Class = verdict.InvalidKey
 	case status == 403:
-		v.Class = PermissionDenied
+		v.Class = verdict.PermissionDenied
 	case status >= 500:
-		v.Class = ServerError
+		v.Class = verdict.ServerError
 	default:
-		v.Class = ClientError
+		v.Class = verdict.ClientError
 	}
 	if v.Reason == "" {
 		v.Reason = strconv.Itoa(status)

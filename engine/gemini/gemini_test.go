@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 func TestClassify(t *testing.T) {
@@ -11,24 +13,24 @@ func TestClassify(t *testing.T) {
 		name   string
 		status int
 		body   string
-		class  Class
+		class  verdict.Class
 		retry  time.Duration
 		daily  bool
 		reason string
 	}{
-		{"ok", 200, `{}`, OK, 0, false, ""},
-		{"429 with RetryInfo", 429, `{"error":{"code":429,"message":"You exceeded your current quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"29.723877525s"}]}}`, RateLimited, 29723877525 * time.Nanosecond, false, "RESOURCE_EXHAUSTED"},
-		{"429 per day", 429, `{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}`, RateLimited, 0, true, "RESOURCE_EXHAUSTED"},
-		{"429 delay only in the message", 429, `{"error":{"code":429,"message":"Quota exceeded. Please retry in 47.884324799s.","status":"RESOURCE_EXHAUSTED"}}`, RateLimited, 47884324799 * time.Nanosecond, false, "RESOURCE_EXHAUSTED"},
-		{"invalid key", 400, `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}`, InvalidKey, 0, false, "API_KEY_INVALID"},
-		{"client 400", 400, `{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`, ClientError, 0, false, "INVALID_ARGUMENT"},
-		{"location 400 is the client's", 400, `{"error":{"code":400,"message":"User location is not supported for the API use.","status":"FAILED_PRECONDITION"}}`, ClientError, 0, false, "FAILED_PRECONDITION"},
-		{"403", 403, `{"error":{"code":403,"message":"Your API key was reported as leaked.","status":"PERMISSION_DENIED"}}`, PermissionDenied, 0, false, "PERMISSION_DENIED"},
-		{"404", 404, `{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}`, ClientError, 0, false, "NOT_FOUND"},
-		{"503", 503, `{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}`, ServerError, 0, false, "UNAVAILABLE"},
-		{"500 non-JSON", 500, `<html>oops</html>`, ServerError, 0, false, "500"},
-		{"compat array", 429, `[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}]`, RateLimited, 0, false, "RESOURCE_EXHAUSTED"},
-		{"empty body", 502, ``, ServerError, 0, false, "502"},
+		{"ok", 200, `{}`, verdict.OK, 0, false, ""},
+		{"429 with RetryInfo", 429, `{"error":{"code":429,"message":"You exceeded your current quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"29.723877525s"}]}}`, verdict.RateLimited, 29723877525 * time.Nanosecond, false, "RESOURCE_EXHAUSTED"},
+		{"429 per day", 429, `{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}`, verdict.RateLimited, 0, true, "RESOURCE_EXHAUSTED"},
+		{"429 delay only in the message", 429, `{"error":{"code":429,"message":"Quota exceeded. Please retry in 47.884324799s.","status":"RESOURCE_EXHAUSTED"}}`, verdict.RateLimited, 47884324799 * time.Nanosecond, false, "RESOURCE_EXHAUSTED"},
+		{"invalid key", 400, `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}`, verdict.InvalidKey, 0, false, "API_KEY_INVALID"},
+		{"client 400", 400, `{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`, verdict.ClientError, 0, false, "INVALID_ARGUMENT"},
+		{"location 400 is the client's", 400, `{"error":{"code":400,"message":"User location is not supported for the API use.","status":"FAILED_PRECONDITION"}}`, verdict.ClientError, 0, false, "FAILED_PRECONDITION"},
+		{"403", 403, `{"error":{"code":403,"message":"Your API key was reported as leaked.","status":"PERMISSION_DENIED"}}`, verdict.PermissionDenied, 0, false, "PERMISSION_DENIED"},
+		{"404", 404, `{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}`, verdict.ClientError, 0, false, "NOT_FOUND"},
+		{"503", 503, `{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}`, verdict.ServerError, 0, false, "UNAVAILABLE"},
+		{"500 non-JSON", 500, `<html>oops</html>`, verdict.ServerError, 0, false, "500"},
+		{"compat array", 429, `[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}]`, verdict.RateLimited, 0, false, "RESOURCE_EXHAUSTED"},
+		{"empty body", 502, ``, verdict.ServerError, 0, false, "502"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,14 +39,6 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("got %+v (class %s)", v, v.Class)
 			}
 		})
-	}
-}
-
-func TestKeyFault(t *testing.T) {
-	for c, want := range map[Class]bool{RateLimited: true, InvalidKey: true, PermissionDenied: true, ServerError: false, Timeout: false, Connection: false, ClientError: false, OK: false} {
-		if c.KeyFault() != want {
-			t.Errorf("%s.KeyFault() = %v", c, !want)
-		}
 	}
 }
 
@@ -111,11 +105,12 @@ func FuzzClassify(f *testing.F) {
 	f.Add(400, []byte(`[{"error":{"message":"API key not valid"}}]`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		v := Classify(status, body)
-		if status >= 200 && status < 300 && v.Class != OK {
-			t.Fatalf("2xx classified %s", v.Class)
+		ok := status >= 200 && status < 300
+		if ok != (v.Class == verdict.OK) {
+			t.Fatalf("status %d classified %s", status, v.Class)
 		}
-		if v.RetryAfter < 0 && status == 429 && len(body) < 0 {
-			t.Fatal("unreachable")
+		if v.Reason == "" && !ok {
+			t.Fatalf("status %d classified without a reason", status)
 		}
 	})
 }

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/internal/mockgemini"
 	"github.com/balanceproxy/balance/engine/reload"
 	"github.com/balanceproxy/balance/hcl"
+	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
 const (
