@@ -1,12 +1,10 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,42 +12,8 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
 )
-
-// exchange is one client request's state from routing to the stats
-// record. It never holds the RequestCtx: stream writers outlive it.
-type exchange struct {
-	start    time.Time
-	id       []byte
-	proto    Protocol
-	route    string
-	token    *tokenRuntime
-	tstate   *tokenState
-	model    resolved
-	pool     *poolRuntime
-	attempts int
-	member   *keypool.Member
-	verdict  verdict.Verdict
-	status   int
-	ttfb     time.Duration
-	streamed bool
-	usage    Usage
-	errBody  string
-	// chain is the request's hooks (nil without any); retained are those
-	// pinned until the request ends so a reload cannot close them between
-	// the request and response phases.
-	chain    hooks.Chain
-	retained []*hooks.Hook
-	// scratch is a reusable buffer (the upstream path).
-	scratch []byte
-	// detach is set once a stream writer owns the exchange.
-	detach bool
-	// peeked holds the first bytes of a stream, read to see whether it
-	// opens with an in-band error before the client is committed to it.
-	peeked []byte
-}
 
 // outcome is how the attempt loop ended.
 type outcome uint8
@@ -102,6 +66,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		}
 		ex.attempts++
 		ex.member = m
+		ex.inBandError = nil
 		req.Header.Set(headerGoogAPIKeyLower, m.Key.Value())
 		resp.StreamBody = stream
 		hc := p.clients[m.Index]
@@ -232,7 +197,7 @@ func (s *Server) peekStream(ex *exchange, resp *fasthttp.Response) verdict.Verdi
 		}
 		code := errorCode(payload)
 		v := gemini.Classify(code, payload)
-		ex.errBody = string(ex.pool.redactBytes(payload))
+		ex.inBandError = append(ex.inBandError[:0], payload...)
 		peekBufPool.Put(bufp)
 		return v
 	}
@@ -281,91 +246,43 @@ func (p *poolRuntime) redact(s string) string { return p.redactor.String(s) }
 
 func (p *poolRuntime) redactBytes(b []byte) []byte { return p.redactor.Bytes(b) }
 
-// copyStream relays an upstream stream to the client, flushing every read
-// so events arrive as Google sends them. It returns the bytes written,
-// the last part of the stream (for usage), and why it stopped: nil at a
-// clean end, errClientGone when the client went away, or the upstream
-// read error.
-func copyStream(w *bufio.Writer, first []byte, body io.Reader, tail *tailBuffer) (int64, error) {
-	var written int64
-	if len(first) > 0 {
-		tail.write(first)
-		n, err := w.Write(first)
-		written += int64(n)
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			return written, errClientGone
-		}
-	}
-	for {
-		// Read straight into the writer's free space: no buffer of our
-		// own is held for the life of the stream. Flush empties it after
-		// every read, so there is always a whole buffer to read into.
-		buf := w.AvailableBuffer()
-		if cap(buf) < 512 {
-			if err := w.Flush(); err != nil {
-				return written, errClientGone
-			}
-			buf = w.AvailableBuffer()
-		}
-		n, rerr := body.Read(buf[:cap(buf)])
-		if n > 0 {
-			tail.write(buf[:n])
-			m, err := w.Write(buf[:n])
-			written += int64(m)
-			if err == nil {
-				err = w.Flush()
-			}
-			if err != nil {
-				return written, errClientGone
-			}
-		}
-		if rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				return written, nil
-			}
-			return written, rerr
-		}
-	}
+// upstreamHeaders are the client request headers that may reach Google:
+// an allowlist, so a credential in a header balance does not know
+// (x-api-key, Cookie) or a client-identity header (X-Forwarded-For,
+// Forwarded) never leaves. The upstream key is set per attempt.
+var upstreamHeaders = [...]string{
+	"Content-Type", "Accept", "Accept-Language", "User-Agent",
+	"X-Goog-Api-Client", "X-Server-Timeout", "X-Goog-Upload-Protocol", "X-Goog-Upload-Command",
+	"X-Goog-Upload-Header-Content-Length", "X-Goog-Upload-Header-Content-Type", "X-Goog-Upload-Offset",
 }
 
-var errClientGone = errors.New("client went away")
-
-// tailBuffer keeps the last bytes of a stream: Gemini repeats cumulative
-// usageMetadata on every event, so the tail is enough to count tokens.
-type tailBuffer struct {
-	buf [2048]byte
-	n   int
+// newUpstreamRequest starts the upstream request for a client request:
+// its method, the allowed headers and (without copying) its body. The
+// caller sets the path and query and releases it.
+func newUpstreamRequest(client *fasthttp.Request) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethodBytes(client.Header.Method())
+	for _, name := range upstreamHeaders {
+		if v := client.Header.Peek(name); len(v) > 0 {
+			req.Header.SetBytesV(name, v)
+		}
+	}
+	req.SetBodyRaw(client.Body())
+	return req
 }
 
-func (t *tailBuffer) write(p []byte) {
-	if len(p) >= len(t.buf) {
-		t.n = copy(t.buf[:], p[len(p)-len(t.buf):])
-		return
+// geminiRequest starts a Gemini API call that balance composed itself (a
+// translated OpenAI call): POST {prefix}/v1beta/models/{target}:{method}
+// with body, streamed as SSE when sse is set.
+func geminiRequest(ex *exchange, method string, body []byte, sse bool) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	ex.scratch = upstreamPath(ex.scratch[:0], ex.pool, gemini.Call{Version: "v1beta", Model: ex.model.Target, Method: method}, ex.model.Target)
+	req.URI().SetPathBytes(ex.scratch)
+	if sse {
+		req.URI().SetQueryString("alt=sse")
 	}
-	if t.n+len(p) > len(t.buf) {
-		drop := t.n + len(p) - len(t.buf)
-		copy(t.buf[:], t.buf[drop:t.n])
-		t.n -= drop
-	}
-	t.n += copy(t.buf[t.n:], p)
-}
-
-func (t *tailBuffer) bytes() []byte { return t.buf[:t.n] }
-
-// hop-by-hop headers that never cross a proxy.
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Connection"}
-
-func stripHopHeaders(h *fasthttp.RequestHeader) {
-	for _, name := range hopHeaders {
-		h.Del(name)
-	}
-	// Ask for identity bodies: the proxy reads usage and error bodies.
-	h.Del("Accept-Encoding")
-}
-
-func isStreamContentType(ct []byte) bool {
-	return strings.HasPrefix(string(ct), "text/event-stream")
+	req.SetBodyRaw(body)
+	return req
 }

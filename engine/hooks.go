@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/hooks"
+	"github.com/balanceproxy/balance/internal/verdict"
 )
 
 // hookSet is the WASM hooks of one generation, by name, plus the chain of
@@ -92,7 +93,7 @@ func (s *Server) loadHooks(cfg *hcl.Config, prev *hookSet) (set *hookSet, loaded
 			p := cfg.Pool(pn)
 			var chain hooks.Chain
 			for _, hc := range cfg.Hooks {
-				if named[hc.Name] && !contains(t.Hooks, hc.Name) && (p == nil || !contains(p.Hooks, hc.Name)) {
+				if named[hc.Name] && !slices.Contains(t.Hooks, hc.Name) && (p == nil || !slices.Contains(p.Hooks, hc.Name)) {
 					continue
 				}
 				chain = append(chain, hooks.Step{Hook: set.byName[hc.Name], Select: hooks.Selector{Routes: hc.Routes, Models: hc.Models, Tokens: hc.Tokens}})
@@ -145,15 +146,6 @@ func closeAll(hs []*hooks.Hook) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // handles reports whether any hook of the chain runs in phase.
 func chainHandles(c hooks.Chain, p hooks.Phase) bool {
 	for _, st := range c {
@@ -167,7 +159,7 @@ func chainHandles(c hooks.Chain, p hooks.Phase) bool {
 // envelope builds a hook's view of the exchange. Credentials never enter
 // it: HeaderList drops them, and the host drops them again.
 func (ex *exchange) envelope(route string, headers func(func(k, v []byte)), body []byte) *hooks.Envelope {
-	env := &hooks.Envelope{Route: route, Protocol: ex.proto.String(), Model: ex.model.Asked, Body: body}
+	env := &hooks.Envelope{Route: route, Protocol: ex.adapter.protocol().String(), Model: ex.model.Asked, Body: body}
 	if ex.token != nil {
 		env.Token = hooks.Token{Name: ex.token.cfg.Name, Labels: ex.token.cfg.Labels}
 	}
@@ -182,22 +174,28 @@ func (ex *exchange) envelope(route string, headers func(func(k, v []byte)), body
 	return env
 }
 
-// runRequestHooks applies the request-phase hooks to the client's request
-// before anything goes upstream. It returns false when the request ended
-// here (a hook answered, refused, or failed closed); the answer is written.
-func (s *Server) runRequestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, chain hooks.Chain, body []byte) ([]byte, bool) {
+// requestHooks runs the request-phase hooks on the client's request, in
+// the client's protocol, before anything goes upstream. Header edits are
+// kept for the upstream request; a model, pool or body edit is admitted
+// again with the same check a client's choice gets.
+func (s *Server) requestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failure {
+	chain := rt.chainFor(ex)
+	if len(chain) == 0 {
+		return nil
+	}
+	ex.chain = chain
+	ex.retain(chain)
 	if !chainHandles(chain, hooks.PhaseRequest) {
-		return body, true
+		return nil
 	}
-	env := ex.envelope(string(ctx.Path()), ctx.Request.Header.VisitAll, body)
-	out, err := chain.Run(context.Background(), hooks.PhaseRequest, env)
-	s.noteSkipped(ex, out.Skipped)
+	body := ctx.Request.Body()
+	out, err := chain.Run(context.Background(), hooks.PhaseRequest, ex.envelope(string(ctx.Path()), ctx.Request.Header.VisitAll, body))
+	s.noteSkipped(out.Skipped)
 	if err != nil {
-		s.hookFailed(ctx, ex, err)
-		return nil, false
+		return s.hookFailure(err)
 	}
-	if s.hookAnswered(ctx, ex, out) {
-		return nil, false
+	if f := hookAnswer(out); f != nil {
+		return f
 	}
 	for _, name := range out.RemoveHeaders {
 		ctx.Request.Header.Del(name)
@@ -205,71 +203,54 @@ func (s *Server) runRequestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exch
 	for _, h := range out.SetHeaders {
 		ctx.Request.Header.Set(h.Name, h.Value)
 	}
-	if out.Pool != "" && out.Pool != ex.pool.cfg.Name {
-		p, ok := ex.token.poolFor(out.Pool)
-		if !ok || p == nil {
-			s.writeError(ctx, ex.proto, fasthttp.StatusForbidden, "A hook routed this request to pool "+out.Pool+", which token "+ex.token.cfg.Name+" may not use.", 0)
-			ex.status = fasthttp.StatusForbidden
-			return nil, false
-		}
-		ex.pool = p
+	model := ex.model.Asked
+	if out.Model != "" {
+		model = out.Model
 	}
-	if out.Model != "" && out.Model != ex.model.Asked {
-		pool := ex.pool
-		if !s.reroute(ctx, rt, ex, out.Model) {
-			return nil, false
+	if out.Body != nil && !sameBytes(out.Body, body) {
+		ctx.Request.SetBody(out.Body)
+		if ex.call.body {
+			// The body names the model on some protocols: read it again.
+			asked := ex.call.model
+			if f := ex.adapter.parse(ctx.Request.Body(), &ex.call); f != nil {
+				f.Message = "After request hooks: " + f.Message
+				return f
+			}
+			if ex.call.model != asked && out.Model == "" {
+				model = ex.call.model
+			}
 		}
-		if out.Pool != "" {
-			ex.pool = pool // an explicit pool from the hook wins over the model rule's
+		if !validJSON(ctx.Request.Body()) {
+			return &Failure{Status: fasthttp.StatusBadGateway, Message: "A request hook returned a body that is not valid JSON."}
 		}
 	}
-	if out.Body != nil {
-		return out.Body, true
+	if model != ex.model.Asked || out.Pool != "" && out.Pool != ex.pool.cfg.Name {
+		return rt.authorize(ex, model, out.Pool, hookName(out))
 	}
-	return body, true
+	return nil
 }
 
-// reroute applies the model rules to a model a hook chose.
-func (s *Server) reroute(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, model string) bool {
-	res := rt.models.resolve(model)
-	if !gemini.ValidModel(model) || !gemini.ValidModel(res.Target) {
-		ex.status = fasthttp.StatusBadGateway
-		s.writeError(ctx, ex.proto, fasthttp.StatusBadGateway, "A hook chose an invalid model name.", 0)
-		return false
+// hookName names the hooks that made an edit, for messages.
+func hookName(out hooks.Outcome) string {
+	if out.By != "" {
+		return out.By
 	}
-	if !ex.token.allowsModel(res.Asked) && !ex.token.allowsModel(res.Target) {
-		ex.status = fasthttp.StatusForbidden
-		s.writeError(ctx, ex.proto, fasthttp.StatusForbidden, "A hook routed this request to model "+model+", which token "+ex.token.cfg.Name+" may not use.", 0)
-		return false
-	}
-	if res.Pool != "" {
-		p, ok := ex.token.poolFor(res.Pool)
-		if !ok || p == nil {
-			ex.status = fasthttp.StatusForbidden
-			s.writeError(ctx, ex.proto, fasthttp.StatusForbidden, "Model "+model+" is served by pool "+res.Pool+", which token "+ex.token.cfg.Name+" may not use.", 0)
-			return false
-		}
-		ex.pool = p
-	}
-	ex.model = res
-	return true
+	return "chain"
 }
 
-// runResponseHooks applies the response-phase hooks to a whole answer
-// already in ctx.Response (in the caller's protocol).
-func (s *Server) runResponseHooks(ctx *fasthttp.RequestCtx, ex *exchange, chain hooks.Chain) {
-	if !chainHandles(chain, hooks.PhaseResponse) || ctx.Response.StatusCode() >= 300 {
-		return
+// responseHooks runs the response-phase hooks on a whole successful
+// answer already in ctx.Response (in the caller's protocol).
+func (s *Server) responseHooks(ctx *fasthttp.RequestCtx, ex *exchange) *Failure {
+	if !chainHandles(ex.chain, hooks.PhaseResponse) || ctx.Response.StatusCode() >= 300 {
+		return nil
 	}
-	env := ex.envelope(string(ctx.Path()), ctx.Response.Header.VisitAll, ctx.Response.Body())
-	out, err := chain.Run(context.Background(), hooks.PhaseResponse, env)
-	s.noteSkipped(ex, out.Skipped)
+	out, err := ex.chain.Run(context.Background(), hooks.PhaseResponse, ex.envelope(string(ctx.Path()), ctx.Response.Header.VisitAll, ctx.Response.Body()))
+	s.noteSkipped(out.Skipped)
 	if err != nil {
-		s.hookFailed(ctx, ex, err)
-		return
+		return s.hookFailure(err)
 	}
-	if s.hookAnswered(ctx, ex, out) {
-		return
+	if f := hookAnswer(out); f != nil {
+		return f
 	}
 	for _, name := range out.RemoveHeaders {
 		ctx.Response.Header.Del(name)
@@ -280,55 +261,52 @@ func (s *Server) runResponseHooks(ctx *fasthttp.RequestCtx, ex *exchange, chain 
 	if out.Body != nil {
 		ctx.Response.SetBody(out.Body)
 	}
+	return nil
 }
 
-// hookAnswered writes a hook's respond or reject and reports whether it
-// did. A reject without a body gets an error in the caller's protocol.
-func (s *Server) hookAnswered(ctx *fasthttp.RequestCtx, ex *exchange, out hooks.Outcome) bool {
+// hookAnswer is the answer a hook gave instead of the upstream's (respond
+// or reject), or nil. A reject without a body gets an error in the
+// caller's protocol.
+func hookAnswer(out hooks.Outcome) *Failure {
 	switch out.Action {
 	case hooks.ActionRespond, hooks.ActionReject:
 	default:
-		return false
+		return nil
 	}
-	status := out.Status
-	if status == 0 {
-		status = fasthttp.StatusOK
-		if out.Action == hooks.ActionReject {
-			status = fasthttp.StatusForbidden
-		}
-	}
-	ex.status = status
+	f := &Failure{Status: out.Status, AnswerHeaders: out.SetHeaders}
 	if out.Action == hooks.ActionReject {
-		ex.errBody = "rejected by hook " + out.By
+		if f.Status == 0 {
+			f.Status = fasthttp.StatusForbidden
+		}
+		f.Message = "Request refused by hook " + out.By + "."
+		if len(out.Body) > 0 {
+			f.Answer = out.Body
+		}
+		return f
 	}
-	if len(out.Body) == 0 && out.Action == hooks.ActionReject {
-		s.writeError(ctx, ex.proto, status, "Request refused by hook "+out.By+".", 0)
-		return true
+	if f.Status == 0 {
+		f.Status = fasthttp.StatusOK
 	}
-	ctx.Response.Reset()
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	for _, h := range out.SetHeaders {
-		ctx.Response.Header.Set(h.Name, h.Value)
+	f.Answer = out.Body
+	if f.Answer == nil {
+		f.Answer = []byte{}
 	}
-	ctx.SetBody(out.Body)
-	return true
+	return f
 }
 
-// hookFailed answers for a hook that failed with fail = "closed".
-func (s *Server) hookFailed(ctx *fasthttp.RequestCtx, ex *exchange, err error) {
+// hookFailure answers for a hook that failed with fail = "closed".
+func (s *Server) hookFailure(err error) *Failure {
 	var ce *hooks.CallError
 	name := "?"
 	if errors.As(err, &ce) {
 		name = ce.Hook
 	}
 	s.hookErrors.note(name, err, s.log)
-	ex.status = fasthttp.StatusServiceUnavailable
-	ex.errBody = "hook " + name + " failed: " + err.Error()
-	s.writeError(ctx, ex.proto, fasthttp.StatusServiceUnavailable, "Hook "+name+" failed and is configured fail = \"closed\"; the request was not sent.", 0)
+	return &Failure{Status: fasthttp.StatusServiceUnavailable, Class: verdict.ServerError, Reason: "hook_failed",
+		Message: "Hook " + name + " failed and is configured fail = \"closed\"; the request was not sent."}
 }
 
-func (s *Server) noteSkipped(ex *exchange, skipped []*hooks.CallError) {
+func (s *Server) noteSkipped(skipped []*hooks.CallError) {
 	for _, ce := range skipped {
 		s.hookErrors.note(ce.Hook, ce, s.log)
 	}
@@ -356,50 +334,44 @@ func (ex *exchange) retain(chain hooks.Chain) {
 	}
 }
 
-// errHookEnded stops a stream a chunk hook ended (reject, respond, or a
-// closed failure); the hook's error event is already written.
-var errHookEnded = errors.New("stream ended by a hook")
+// chunkHooks runs the chunk-phase hooks on each event of a stream before
+// the adapter's sink sees it. A hook that responds ends the stream with its
+// event; one that rejects or fails closed ends it with an error event.
+type chunkHooks struct {
+	s    *Server
+	ex   *exchange
+	next eventSink
+}
 
-// runChunkHooks applies chunk-phase hooks to one Gemini SSE event and
-// writes the (possibly edited) event. A hook that rejects or fails closed
-// ends the stream with an error event.
-func (s *Server) runChunkHooks(w *bufio.Writer, ex *exchange, event []byte) error {
-	out, err := ex.chain.Run(context.Background(), hooks.PhaseChunk, ex.envelope("", nil, event))
-	s.noteSkipped(ex, out.Skipped)
-	if err != nil || out.Action == hooks.ActionReject || out.Action == hooks.ActionRespond {
-		msg := "stream ended by hook " + out.By
-		if err != nil {
-			var ce *hooks.CallError
-			if errors.As(err, &ce) {
-				s.hookErrors.note(ce.Hook, err, s.log)
-				msg = "hook " + ce.Hook + " failed"
+func (h chunkHooks) event(w *bufio.Writer, data []byte) error {
+	if len(data) == 0 || data[0] != '{' { // "[DONE]" and other non-JSON data
+		return h.next.event(w, data)
+	}
+	out, err := h.ex.chain.Run(context.Background(), hooks.PhaseChunk, h.ex.envelope("", nil, data))
+	h.s.noteSkipped(out.Skipped)
+	if err != nil {
+		return &streamEnd{failure: h.s.hookFailure(err)}
+	}
+	switch out.Action {
+	case hooks.ActionRespond:
+		if len(out.Body) > 0 {
+			if werr := h.next.event(w, out.Body); werr != nil {
+				return werr
 			}
 		}
-		status := out.Status
-		if status == 0 {
-			status = fasthttp.StatusForbidden
-		}
-		body := out.Body
-		if len(body) == 0 || out.Action != hooks.ActionRespond {
-			body = gemini.ErrorJSON(status, msg, 0)
-		}
-		writeEvent(w, body)
-		_ = w.Flush()
-		ex.status = status
-		return errHookEnded
+		return &streamEnd{}
+	case hooks.ActionReject:
+		return &streamEnd{failure: hookAnswer(out)}
 	}
 	if out.Body != nil {
-		event = out.Body
+		data = out.Body
 	}
-	writeEvent(w, event)
-	return nil
+	return h.next.event(w, data)
 }
 
-func writeEvent(w *bufio.Writer, data []byte) {
-	_, _ = w.WriteString("data: ")
-	_, _ = w.Write(data)
-	_, _ = w.WriteString("\r\n\r\n")
-}
+func (h chunkHooks) finish(w *bufio.Writer) error { return h.next.finish(w) }
+
+func (h chunkHooks) contentType(upstream []byte) []byte { return h.next.contentType(upstream) }
 
 // sameBytes reports whether a and b are the same slice (not just equal).
 func sameBytes(a, b []byte) bool {

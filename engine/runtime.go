@@ -45,6 +45,8 @@ type Runtime struct {
 
 	openAIOnce sync.Once
 	openAIOpts openai.Options
+	// modelLists caches each pool's upstream models list.
+	modelLists modelListCache
 }
 
 type poolRuntime struct {

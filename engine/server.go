@@ -1,10 +1,11 @@
 // Package engine is the proxy: the fasthttp server, routing, the request
 // path from client token to upstream key and back, and live reloads.
 //
-// A request runs top to bottom in one handler (see gemini.go): route →
-// authenticate → token limits → model rules → pick a key → call upstream →
-// classify the answer → retry on another key or pass the answer back →
-// record stats. Every config generation is an immutable Runtime swapped in
+// Every request runs through one driver (serve, in pipeline.go): route →
+// authenticate → parse → authorize → token limits → request hooks →
+// translate → forward (pick a key, call, classify, retry) → reply or relay
+// → response hooks → record. Each front door is an adapter (adapter_*.go)
+// the driver calls at fixed points. Every config generation is an immutable Runtime swapped in
 // atomically; key health and token usage live beside it, not in it.
 package engine
 
@@ -16,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +63,6 @@ type Server struct {
 	idSeq    atomic.Uint64
 
 	store      *store.Store
-	modelCache modelCache
 	hookRT     *hooks.Runtime
 	hookErrors hookErrorLog
 	// notes are conditions worth an operator's attention, shown in status.
@@ -270,28 +269,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}
-
-// newExchange starts a request's bookkeeping with a fresh request id: a
-// per-process random prefix and a counter, unique within the run.
-func (s *Server) newExchange(proto Protocol, route string) *exchange {
-	ex := exchangePool.Get().(*exchange)
-	id, scratch, peeked, retained := ex.id[:0], ex.scratch[:0], ex.peeked[:0], ex.retained[:0]
-	*ex = exchange{start: time.Now(), proto: proto, route: route, scratch: scratch, peeked: peeked, retained: retained}
-	id = append(id, s.idPrefix...)
-	id = append(id, '-')
-	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)
-	return ex
-}
-
-// releaseExchange returns an exchange to the pool once nothing uses it.
-func releaseExchange(ex *exchange) {
-	if cap(ex.peeked) > 64<<10 {
-		ex.peeked = nil
-	}
-	exchangePool.Put(ex)
-}
-
 // reloadEvent is one entry of the reload history shown in status.
 type reloadEvent struct {
 	Time         time.Time `json:"time"`
@@ -344,7 +321,7 @@ func serverError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body exceeds server.max_request_body."
 	}
-	writeGeminiError(ctx, status, msg, 0)
+	ProtoGemini.render(&ctx.Response, fail(status, msg))
 	ctx.SetConnectionClose()
 }
 

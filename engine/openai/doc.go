@@ -11,8 +11,10 @@
 //     OpenAI's error shape before any upstream call is spent.
 //   - TranslateChatResponse and StreamTranslator turn Gemini answers back
 //     into chat.completion objects or chat.completion.chunk SSE frames.
-//   - ErrorFromGemini / RewrapCompatError keep Google's real HTTP status but
-//     speak OpenAI's error shape, which is the only one the OpenAI SDKs read.
+//   - ErrorFromGemini keeps Google's real HTTP status but speaks OpenAI's
+//     error shape, the only one the OpenAI SDKs read (it also unwraps the
+//     array-shaped errors of Google's OpenAI-compatible endpoint); NewError
+//     is the same shape for balance's own refusals.
 //
 // Both directions are built by appending bytes, not by encoding/json. A
 // request of the common shape (text messages, sampling parameters, function

@@ -49,6 +49,13 @@ func (e *Error) appendJSON(b []byte) []byte {
 	return b
 }
 
+// NewError builds the error balance itself answers with status: the
+// OpenAI type and code conventionally paired with it, so SDK error classes
+// and client retry logic behave as they would against OpenAI.
+func NewError(status int, message, param string) *Error {
+	return &Error{Status: status, Type: typeForStatus(status), Param: param, Code: codeForStatus(status, "", ""), Message: message}
+}
+
 // badRequest builds the 400 returned for client input the translation refuses.
 func badRequest(param, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: param, Message: fmt.Sprintf(format, args...)}
@@ -158,25 +165,4 @@ func codeForStatus(status int, googleStatus, reason string) string {
 		return strings.ToLower(googleStatus)
 	}
 	return ""
-}
-
-// RewrapCompatError rewrites an error body from Google's OpenAI-compatible
-// endpoint into OpenAI's object shape. That endpoint answers with a JSON
-// ARRAY [{"error":{...}}], which makes both OpenAI SDKs drop the message
-// entirely ("400 status code (no body)"). The HTTP status is not in the body;
-// the caller keeps the one Google sent. A body that is already an OpenAI
-// object is returned unchanged.
-func RewrapCompatError(status int, body []byte) []byte {
-	t := strings.TrimSpace(string(body))
-	if strings.HasPrefix(t, "{") {
-		var probe struct {
-			Error *struct {
-				Type *string `json:"type"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(body, &probe) == nil && probe.Error != nil && probe.Error.Type != nil {
-			return body
-		}
-	}
-	return ErrorFromGemini(status, body).JSON()
 }

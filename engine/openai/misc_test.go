@@ -56,14 +56,16 @@ func TestErrorFromGemini(t *testing.T) {
 	}
 }
 
-func TestRewrapCompatError(t *testing.T) {
-	got := RewrapCompatError(400, []byte(`[{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}]`))
+// Google's OpenAI-compatible endpoint wraps errors in an array, which the
+// OpenAI SDKs cannot read; an OpenAI-shaped object keeps its type and param.
+func TestErrorFromGeminiUnwrapsCompatErrors(t *testing.T) {
+	got := ErrorFromGemini(400, []byte(`[{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}]`)).JSON()
 	want := `{"error":{"message":"API key not valid.","type":"invalid_request_error","param":null,"code":"invalid_argument"}}`
 	if string(got) != want {
 		t.Errorf("got %s", got)
 	}
 	already := []byte(`{"error":{"message":"m","type":"invalid_request_error","param":"n","code":null}}`)
-	if got := RewrapCompatError(400, already); !bytes.Equal(got, already) {
+	if got := ErrorFromGemini(400, already).JSON(); !bytes.Equal(got, already) {
 		t.Errorf("OpenAI-shaped body changed: %s", got)
 	}
 }

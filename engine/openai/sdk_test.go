@@ -64,7 +64,7 @@ func sdkServer(t *testing.T, lastGemini chan<- []byte) *httptest.Server {
 		case "compat-array":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(400)
-			_, _ = w.Write(RewrapCompatError(400, []byte(`[{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}]`)))
+			_, _ = w.Write(ErrorFromGemini(400, []byte(`[{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}]`)).JSON())
 			return
 		}
 		if !cr.Stream {

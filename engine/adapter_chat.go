@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/openai"
+)
+
+// chatAdapter is the front door of POST /v1/chat/completions: the OpenAI
+// request is translated to generateContent (or streamGenerateContent),
+// and the answer, whole or event by event, back to chat.completion.
+type chatAdapter struct{}
+
+func (chatAdapter) protocol() Protocol { return ProtoOpenAI }
+
+func (chatAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
+	c.route, c.body = "chat.completions", true
+	return allowOnly(ctx, fasthttp.MethodPost)
+}
+
+// parse reads the model and the stream flag; the full translation (which
+// may fetch image URLs) waits until the client is admitted.
+func (chatAdapter) parse(body []byte, c *call) *Failure {
+	return parseModelAndStream(body, c)
+}
+
+// parseModelAndStream reads an OpenAI body's "model" and "stream". A
+// missing model is left to the translator, whose 400 names the field.
+func parseModelAndStream(body []byte, c *call) *Failure {
+	res := gjson.GetManyBytes(body, "model", "stream")
+	if res[0].Type == gjson.String {
+		c.model = res[0].Str
+	} else {
+		c.model = ""
+	}
+	c.stream = res[1].Type == gjson.True
+	return nil
+}
+
+func (chatAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
+	opts := rt.openAIOptions()
+	// The image fetcher bounds each fetch with its own timeout.
+	cr, terr := openai.TranslateChatRequest(context.Background(), ctx.Request.Body(), opts)
+	if terr != nil {
+		return nil, &Failure{Status: terr.Status, Message: terr.Message, Param: terr.Param}
+	}
+	body := cr.Gemini
+	if cr.ReasoningEffort != "" && ex.model.Target != cr.Model {
+		// reasoning_effort maps to thinkingLevel on Gemini 3 and to a
+		// token budget before it: re-derive it for the model an alias
+		// resolved to.
+		if tc, e := openai.ThinkingConfigForEffort(ex.model.Target, cr.ReasoningEffort); e == nil {
+			body = setThinkingConfig(body, tc)
+		}
+	}
+	if ex.model.editsBody() {
+		edited, err := ex.model.editBody(body)
+		if err != nil {
+			return nil, fail(fasthttp.StatusBadRequest, "Invalid request: "+err.Error())
+		}
+		body = edited
+	}
+	c := &ex.call
+	c.stream = cr.Stream
+	c.reply = cr.Reply(openai.NewCompletionID(), time.Now().Unix())
+	if c.stream {
+		c.keepAlive = rt.Config.OpenAI.KeepAlive
+	}
+	if c.stream && c.keepAlive == 0 {
+		return geminiRequest(ex, "streamGenerateContent", body, true), nil
+	}
+	return geminiRequest(ex, "generateContent", body, false), nil
+}
+
+func (chatAdapter) reply(rt *Runtime, ex *exchange, up, resp *fasthttp.Response) *Failure {
+	answer, u, err := openai.TranslateChatResponse(up.Body(), ex.call.reply, rt.openAIOptions())
+	ex.usage = Usage{PromptTokenCount: int(u.PromptTokens), CandidatesTokenCount: int(u.CompletionTokens - u.ReasoningTokens),
+		ThoughtsTokenCount: int(u.ReasoningTokens), CachedContentTokenCount: int(u.CachedTokens), TotalTokenCount: int(u.TotalTokens)}
+	if err != nil {
+		return untranslatable(err)
+	}
+	resp.Header.SetContentType("application/json")
+	resp.SetBody(answer)
+	return nil
+}
+
+// untranslatable is the failure for an upstream answer balance could not
+// translate for the client.
+func untranslatable(err error) *Failure {
+	return &Failure{Status: fasthttp.StatusBadGateway, Message: "Could not translate the upstream answer: " + err.Error()}
+}
+
+func (chatAdapter) sink(rt *Runtime, ex *exchange) eventSink {
+	return chatEvents{openai.NewStreamTranslator(ex.call.reply, rt.openAIOptions())}
+}
+
+// chatEvents turns Gemini stream events into chat.completion.chunk events.
+type chatEvents struct{ st *openai.StreamTranslator }
+
+func (c chatEvents) event(w *bufio.Writer, data []byte) error {
+	return c.translated(w, c.st.Event(data, w))
+}
+
+func (c chatEvents) finish(w *bufio.Writer) error { return c.translated(w, c.st.Finish(w)) }
+
+// translated sorts the translator's errors: an in-band upstream error or
+// an untranslatable event ends the stream with an error event; a failed
+// write means the client is gone.
+func (chatEvents) translated(w *bufio.Writer, err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *openai.Error
+	if errors.As(err, &oe) {
+		return &streamEnd{failure: &Failure{Status: oe.Status, Message: oe.Message, Param: oe.Param}}
+	}
+	if w.Flush() != nil {
+		return errClientGone
+	}
+	return &streamEnd{failure: untranslatable(err)}
+}
+
+func (chatEvents) contentType([]byte) []byte { return textEventStream }
+
+// openAIOptions are the translator settings of a generation, built once
+// per generation (the image fetcher holds an HTTP client).
+func (rt *Runtime) openAIOptions() openai.Options {
+	rt.openAIOnce.Do(func() { rt.openAIOpts = buildOpenAIOptions(rt) })
+	return rt.openAIOpts
+}
+
+func buildOpenAIOptions(rt *Runtime) openai.Options {
+	o := rt.Config.OpenAI
+	opts := openai.Options{ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, MaxN: o.MaxN}
+	if o.ImageFetch.Enabled {
+		opts.ImageFetcher = openai.NewSafeFetcher(o.ImageFetch.Timeout, int64(o.ImageFetch.MaxBytes))
+	} else {
+		opts.ImageFetcher = refuseFetch{}
+	}
+	return opts
+}
+
+// refuseFetch is the image fetcher when image_fetch is disabled.
+type refuseFetch struct{}
+
+func (refuseFetch) Fetch(context.Context, string) ([]byte, string, error) {
+	return nil, "", errors.New("fetching image URLs is disabled (openai.image_fetch.enabled = false); send a data: URL")
+}
+
+// setThinkingConfig replaces generationConfig.thinkingConfig in a Gemini
+// request; on any decoding problem it returns the body unchanged.
+func setThinkingConfig(body []byte, tc json.RawMessage) []byte {
+	var req map[string]json.RawMessage
+	if json.Unmarshal(body, &req) != nil {
+		return body
+	}
+	gc := map[string]json.RawMessage{}
+	if raw, ok := req["generationConfig"]; ok && json.Unmarshal(raw, &gc) != nil {
+		return body
+	}
+	gc["thinkingConfig"] = tc
+	req["generationConfig"], _ = json.Marshal(gc)
+	out, err := json.Marshal(req)
+	if err != nil {
+		return body
+	}
+	return out
+}

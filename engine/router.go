@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	prefixGemini = []byte("/gemini/")
+	prefixV1beta = []byte("/v1beta/")
+	prefixV1     = []byte("/v1/")
+	prefixHF     = []byte("/hf/v1/")
+	prefixCompat = []byte("/openai/v1/")
+	pathHealth   = []byte("/health")
+)
+
+// Handler is the fasthttp entry point. It picks the front door (adapter)
+// for a request's path, and the driver (serve) runs the request through
+// it; health, metrics and status are answered beside the pipeline.
+func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
+	rt := s.rt.Load()
+	p := ctx.Path()
+	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
+	switch {
+	case bytes.HasPrefix(p, prefixGemini), bytes.HasPrefix(p, prefixV1beta):
+		s.serve(ctx, rt, nativeAdapter{})
+	case bytes.HasPrefix(p, prefixV1), bytes.HasPrefix(p, prefixHF):
+		s.serve(ctx, rt, openAIAdapter(p))
+	case bytes.HasPrefix(p, prefixCompat):
+		s.serve(ctx, rt, compatAdapter{})
+	case bytes.Equal(p, pathHealth):
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+	case rt.Config.Metrics.Enabled && string(p) == rt.Config.Metrics.Path:
+		s.serveMetrics(ctx, rt)
+	case rt.Config.Status.Path != "" && (string(p) == rt.Config.Status.Path || bytes.HasPrefix(p, []byte(rt.Config.Status.Path+"/"))):
+		s.serveStatus(ctx, rt)
+	default:
+		ProtoGemini.render(&ctx.Response, fail(fasthttp.StatusNotFound, "No route for "+string(p)+". Gemini clients use /gemini/v1beta/… or /v1beta/…; OpenAI clients use /v1/…."))
+	}
+}
+
+// openAIAdapter picks the adapter of an OpenAI route under /v1/ or /hf/v1/.
+func openAIAdapter(p []byte) adapter {
+	if bytes.HasPrefix(p, prefixHF) {
+		p = p[len("/hf"):]
+	}
+	switch {
+	case string(p) == "/v1/chat/completions":
+		return chatAdapter{}
+	case string(p) == "/v1/embeddings":
+		return embeddingsAdapter{}
+	case string(p) == "/v1/images/generations":
+		return imagesAdapter{}
+	case string(p) == "/v1/models" || bytes.HasPrefix(p, []byte("/v1/models/")):
+		return modelsAdapter{}
+	}
+	return unknownRoute{ProtoOpenAI, "Supported: chat/completions, embeddings, images/generations, models."}
+}
+
+// unknownRoute is the adapter of a path no front door serves: its route
+// stage refuses it, in the protocol its prefix implies.
+type unknownRoute struct {
+	proto Protocol
+	hint  string
+}
+
+func (u unknownRoute) protocol() Protocol { return u.proto }
+
+func (u unknownRoute) route(ctx *fasthttp.RequestCtx, _ *call) *Failure {
+	return fail(fasthttp.StatusNotFound, "Unknown route "+string(ctx.Path())+". "+u.hint)
+}
+
+func (unknownRoute) parse([]byte, *call) *Failure { return nil }
+
+func (unknownRoute) translate(*fasthttp.RequestCtx, *Runtime, *exchange) (*fasthttp.Request, *Failure) {
+	return nil, nil
+}
+
+func (unknownRoute) reply(*Runtime, *exchange, *fasthttp.Response, *fasthttp.Response) *Failure {
+	return nil
+}
+
+func (unknownRoute) sink(*Runtime, *exchange) eventSink { return nil }
+
+// allowOnly refuses a call whose method is not want, naming want in Allow.
+func allowOnly(ctx *fasthttp.RequestCtx, want string) *Failure {
+	if string(ctx.Method()) == want {
+		return nil
+	}
+	return &Failure{Status: fasthttp.StatusMethodNotAllowed, Allow: want, Message: "Method " + string(ctx.Method()) + " is not allowed on " + string(ctx.Path()) + "; use " + want + "."}
+}
