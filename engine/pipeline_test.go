@@ -1,0 +1,168 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/balanceproxy/balance/engine"
+	"github.com/balanceproxy/balance/internal/mockgemini"
+)
+
+// openAIErrorOf decodes an OpenAI error body, or the error event of a
+// stream, into its type and message.
+func openAIErrorOf(t *testing.T, body []byte) (typ, msg string) {
+	t.Helper()
+	s := strings.TrimSpace(string(body))
+	if i := strings.LastIndex(s, "data: {\"error\""); i >= 0 {
+		s = strings.TrimSpace(s[i+len("data: "):])
+	}
+	var e struct {
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Error.Type == "" {
+		t.Fatalf("not an OpenAI error: %q (%v)", body, err)
+	}
+	return e.Error.Type, e.Error.Message
+}
+
+// One OpenAI error vocabulary on every OpenAI route: the same class gets
+// the same type whether balance or Google refused, unary or streamed.
+func TestOpenAIErrorTypeIsTheSameOnEveryRoute(t *testing.T) {
+	routes := []struct{ name, method, path, body string }{
+		{"chat", "POST", "/v1/chat/completions", `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`},
+		{"chat stream", "POST", "/v1/chat/completions", `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"hi"}]}`},
+		{"embeddings", "POST", "/v1/embeddings", `{"model":"gemini-embedding-001","input":"hi"}`},
+		{"images", "POST", "/hf/v1/images/generations", `{"model":"imagen-4.0-generate-001","prompt":"a cat"}`},
+		{"models", "GET", "/v1/models", ``},
+		{"passthrough", "POST", "/openai/v1/chat/completions", `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`},
+	}
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			h := newHarness(t, []string{keyA}, "")
+			h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.Internal})
+			status, _, body := h.do(r.method, r.path, r.body, auth)
+			if typ, _ := openAIErrorOf(t, body); status != 500 || typ != "server_error" {
+				t.Errorf("upstream 500: status %d type %q: %s", status, typ, body)
+			}
+			status, _, body = h.do(r.method, r.path, r.body, map[string]string{"Authorization": "Bearer wrong"})
+			if typ, _ := openAIErrorOf(t, body); status != 401 || typ != "authentication_error" {
+				t.Errorf("bad token: status %d type %q", status, typ)
+			}
+			h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.InvalidKey})
+			h.do(r.method, r.path, r.body, auth) // quarantines the only key
+			calls := h.mock.Total()
+			status, hdr, body := h.do(r.method, r.path, r.body, auth)
+			if typ, _ := openAIErrorOf(t, body); status != 503 || typ != "server_error" || hdr.Get("Retry-After") == "" {
+				t.Errorf("no usable key: status %d type %q retry-after %q: %s", status, typ, hdr.Get("Retry-After"), body)
+			}
+			if h.mock.Total() != calls {
+				t.Error("a request with no usable key reached the upstream")
+			}
+		})
+	}
+}
+
+// The keep-alive stream's "no key" answer is the same as every other
+// route's: 503 server_error when every key is quarantined (it was 429).
+func TestKeepAliveNoKeyIs503WhenEveryKeyIsQuarantined(t *testing.T) {
+	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["KEY"]
+}
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+}
+openai { keep_alive = "50ms" }
+`, "KEY", keyA))
+	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.InvalidKey})
+	req := `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+	h.do("POST", "/v1/chat/completions", req, auth)
+	calls := h.mock.Total()
+	status, _, body := h.do("POST", "/v1/chat/completions", req, auth)
+	typ, msg := openAIErrorOf(t, body)
+	if status != 200 || typ != "server_error" || !strings.Contains(msg, "quarantined") {
+		t.Fatalf("status %d type %q message %q", status, typ, msg)
+	}
+	if strings.Contains(string(body), "[DONE]") {
+		t.Fatal("a failed stream must not end with [DONE]")
+	}
+	if h.mock.Total() != calls {
+		t.Fatal("no upstream call may be made without a usable key")
+	}
+}
+
+// Nothing costly runs before a client is authenticated and authorized: no
+// translation of the body, no fetch of an image URL, no upstream call.
+func TestNothingRunsBeforeAdmission(t *testing.T) {
+	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["KEY"]
+}
+pool "other" {
+  upstream = "mock"
+  keys     = ["KEY"]
+}
+model "gemini-2.5-pro" { pool = "other" }
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+  models = ["gemini-2.5-flash", "gemini-2.5-pro"]
+}
+`, "KEY", keyA))
+	fetcher := &engine.CountingFetcher{}
+	engine.UseImageFetcher(h.srv, fetcher)
+	image := `{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"https://images.example/cat.png"}}]}`
+	chat := func(model string) string {
+		return `{"model":"` + model + `","messages":[` + image + `]}`
+	}
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	tests := []struct {
+		name, body string
+		headers    map[string]string
+		status     int
+	}{
+		{"no token", chat("gemini-2.5-flash"), map[string]string{"Authorization": ""}, 401},
+		{"wrong token", chat("gemini-2.5-flash"), bearer("sk-wrong"), 401},
+		{"model the token may not use", chat("gemini-2.0-flash"), bearer(testToken), 403},
+		{"pool the token may not use", chat("gemini-2.5-pro"), bearer(testToken), 403},
+		// A body the translator would refuse with its own 400: admission
+		// answers first, so the translator never saw it.
+		{"untranslatable body, no token", `{"model":"gemini-2.5-flash","messages":"not a list"}`, map[string]string{"Authorization": ""}, 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			headers := tc.headers
+			if headers["Authorization"] == "" {
+				headers = map[string]string{"Authorization": "", "x-goog-api-key": ""}
+			}
+			status, _, body := h.do("POST", "/v1/chat/completions", tc.body, headers)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, body)
+			}
+			if n := fetcher.Calls.Load(); n != 0 {
+				t.Fatalf("%d image fetches before admission", n)
+			}
+			if n := h.mock.Total(); n != 0 {
+				t.Fatalf("%d upstream calls before admission", n)
+			}
+		})
+	}
+	// The control: an admitted request does fetch and call upstream.
+	if status, _, body := h.do("POST", "/v1/chat/completions", chat("gemini-2.5-flash"), bearer(testToken)); status != 200 {
+		t.Fatalf("admitted request: %d %s", status, body)
+	}
+	if fetcher.Calls.Load() != 1 || h.mock.Total() != 1 {
+		t.Fatalf("admitted request: %d fetches, %d upstream calls", fetcher.Calls.Load(), h.mock.Total())
+	}
+}
