@@ -1,12 +1,3 @@
-// Package engine is the proxy: the fasthttp server, routing, the request
-// path from client token to upstream key and back, and live reloads.
-//
-// Every request runs through one driver (serve, in pipeline.go): route →
-// authenticate → parse → authorize → token limits → request hooks →
-// translate → forward (pick a key, call, classify, retry) → reply or relay
-// → response hooks → record. Each front door is an adapter (adapter_*.go)
-// the driver calls at fixed points. Every config generation is an immutable Runtime swapped in
-// atomically; key health and token usage live beside it, not in it.
 package engine
 
 import (
