@@ -1,11 +1,19 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/balanceproxy/balance/engine"
+	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
@@ -164,5 +172,97 @@ token "tester" {
 	}
 	if fetcher.Calls.Load() != 1 || h.mock.Total() != 1 {
 		t.Fatalf("admitted request: %d fetches, %d upstream calls", fetcher.Calls.Load(), h.mock.Total())
+	}
+}
+
+// recorder keeps the records a server reports.
+type recorder struct {
+	mu   sync.Mutex
+	recs []engine.Record
+}
+
+func (r *recorder) Record(rec engine.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec)
+}
+
+func (r *recorder) last(t *testing.T) engine.Record {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		n := len(r.recs)
+		r.mu.Unlock()
+		if n > 0 {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.recs[n-1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no record")
+	return engine.Record{}
+}
+
+// startRecorded starts a proxy on a mock with the default test config and
+// returns the harness and what it records.
+func startRecorded(t *testing.T, keys ...string) (*harness, *recorder) {
+	t.Helper()
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	quoted := make([]string, len(keys))
+	for i, k := range keys {
+		quoted[i] = strconv.Quote(k)
+	}
+	src := `
+upstream "mock" { base_url = "` + mock.URL() + `" }
+pool "main" {
+  upstream = "mock"
+  keys     = [` + strings.Join(quoted, ", ") + `]
+}
+token "tester" {
+  secret = "` + testToken + `"
+  pools  = ["main"]
+}
+`
+	cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(src), hcl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return &harness{t: t, mock: mock, srv: srv, url: "http://" + ln.Addr().String(), keys: keys, token: testToken}, rec
+}
+
+// An upstream stream that ends cleanly but before its answer finished is
+// not a complete answer: the OpenAI client gets an error event, no
+// finish_reason "stop" and no [DONE], and the request is recorded failed.
+func TestOpenAIStreamThatStopsEarlyIsAFailure(t *testing.T) {
+	h, rec := startRecorded(t, keyA)
+	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.StreamStop, AfterChunks: 1})
+	status, _, body := h.do("POST", "/v1/chat/completions", `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"a long answer please"}]}`,
+		map[string]string{"Authorization": "Bearer " + testToken})
+	s := string(body)
+	if status != 200 || strings.Contains(s, "[DONE]") || strings.Contains(s, `"finish_reason":"stop"`) {
+		t.Fatalf("status %d body %s", status, s)
+	}
+	if typ, _ := openAIErrorOf(t, body); typ != "server_error" {
+		t.Fatalf("error type %q", typ)
+	}
+	if r := rec.last(t); r.Status != 502 || r.ErrorClass == "" {
+		t.Fatalf("recorded status %d class %q", r.Status, r.ErrorClass)
 	}
 }

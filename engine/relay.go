@@ -257,15 +257,8 @@ func relayEvents(w *bufio.Writer, first []byte, body io.Reader, tail *tailBuffer
 			data := bytes.TrimSpace(line)
 			if bytes.HasPrefix(data, []byte("data:")) {
 				data = bytes.TrimSpace(data[len("data:"):])
-				if serr := sink.event(w, data); serr != nil {
-					var end *streamEnd
-					if errors.As(serr, &end) {
-						return serr
-					}
-					return errClientGone
-				}
-				if w.Flush() != nil {
-					return errClientGone
+				if serr := sinkError(w, sink.event(w, data)); serr != nil {
+					return serr
 				}
 			}
 		}
@@ -273,12 +266,22 @@ func relayEvents(w *bufio.Writer, first []byte, body io.Reader, tail *tailBuffer
 			if !errors.Is(err, io.EOF) {
 				return err
 			}
-			if sink.finish(w) != nil || w.Flush() != nil {
-				return errClientGone
-			}
-			return nil
+			return sinkError(w, sink.finish(w))
 		}
 	}
+}
+
+// sinkError flushes what a sink wrote and sorts how it stopped: a
+// *streamEnd as it is, any other failure as a client that went away.
+func sinkError(w *bufio.Writer, err error) error {
+	var end *streamEnd
+	if errors.As(err, &end) {
+		return err
+	}
+	if err != nil || w.Flush() != nil {
+		return errClientGone
+	}
+	return nil
 }
 
 // tailBuffer keeps the last bytes of a stream: Gemini repeats cumulative

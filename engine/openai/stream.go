@@ -141,40 +141,34 @@ func (s *StreamTranslator) finishChunk(b []byte, idx int, reason string) []byte 
 	return append(b, `"}]}`+"\n\n"...)
 }
 
-// Finish ends a stream that completed upstream: a finish_reason chunk for
-// every choice that has not had one (content_filter for a blocked prompt),
-// the usage chunk when include_usage was asked, then data: [DONE].
+// Finish ends a stream whose upstream ended cleanly: a finish_reason chunk
+// for a prompt blocked before any candidate (content_filter), the usage
+// chunk when include_usage was asked, then data: [DONE]. An upstream that
+// ended before every candidate had a finishReason (an early EOF, a cut
+// connection that still closed cleanly) did not finish the answer: Finish
+// writes nothing and returns an *Error (502, code upstream_truncated) for
+// the caller to end the stream with, so no client takes a truncated
+// answer for a complete one.
 func (s *StreamTranslator) Finish(w io.Writer) error {
 	if s.done {
 		return nil
 	}
+	truncated := len(s.t.choices) == 0 && !s.t.blocked
+	for _, c := range s.t.choices {
+		truncated = truncated || !c.finished
+	}
+	if truncated { // not done: Fail writes the error event
+		return &Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_truncated",
+			Message: "The upstream stream ended before the answer was finished (no finishReason); the answer above is incomplete."}
+	}
 	s.done = true
 	b := s.buf[:0]
 	if len(s.t.choices) == 0 {
-		reason := "stop"
-		if s.t.blocked {
-			reason = "content_filter"
-		}
 		c := &choice{finished: true}
 		s.t.choices = append(s.t.choices, c)
 		s.buf = b
 		s.emit(0, c, false)
-		b = s.finishChunk(s.buf, 0, reason)
-	}
-	for i, c := range s.t.choices {
-		if c.finished {
-			continue
-		}
-		// The upstream stream ended without a finishReason for this
-		// candidate: flush pending sources and close it as "stop".
-		if s.t.opt.SearchLinks && len(c.sources) > 0 {
-			c.content = appendSources(c.content, c.sources)
-			s.buf = b
-			s.emit(i, c, false)
-			b = s.buf
-		}
-		c.finished = true
-		b = s.finishChunk(b, i, finishReason("", c.nTools > 0))
+		b = s.finishChunk(s.buf, 0, "content_filter")
 	}
 	if s.t.rep.IncludeUsage {
 		b = append(b, s.prefix...)

@@ -38,10 +38,15 @@ const (
 	StreamError
 	// BadRequest answers 400 INVALID_ARGUMENT that is not key-related.
 	BadRequest
+	// StreamStop sends Fault.AfterChunks events (fewer than the whole
+	// answer) and then ends the stream cleanly, without the event that
+	// carries finishReason: an upstream that stopped early. Unary requests
+	// are answered normally.
+	StreamStop
 )
 
 var faultNames = [...]string{"none", "rate-limit", "invalid-key", "permission-denied", "unavailable",
-	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request"}
+	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {

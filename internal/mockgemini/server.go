@@ -445,7 +445,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault
 		return none, true
 	case Hang:
 		s.hang(ctx)
-	case StreamCut, StreamError:
+	case StreamCut, StreamError, StreamStop:
 		if stream {
 			return f, true
 		}

@@ -102,14 +102,17 @@ func (es *eventStream) contentType() string {
 }
 
 // serveStream answers with the stream, applying fault when its Kind is
-// StreamCut or StreamError.
+// StreamCut, StreamError or StreamStop.
 func (s *Server) serveStream(ctx *fasthttp.RequestCtx, es *eventStream, fault Fault) {
 	delay := s.opts.StreamDelay
 	if fault.Kind == StreamCut {
 		s.serveCut(ctx, es, fault.AfterChunks, delay)
 		return
 	}
-	after := -1
+	after, stop := -1, false
+	if fault.Kind == StreamStop {
+		after, stop = min(fault.AfterChunks, len(es.ends)-1), true
+	}
 	if fault.Kind == StreamError {
 		after = fault.AfterChunks
 		if after > len(es.ends) {
@@ -135,6 +138,13 @@ func (s *Server) serveStream(ctx *fasthttp.RequestCtx, es *eventStream, fault Fa
 			if err := w.Flush(); err != nil {
 				return
 			}
+		}
+		if stop {
+			if es.frame == frameArray {
+				_, _ = w.WriteString("]")
+				_ = w.Flush()
+			}
+			return
 		}
 		if after >= 0 {
 			if after > 0 && !s.sleep(delay) {
