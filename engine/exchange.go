@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/openai"
@@ -49,6 +51,10 @@ type exchange struct {
 	scratch []byte
 	// detached is set once a stream writer owns the exchange.
 	detached bool
+	// body holds the client's request body, read by readBody; bodyReserved
+	// is what it counts against server.max_body_memory.
+	body         *bytebufferpool.ByteBuffer
+	bodyReserved int64
 }
 
 // call is what a request's adapter read from it: enough for the driver to

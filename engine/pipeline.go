@@ -37,8 +37,8 @@ type adapter interface {
 
 // serve runs one request through every stage, in this order:
 //
-//	route → authenticate → parse → authorize (model rules, token, pool) →
-//	token limits → check the body → request hooks → translate →
+//	route → authenticate → read the body → parse → authorize (model rules,
+//	token, pool) → token limits → check the body → request hooks → translate →
 //	forward (pick a key, call, classify, retry) → reply or relay →
 //	response hooks → record
 //
@@ -51,6 +51,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, a adapter) {
 	if f := s.run(ctx, rt, ex); f != nil {
 		s.fail(ctx, ex, f)
 	}
+	s.releaseBody(ctx, ex)
 	ctx.Response.Header.SetBytesV("X-Request-Id", ex.id)
 	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
 	if ex.detached {
@@ -67,6 +68,11 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 	}
 	if f := s.authenticate(ctx, rt, ex); f != nil {
 		return f
+	}
+	if c.body {
+		if f := s.readBody(ctx, rt, ex); f != nil {
+			return f
+		}
 	}
 	body := ctx.Request.Body()
 	if c.body {

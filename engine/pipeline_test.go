@@ -1,11 +1,15 @@
 package engine_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,5 +268,104 @@ func TestOpenAIStreamThatStopsEarlyIsAFailure(t *testing.T) {
 	}
 	if r := rec.last(t); r.Status != 502 || r.ErrorClass == "" {
 		t.Fatalf("recorded status %d class %q", r.Status, r.ErrorClass)
+	}
+}
+
+// rawRequest sends a request's head and the first part of its body on a
+// fresh connection and returns the connection, unread.
+func rawRequest(t *testing.T, h *harness, token string, contentLength int, firstPart string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", generatePath, token, contentLength, firstPart)
+	return conn
+}
+
+func readResponse(t *testing.T, conn net.Conn) (*http.Response, []byte) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// An unauthenticated client's body is never read: the answer comes while
+// almost all of a 30 MB body is still unsent.
+func TestUnauthenticatedBodiesAreNotRead(t *testing.T) {
+	h := newHarness(t, []string{keyA}, "")
+	for _, token := range []string{"", "sk-wrong-token"} {
+		conn := rawRequest(t, h, token, 30<<20, strings.Repeat("x", 16<<10))
+		resp, body := readResponse(t, conn)
+		if resp.StatusCode != 401 || !bytes.Contains(body, []byte("UNAUTHENTICATED")) {
+			t.Fatalf("token %q: status %d %s", token, resp.StatusCode, body)
+		}
+	}
+	if h.mock.Total() != 0 {
+		t.Fatal("an unauthenticated request reached the upstream")
+	}
+}
+
+// server.max_body_memory bounds the bodies held at once: while one body
+// is being read, a second that does not fit gets 503 with Retry-After;
+// once the first is done, its memory is free again.
+func TestBodyMemoryIsBounded(t *testing.T) {
+	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
+server {
+  max_request_body = "64KiB"
+  max_body_memory  = "100KiB"
+}
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["KEY"]
+}
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+}
+`, "KEY", keyA))
+	// A valid 60 KB body: contents with one long text part.
+	head := `{"contents":[{"role":"user","parts":[{"text":"`
+	tail := `"}]}]}`
+	big := head + strings.Repeat("a", 60<<10-len(head)-len(tail)) + tail
+	slow := rawRequest(t, h, testToken, len(big), big[:20<<10]) // holds 60 KB while it waits for the rest
+	time.Sleep(200 * time.Millisecond)
+	status, hdr, body := h.do("POST", generatePath, big, nil)
+	if status != 503 || hdr.Get("Retry-After") == "" {
+		t.Fatalf("second body: status %d retry-after %q: %s", status, hdr.Get("Retry-After"), body)
+	}
+	if _, err := io.WriteString(slow, big[20<<10:]); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := readResponse(t, slow); resp.StatusCode != 200 {
+		t.Fatalf("first body: status %d %s", resp.StatusCode, body)
+	}
+	if status, _, body := h.do("POST", generatePath, big, nil); status != 200 {
+		t.Fatalf("after the first finished: status %d %s", status, body)
+	}
+	if status, _, _ := h.do("POST", generatePath, big+strings.Repeat(" ", 8<<10), nil); status != 413 {
+		t.Fatalf("over max_request_body: status %d", status)
+	}
+	// Chunked bodies (no Content-Length) are held to the same limits.
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{{big, 200}, {big + strings.Repeat(" ", 8<<10), 413}} {
+		req, _ := http.NewRequest("POST", h.url+generatePath, io.MultiReader(strings.NewReader(tc.body)))
+		req.Header.Set("x-goog-api-key", testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || req.ContentLength != 0 {
+			t.Fatalf("chunked %d bytes: status %d, want %d", len(tc.body), resp.StatusCode, tc.status)
+		}
 	}
 }

@@ -272,15 +272,17 @@ func TestBadRequestsNeverReachUpstream(t *testing.T) {
 		})
 	}
 	t.Run("oversized", func(t *testing.T) {
-		// Announce a body over the 32 MiB default and read the answer
-		// without sending it: the proxy must refuse from the headers.
+		// Announce a body over the 32 MiB default, send only its first
+		// 16 KiB and read the answer: the proxy must refuse without
+		// waiting for the rest (it reads at most fasthttp's 8 KiB
+		// prefetch before the handler runs).
 		before := h.mock.Total()
 		conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		fmt.Fprintf(conn, "POST /v1beta/models/gemini-2.5-flash:generateContent HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", testToken, 40<<20)
+		fmt.Fprintf(conn, "POST /v1beta/models/gemini-2.5-flash:generateContent HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testToken, 40<<20, strings.Repeat("x", 16<<10))
 		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {

@@ -53,7 +53,9 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 
-	store      *store.Store
+	store *store.Store
+	// bodies counts request bodies in memory against max_body_memory.
+	bodies     bodyMemory
 	hookRT     *hooks.Runtime
 	hookErrors hookErrorLog
 	// notes are conditions worth an operator's attention, shown in status.
@@ -114,7 +116,9 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		ReadBufferSize:                4 << 10, // also the request header limit; held per connection
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
-		StreamRequestBody:             false,
+		// The handler runs on the headers; readBody reads a body only
+		// for an authenticated client (body.go).
+		StreamRequestBody: true,
 		// Release the read and write buffers of connections that wait: an
 		// open stream or an idle keep-alive then costs ~10 KB less.
 		ReduceMemoryUsage:     true,

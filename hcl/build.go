@@ -20,8 +20,11 @@ import (
 
 // Defaults, in one place so the README's reference can quote them.
 const (
-	DefaultListen            = "127.0.0.1:8000"
-	DefaultMaxRequestBody    = 32 << 20
+	DefaultListen         = "127.0.0.1:8000"
+	DefaultMaxRequestBody = 32 << 20
+	// DefaultMaxBodyMemory bounds the request bodies held in memory at
+	// once; the default is this or 4 × max_request_body, the larger.
+	DefaultMaxBodyMemory     = 256 << 20
 	DefaultReadTimeout       = 30 * time.Second
 	DefaultIdleTimeout       = 90 * time.Second
 	DefaultShutdownGrace     = 30 * time.Second
@@ -207,6 +210,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 func (l *loader) buildServer(rs *rawServer, b *hclsyntax.Block, s *Server) {
 	*s = Server{Listen: DefaultListen, MaxRequestBody: DefaultMaxRequestBody, LogLevel: "info", DataDir: filepath.Join(filepath.Dir(l.path), "data")}
 	if rs == nil {
+		s.MaxBodyMemory = max(DefaultMaxBodyMemory, 4*int64(s.MaxRequestBody))
 		s.ReadTimeout, s.IdleTimeout, s.ShutdownGrace = DefaultReadTimeout, DefaultIdleTimeout, DefaultShutdownGrace
 		s.StreamIdleTimeout = DefaultStreamIdleTimeout
 		return
@@ -223,6 +227,14 @@ func (l *loader) buildServer(rs *rawServer, b *hclsyntax.Block, s *Server) {
 			l.errorf(attrRange(b, "max_request_body"), "Invalid max_request_body", "max_request_body must be between 1KiB and 2GiB.")
 		}
 		s.MaxRequestBody = int(n)
+	}
+	s.MaxBodyMemory = max(DefaultMaxBodyMemory, 4*int64(s.MaxRequestBody))
+	if rs.MaxBodyMemory != nil {
+		n := l.size(rs.MaxBodyMemory, b, "max_body_memory")
+		if n < int64(s.MaxRequestBody) {
+			l.errorf(attrRange(b, "max_body_memory"), "Invalid max_body_memory", "max_body_memory (%d bytes) must be at least max_request_body (%d bytes): a body that may be sent must fit.", n, s.MaxRequestBody)
+		}
+		s.MaxBodyMemory = n
 	}
 	s.ReadTimeout = l.duration(rs.ReadTimeout, DefaultReadTimeout, b, "read_timeout")
 	s.IdleTimeout = l.duration(rs.IdleTimeout, DefaultIdleTimeout, b, "idle_timeout")

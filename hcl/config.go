@@ -54,8 +54,12 @@ type Config struct {
 // Server holds listener and protocol limits. Listen cannot change on a live
 // reload; the other values can.
 type Server struct {
-	Listen            string
-	MaxRequestBody    int
+	Listen         string
+	MaxRequestBody int
+	// MaxBodyMemory bounds the bytes of request bodies held in memory at
+	// once, across all requests: beyond it a request waits for nothing
+	// and gets 503 with Retry-After.
+	MaxBodyMemory     int64
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration

@@ -39,6 +39,7 @@ type Effective struct {
 type effServer struct {
 	Listen            string `json:"listen"`
 	MaxRequestBody    int    `json:"max_request_body"`
+	MaxBodyMemory     int64  `json:"max_body_memory"`
 	ReadTimeout       string `json:"read_timeout"`
 	IdleTimeout       string `json:"idle_timeout"`
 	ShutdownGrace     string `json:"shutdown_grace"`
@@ -190,7 +191,7 @@ func (c *Config) Effective() *Effective {
 	}
 	s := c.Server
 	e.Server = effServer{
-		Listen: s.Listen, MaxRequestBody: s.MaxRequestBody, ReadTimeout: dur(s.ReadTimeout), IdleTimeout: dur(s.IdleTimeout),
+		Listen: s.Listen, MaxRequestBody: s.MaxRequestBody, MaxBodyMemory: s.MaxBodyMemory, ReadTimeout: dur(s.ReadTimeout), IdleTimeout: dur(s.IdleTimeout),
 		ShutdownGrace: dur(s.ShutdownGrace), StreamIdleTimeout: dur(s.StreamIdleTimeout), DataDir: s.DataDir,
 		LogLevel: s.LogLevel, LogRequests: s.LogRequests,
 	}

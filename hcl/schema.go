@@ -25,6 +25,7 @@ type rawRoot struct {
 type rawServer struct {
 	Listen            *string `hcl:"listen,optional"`
 	MaxRequestBody    *string `hcl:"max_request_body,optional"`
+	MaxBodyMemory     *string `hcl:"max_body_memory,optional"`
 	ReadTimeout       *string `hcl:"read_timeout,optional"`
 	IdleTimeout       *string `hcl:"idle_timeout,optional"`
 	ShutdownGrace     *string `hcl:"shutdown_grace,optional"`
