@@ -94,7 +94,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		ex.verdict = v
 		s.judge(ex, m, v, now)
 		if v.Class == verdict.OK || v.Class == verdict.ClientError {
-			return outUpstream, time.Time{}
+			return last, time.Time{}
 		}
 		// A key's own fault (429, dead key) does not spend the retry
 		// budget while untried keys remain: the budget is for failures
@@ -152,6 +152,10 @@ func (s *Server) keyChanged(k *keypool.Key, p *poolRuntime, model string) {
 }
 
 func transportVerdict(err error) verdict.Verdict {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		// As large on any key: the request's own doing, not a key's.
+		return verdict.Verdict{Class: verdict.ClientError, Reason: "response_too_large", Message: "the upstream answer is larger than upstream.max_response_body"}
+	}
 	var ne net.Error
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.As(err, &ne) && ne.Timeout() {
 		return verdict.Verdict{Class: verdict.Timeout, Reason: "timeout", Message: "upstream timed out"}

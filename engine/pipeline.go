@@ -97,6 +97,7 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 		return f
 	}
 	req.SetHost(ex.pool.target.Host)
+	ex.pool.setHeaders(req)
 
 	switch {
 	case c.stream && c.keepAlive > 0:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
+	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
@@ -367,5 +368,83 @@ token "tester" {
 		if resp.StatusCode != tc.status || req.ContentLength != 0 {
 			t.Fatalf("chunked %d bytes: status %d, want %d", len(tc.body), resp.StatusCode, tc.status)
 		}
+	}
+}
+
+// What reaches Google is an allowlist of the client's headers plus the
+// upstream block's own headers: no client credential in another header,
+// no cookie, no client identity.
+func TestUpstreamRequestHeaders(t *testing.T) {
+	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
+upstream "mock" {
+  base_url = "%MOCK%"
+  headers  = { "X-Goog-User-Project" = "billing-project-7" }
+}
+pool "main" {
+  upstream = "mock"
+  keys     = ["KEY"]
+}
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+}
+`, "KEY", keyA))
+	sent := map[string]string{
+		"X-Api-Key": "sk-other-credential", "Api-Key": "sk-other-credential", "Cookie": "session=abc",
+		"X-Forwarded-For": "10.1.2.3", "Forwarded": "for=10.1.2.3", "X-Real-Ip": "10.1.2.3",
+		"Proxy-Authorization": "Basic eDp5", "X-Goog-Api-Client": "genai-go/1.0", "User-Agent": "test-agent/1",
+	}
+	if status, _, body := h.do("POST", generatePath+"?key="+testToken, genBody, sent); status != 200 {
+		t.Fatalf("status %d %s", status, body)
+	}
+	got := h.mock.LastRequest()
+	for _, name := range []string{"X-Api-Key", "Api-Key", "Cookie", "X-Forwarded-For", "Forwarded", "X-Real-Ip", "Proxy-Authorization", "Authorization"} {
+		if v := got.Header.Get(name); v != "" {
+			t.Errorf("%s reached the upstream: %q", name, v)
+		}
+	}
+	for name, want := range map[string]string{"X-Goog-Api-Client": "genai-go/1.0", "User-Agent": "test-agent/1", "X-Goog-User-Project": "billing-project-7", "X-Goog-Api-Key": keyA} {
+		if v := got.Header.Get(name); v != want {
+			t.Errorf("%s = %q, want %q", name, v, want)
+		}
+	}
+	if strings.Contains(got.Path, testToken) || strings.Contains(got.Path, "key=") {
+		t.Errorf("the client's ?key= reached the upstream: %s", got.Path)
+	}
+}
+
+// upstream.max_response_body bounds a unary answer held in memory; the
+// key is not blamed, and the request is not retried on another key.
+func TestUpstreamAnswerSizeIsBounded(t *testing.T) {
+	h := newHarness(t, []string{keyA, keyB}, strings.ReplaceAll(strings.ReplaceAll(`
+upstream "mock" {
+  base_url          = "%MOCK%"
+  max_response_body = "64KiB"
+}
+pool "main" {
+  upstream = "mock"
+  keys     = ["KEYA", "KEYB"]
+}
+token "tester" {
+  secret = "sk-test-client-token"
+  pools  = ["main"]
+}
+`, "KEYA", keyA), "KEYB", keyB))
+	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.HugeAnswer, Bytes: 80 << 10, Times: 1})
+	h.mock.SetFault(keyB, mockgemini.Fault{Kind: mockgemini.HugeAnswer, Bytes: 80 << 10, Times: 1})
+	status, _, body := h.do("POST", generatePath, genBody, nil)
+	if status != 502 || !bytes.Contains(body, []byte("max_response_body")) {
+		t.Fatalf("status %d %.300s", status, body)
+	}
+	if h.mock.Total() != 1 {
+		t.Fatalf("%d upstream calls: a too-large answer is as large on every key", h.mock.Total())
+	}
+	if st := h.keyState(keyA); st.State != keypool.Healthy {
+		t.Fatalf("key blamed: %+v", st)
+	}
+	h.mock.SetFault(keyA, mockgemini.Fault{})
+	h.mock.SetFault(keyB, mockgemini.Fault{})
+	if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+		t.Fatalf("a small answer: status %d", status)
 	}
 }

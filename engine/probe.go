@@ -46,6 +46,7 @@ func (s *Server) probeKey(ctx context.Context, k *keypool.Key) (time.Duration, e
 	}
 	req.SetRequestURI(scheme + pool.target.Host + pool.target.PathPrefix + "/v1beta/models/" + pool.cfg.Probe.Model)
 	req.Header.SetMethod(fasthttp.MethodGet)
+	pool.setHeaders(req)
 	req.Header.Set(headerGoogAPIKeyLower, k.Value())
 	deadline, ok := ctx.Deadline()
 	if !ok {

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -60,6 +61,9 @@ type poolRuntime struct {
 	retryOn  verdict.Set // classes that move a request to another key
 	blame    verdict.Set // classes that change the key's state
 	redactor *secret.Redactor
+	// headers are the upstream block's extra headers, set on every
+	// upstream request and probe.
+	headers [][2]string
 }
 
 type tokenRuntime struct {
@@ -98,8 +102,11 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 			retryOn:  verdict.NewSet(p.RetryOn),
 			blame:    verdict.NewSet(p.Blame),
 		}
+		for _, name := range slices.Sorted(maps.Keys(up.Headers)) {
+			pr.headers = append(pr.headers, [2]string{name, up.Headers[name]})
+		}
 		members := make([]keypool.Member, 0, len(p.Keys))
-		opts := upstream.Options{MaxConns: up.MaxConns, IdleTimeout: cfg.Server.StreamIdleTimeout}
+		opts := upstream.Options{MaxConns: up.MaxConns, IdleTimeout: cfg.Server.StreamIdleTimeout, MaxResponseBody: up.MaxResponseBody}
 		for _, k := range p.Keys {
 			proxy := upstream.PickProxy(k.Value, proxies)
 			hc, err := clients.Get(target, proxy, opts)
@@ -222,4 +229,11 @@ func abbreviate(fps []string) string {
 		return "[" + strings.Join(fps[:5], " ") + " …]"
 	}
 	return "[" + strings.Join(fps, " ") + "]"
+}
+
+// setHeaders puts the upstream block's extra headers on req.
+func (p *poolRuntime) setHeaders(req *fasthttp.Request) {
+	for _, h := range p.headers {
+		req.Header.Set(h[0], h[1])
+	}
 }

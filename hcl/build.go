@@ -3,6 +3,7 @@ package hcl
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -31,15 +32,18 @@ const (
 	DefaultStreamIdleTimeout = 120 * time.Second
 	DefaultUpstreamTimeout   = 600 * time.Second
 	DefaultMaxConns          = 4096
-	DefaultMaxRetries        = 3
-	DefaultCooldown          = 60 * time.Second
-	DefaultCooldownMax       = time.Hour
-	DefaultProbeInterval     = 30 * time.Second
-	DefaultProbeMax          = 30 * time.Minute
-	DefaultProbeModel        = "gemini-2.5-flash"
-	DefaultHookTimeout       = 100 * time.Millisecond
-	DefaultHookInstances     = 4
-	DefaultHookMemory        = 64 << 20
+	// DefaultMaxResponseBody bounds a unary upstream answer held in
+	// memory: several generated images fit, a runaway body does not.
+	DefaultMaxResponseBody = 64 << 20
+	DefaultMaxRetries      = 3
+	DefaultCooldown        = 60 * time.Second
+	DefaultCooldownMax     = time.Hour
+	DefaultProbeInterval   = 30 * time.Second
+	DefaultProbeMax        = 30 * time.Minute
+	DefaultProbeModel      = "gemini-2.5-flash"
+	DefaultHookTimeout     = 100 * time.Millisecond
+	DefaultHookInstances   = 4
+	DefaultHookMemory      = 64 << 20
 	// DefaultKeysPattern is the shape of a Google API key, used to pull
 	// keys out of arbitrary text in keys_file.
 	DefaultKeysPattern = `AIza[0-9A-Za-z_\-]{35}`
@@ -94,7 +98,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 	for i, ru := range raw.Upstreams {
 		b := loc.top("upstream", i)
 		dup := !l.unique(seenUpstream, "upstream", ru.Name, b)
-		u := &Upstream{Name: ru.Name, BaseURL: strings.TrimRight(ru.BaseURL, "/"), Headers: ru.Headers, MaxConns: DefaultMaxConns}
+		u := &Upstream{Name: ru.Name, BaseURL: strings.TrimRight(ru.BaseURL, "/"), Headers: ru.Headers, MaxConns: DefaultMaxConns, MaxResponseBody: DefaultMaxResponseBody}
 		if pu, err := url.Parse(u.BaseURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			l.errorf(attrRange(b, "base_url"), "Invalid base_url", "%q must be an absolute http:// or https:// URL.", ru.BaseURL)
 		}
@@ -103,6 +107,20 @@ func (l *loader) build(raw *rawRoot) *Config {
 			u.MaxConns = *ru.MaxConns
 			if u.MaxConns < 1 {
 				l.errorf(attrRange(b, "max_conns"), "Invalid max_conns", "max_conns must be at least 1.")
+			}
+		}
+		if ru.MaxResponseBody != nil {
+			n := l.size(ru.MaxResponseBody, b, "max_response_body")
+			if n < 64<<10 || n > 1<<31-1 {
+				l.errorf(attrRange(b, "max_response_body"), "Invalid max_response_body", "max_response_body must be between 64KiB and 2GiB.")
+			}
+			u.MaxResponseBody = int(n)
+		}
+		for _, name := range slices.Sorted(maps.Keys(ru.Headers)) {
+			if !validHeaderName(name) {
+				l.errorf(attrRange(b, "headers"), "Invalid header name", "%q is not an HTTP header name.", name)
+			} else if hopOrCredential(name) {
+				l.errorf(attrRange(b, "headers"), "Header not allowed", "%q cannot be set on upstream requests: balance sets the key and the framing headers itself.", name)
 			}
 		}
 		u.Proxies = resolveProxies(b, ru.Proxies, ru.Proxy)
@@ -827,4 +845,30 @@ func (l *loader) fileStart() *hclv2.Range {
 	r := l.syntax.SrcRange
 	r.End = r.Start
 	return &r
+}
+
+// validHeaderName reports whether name is an HTTP field name (RFC 9110
+// token characters).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// hopOrCredential reports whether an upstream header would fight with
+// what balance sets per request: the key, the host and the framing.
+func hopOrCredential(name string) bool {
+	switch strings.ToLower(name) {
+	case "x-goog-api-key", "authorization", "host", "content-length", "transfer-encoding", "connection", "content-type":
+		return true
+	}
+	return false
 }

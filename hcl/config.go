@@ -77,6 +77,8 @@ type Upstream struct {
 	Headers  map[string]string
 	Proxies  []string // resolved URLs, from proxies and proxy groups
 	MaxConns int
+	// MaxResponseBody bounds a unary answer read into memory.
+	MaxResponseBody int
 }
 
 // ProxyGroup names a set of egress proxies that upstreams and pools share.

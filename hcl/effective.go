@@ -50,12 +50,13 @@ type effServer struct {
 }
 
 type effUpstream struct {
-	Name     string            `json:"name"`
-	BaseURL  string            `json:"base_url"`
-	Timeout  string            `json:"timeout"`
-	Headers  map[string]string `json:"headers,omitempty"`
-	Proxies  []string          `json:"proxies,omitempty"`
-	MaxConns int               `json:"max_conns"`
+	Name            string            `json:"name"`
+	BaseURL         string            `json:"base_url"`
+	Timeout         string            `json:"timeout"`
+	Headers         map[string]string `json:"headers,omitempty"`
+	Proxies         []string          `json:"proxies,omitempty"`
+	MaxConns        int               `json:"max_conns"`
+	MaxResponseBody int               `json:"max_response_body"`
 }
 
 type effProxy struct {
@@ -196,7 +197,7 @@ func (c *Config) Effective() *Effective {
 		LogLevel: s.LogLevel, LogRequests: s.LogRequests,
 	}
 	for _, u := range c.Upstreams {
-		eu := effUpstream{Name: u.Name, BaseURL: u.BaseURL, Timeout: dur(u.Timeout), Proxies: maskURLs(u.Proxies), MaxConns: u.MaxConns}
+		eu := effUpstream{Name: u.Name, BaseURL: u.BaseURL, Timeout: dur(u.Timeout), Proxies: maskURLs(u.Proxies), MaxConns: u.MaxConns, MaxResponseBody: u.MaxResponseBody}
 		if len(u.Headers) > 0 {
 			eu.Headers = map[string]string{}
 			for k, v := range u.Headers {

@@ -43,6 +43,8 @@ type rawUpstream struct {
 	Proxies  []string          `hcl:"proxies,optional"`
 	Proxy    *string           `hcl:"proxy_group,optional"`
 	MaxConns *int              `hcl:"max_conns,optional"`
+	// MaxResponseBody is a size such as "64MiB".
+	MaxResponseBody *string `hcl:"max_response_body,optional"`
 }
 
 type rawProxy struct {

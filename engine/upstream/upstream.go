@@ -5,6 +5,7 @@
 package upstream
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"hash/fnv"
@@ -54,6 +55,8 @@ func ParseTarget(baseURL string) (Target, error) {
 type Options struct {
 	MaxConns    int
 	IdleTimeout time.Duration // no bytes read for this long ends the read
+	// MaxResponseBody bounds a unary answer read into memory (0: 64 MiB).
+	MaxResponseBody int
 }
 
 type clientKey struct {
@@ -103,7 +106,7 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		DisablePathNormalizing:        true,
 		ReadBufferSize:                4 << 10, // held per connection, and a stream pins one
 		WriteBufferSize:               8 << 10,
-		MaxResponseBodySize:           256 << 20,
+		MaxResponseBodySize:           cmp.Or(opts.MaxResponseBody, 64<<20),
 		WriteTimeout:                  60 * time.Second,
 		Dial: func(addr string) (net.Conn, error) {
 			conn, err := dial(addr)

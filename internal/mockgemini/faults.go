@@ -43,10 +43,13 @@ const (
 	// carries finishReason: an upstream that stopped early. Unary requests
 	// are answered normally.
 	StreamStop
+	// HugeAnswer answers a unary request with a valid 200 answer whose text
+	// is Fault.Bytes long (default 1 MiB): a runaway upstream body.
+	HugeAnswer
 )
 
 var faultNames = [...]string{"none", "rate-limit", "invalid-key", "permission-denied", "unavailable",
-	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop"}
+	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {
@@ -73,6 +76,8 @@ type Fault struct {
 	// AfterChunks is how many stream events StreamCut/StreamError send
 	// before failing.
 	AfterChunks int
+	// Bytes is the text length of a HugeAnswer.
+	Bytes int
 }
 
 // faultState is a Fault plus its remaining-uses counter.

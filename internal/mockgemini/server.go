@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -437,6 +438,16 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault
 		s.writeError(ctx, errInternal(), r.openai)
 	case BadRequest:
 		s.writeError(ctx, errBadRequest(msgBadRequest), r.openai)
+	case HugeAnswer:
+		if stream {
+			return none, true
+		}
+		n := f.Bytes
+		if n <= 0 {
+			n = 1 << 20
+		}
+		setCommonHeaders(ctx, ctJSON)
+		ctx.SetBodyString(`{"candidates":[{"content":{"role":"model","parts":[{"text":"` + strings.Repeat("x", n) + `"}]},"finishReason":"STOP","index":0}]}`)
 	case Slow:
 		if !s.sleep(f.Delay) {
 			s.writeError(ctx, errUnavailable(), r.openai)

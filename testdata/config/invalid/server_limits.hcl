@@ -1,12 +1,14 @@
-# Server limits that cannot hold together, and error class names that are
-# not classes (blame and retry_on take only the classes they can act on).
+# Server and upstream limits that cannot hold, headers balance owns, and
+# error class names that are not classes (blame and retry_on take only the classes they can act on).
 server {
   max_request_body = "64MiB"
   max_body_memory  = "16MiB"
 }
 
 upstream "google" {
-  base_url = "https://generativelanguage.googleapis.com"
+  base_url          = "https://generativelanguage.googleapis.com"
+  max_response_body = "1KiB"
+  headers           = { "X-Goog-Api-Key" = "AIzaSyNOPE", "Bad Name" = "x" }
 }
 
 pool "main" {
