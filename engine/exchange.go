@@ -51,6 +51,8 @@ type exchange struct {
 	scratch []byte
 	// detached is set once a stream writer owns the exchange.
 	detached bool
+	// logRequest is server.log_requests of the request's generation.
+	logRequest bool
 	// body holds the client's request body, read by readBody; bodyReserved
 	// is what it counts against server.max_body_memory.
 	body         *bytebufferpool.ByteBuffer

@@ -48,6 +48,7 @@ type adapter interface {
 // authorized.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, a adapter) {
 	ex := s.newExchange(a)
+	ex.logRequest = rt.Config.Server.LogRequests
 	if f := s.run(ctx, rt, ex); f != nil {
 		s.fail(ctx, ex, f)
 	}
@@ -177,6 +178,11 @@ func (s *Server) finish(ex *exchange) {
 			s.recorder.Record(rec)
 		}
 		s.observe(&rec)
+		if ex.logRequest {
+			s.log.Info("request", "id", rec.RequestID, "route", rec.Route, "token", rec.Token, "pool", rec.Pool,
+				"model", rec.ModelAsked, "status", rec.Status, "class", rec.ErrorClass, "attempts", rec.Attempts,
+				"key", rec.KeyFP, "latency_ms", rec.Latency.Milliseconds(), "streamed", rec.Streamed)
+		}
 	}
 	for _, h := range ex.retained {
 		h.Release()

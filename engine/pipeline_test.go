@@ -448,3 +448,66 @@ token "tester" {
 		t.Fatalf("a small answer: status %d", status)
 	}
 }
+
+// server.log_requests logs one line per request, with fingerprints only.
+func TestLogRequests(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		mock := mockgemini.Start(t, mockgemini.Options{})
+		src := fmt.Sprintf(`
+server { log_requests = %v }
+upstream "mock" { base_url = %q }
+pool "main" {
+  upstream = "mock"
+  keys     = [%q]
+}
+token "tester" {
+  secret = %q
+  pools  = ["main"]
+}
+`, on, mock.URL(), keyA, testToken)
+		cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(src), hcl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs syncBuffer
+		srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		go func() { _ = srv.Serve(ln) }()
+		h := &harness{t: t, mock: mock, srv: srv, url: "http://" + ln.Addr().String(), token: testToken}
+		if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+			t.Fatal(status)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+		out := logs.String()
+		logged := strings.Contains(out, "msg=request") && strings.Contains(out, "route=generateContent") && strings.Contains(out, "status=200") && strings.Contains(out, "token=tester")
+		if logged != on {
+			t.Fatalf("log_requests = %v, log:\n%s", on, out)
+		}
+		if strings.Contains(out, keyA) || strings.Contains(out, testToken) {
+			t.Fatalf("a secret reached the log:\n%s", out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
