@@ -511,3 +511,47 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Requests fasthttp refuses before routing are answered with a body in
+// the protocol their path implies, never with fasthttp's text (which can
+// quote the request's credentials).
+func TestRefusedBeforeRouting(t *testing.T) {
+	h := newHarness(t, []string{keyA}, "")
+	for _, tc := range []struct {
+		name, path, extra string
+		status            int
+		openAI            bool
+	}{
+		// A head that could not be parsed has no path to go by: Google's shape.
+		{"headers too large", "/v1/chat/completions", "X-Pad: " + strings.Repeat("p", 9<<10) + "\r\n", 431, false},
+		{"bad header value", "/v1/chat/completions", "X-Bad: a\x00b\r\n", 400, false},
+		// Refusals after the head was read speak the route's protocol.
+		{"body too large, openai", "/v1/chat/completions", "Content-Length: 40000000\r\n", 413, true},
+		{"body too large, native", generatePath, "Content-Length: 40000000\r\n", 413, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			length := "Content-Length: 2\r\n"
+			if strings.HasPrefix(tc.extra, "Content-Length") {
+				length = ""
+			}
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n%s%s\r\n{}%s", tc.path, testToken, tc.extra, length, strings.Repeat(" ", 16<<10))
+			resp, body := readResponse(t, conn)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d %s", resp.StatusCode, body)
+			}
+			if tc.openAI {
+				openAIErrorOf(t, body)
+			} else if !bytes.Contains(body, []byte(`"status"`)) {
+				t.Fatalf("not a Gemini error: %s", body)
+			}
+			if bytes.Contains(body, []byte(testToken)) {
+				t.Fatal("the client token was echoed")
+			}
+		})
+	}
+}

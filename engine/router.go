@@ -2,6 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"errors"
+	"net"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 )
@@ -90,4 +93,34 @@ func allowOnly(ctx *fasthttp.RequestCtx, want string) *Failure {
 		return nil
 	}
 	return &Failure{Status: fasthttp.StatusMethodNotAllowed, Allow: want, Message: "Method " + string(ctx.Method()) + " is not allowed on " + string(ctx.Path()) + "; use " + want + "."}
+}
+
+// protocolOf is the protocol a path's prefix implies, for answers given
+// before a request reaches its front door.
+func protocolOf(p []byte) Protocol {
+	if bytes.HasPrefix(p, prefixV1) || bytes.HasPrefix(p, prefixHF) || bytes.HasPrefix(p, prefixCompat) {
+		return ProtoOpenAI
+	}
+	return ProtoGemini
+}
+
+// serverError answers requests fasthttp refuses before the handler runs
+// (malformed, headers too large, body too large) in the protocol of their
+// path, when it could be read. fasthttp's own error text is not sent back:
+// it can quote the request, credentials included.
+func serverError(ctx *fasthttp.RequestCtx, err error) {
+	f := fail(fasthttp.StatusBadRequest, "Malformed HTTP request.")
+	var small *fasthttp.ErrSmallBuffer
+	var timeout net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		f = fail(fasthttp.StatusRequestEntityTooLarge, "Request body exceeds server.max_request_body.")
+	case errors.As(err, &small):
+		f = fail(fasthttp.StatusRequestHeaderFieldsTooLarge, "Request headers exceed "+strconv.Itoa(maxHeaderBytes>>10)+" KiB.")
+	case errors.As(err, &timeout) && timeout.Timeout():
+		f = fail(fasthttp.StatusRequestTimeout, "The request was not received in time (server.read_timeout).")
+	}
+	// The URI is not parsed yet; its raw form is enough for a prefix.
+	protocolOf(ctx.Request.Header.RequestURI()).render(&ctx.Response, f)
+	ctx.SetConnectionClose()
 }

@@ -21,6 +21,11 @@ import (
 	"github.com/balanceproxy/balance/store"
 )
 
+// maxHeaderBytes is the largest request head (request line and headers)
+// the server reads: fasthttp's read buffer, held by every active
+// connection and by every open stream.
+const maxHeaderBytes = 8 << 10
+
 // Options are the parts of a Server that do not come from the config.
 type Options struct {
 	Logger *slog.Logger
@@ -113,7 +118,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		WriteTimeout:                  0, // streams are bounded by idle timers, not a total
 		CloseOnShutdown:               true,
 		Concurrency:                   256 * 1024,
-		ReadBufferSize:                4 << 10, // also the request header limit; held per connection
+		ReadBufferSize:                maxHeaderBytes, // also the request header limit; held per connection
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
 		// The handler runs on the headers; readBody reads a body only
@@ -307,17 +312,6 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
-}
-
-// serverError answers requests fasthttp rejects before the handler runs
-// (too large, malformed) in Gemini's error shape.
-func serverError(ctx *fasthttp.RequestCtx, err error) {
-	status, msg := fasthttp.StatusBadRequest, "Malformed HTTP request: "+err.Error()
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body exceeds server.max_request_body."
-	}
-	ProtoGemini.render(&ctx.Response, fail(status, msg))
-	ctx.SetConnectionClose()
 }
 
 // shortHash is the first 12 characters of a config hash, for logs.
