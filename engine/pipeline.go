@@ -184,6 +184,9 @@ func (s *Server) finish(ex *exchange) {
 				"key", rec.KeyFP, "latency_ms", rec.Latency.Milliseconds(), "streamed", rec.Streamed)
 		}
 	}
+	if ex.streamed {
+		s.streams.done(ex) // recorded: shutdown may close the store now
+	}
 	for _, h := range ex.retained {
 		h.Release()
 	}

@@ -555,3 +555,92 @@ func TestRefusedBeforeRouting(t *testing.T) {
 		})
 	}
 }
+
+// A stream still open when shutdown_grace is over ends with an error event
+// in its protocol, and is recorded before Shutdown returns.
+func TestShutdownEndsOpenStreamsWithAnErrorEvent(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{StreamDelay: time.Second, StreamChunks: 10})
+	src := fmt.Sprintf(`
+upstream "mock" { base_url = %q }
+pool "main" {
+  upstream = "mock"
+  keys     = [%q]
+}
+token "tester" {
+  secret = %q
+  pools  = ["main"]
+}
+`, mock.URL(), keyA, testToken)
+	cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(src), hcl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() { _ = srv.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+
+	type result struct {
+		body string
+		err  error
+	}
+	streams := []struct{ path, body string }{
+		{streamPath, genBody},
+		{"/v1/chat/completions", `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"a long answer please"}]}`},
+	}
+	results := make(chan result, len(streams))
+	started := make(chan struct{}, len(streams))
+	for _, st := range streams {
+		go func() {
+			req, _ := http.NewRequest("POST", url+st.path, strings.NewReader(st.body))
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- result{err: err}
+				started <- struct{}{}
+				return
+			}
+			defer resp.Body.Close()
+			first := make([]byte, 1)
+			_, _ = io.ReadFull(resp.Body, first)
+			started <- struct{}{}
+			rest, err := io.ReadAll(resp.Body)
+			results <- result{string(first) + string(rest), err}
+		}()
+	}
+	for range streams {
+		<-started
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	// Every stream is recorded by the time Shutdown returns.
+	rec.mu.Lock()
+	n := len(rec.recs)
+	statuses := []int{}
+	for _, r := range rec.recs {
+		statuses = append(statuses, r.Status)
+	}
+	rec.mu.Unlock()
+	if n != len(streams) {
+		t.Fatalf("%d records after Shutdown, want %d", n, len(streams))
+	}
+	for _, s := range statuses {
+		if s != 503 {
+			t.Fatalf("recorded statuses %v, want 503 for cut streams", statuses)
+		}
+	}
+	for range streams {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("stream: %v", r.err)
+		}
+		if !strings.Contains(r.body, `"error"`) || !strings.Contains(r.body, "shutting down") || strings.Contains(r.body, "[DONE]") {
+			t.Fatalf("a cut stream must end with an error event: %q", r.body)
+		}
+	}
+}

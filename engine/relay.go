@@ -87,6 +87,7 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 		ct = sink.contentType(ct)
 	}
 	commitStream(ctx, ex, ct)
+	s.streams.add(ex, up)
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		var tail tailBuffer
 		var err error
@@ -101,6 +102,7 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 			closeStream(up, err)
 		}
 		ex.usage, _ = parseUsage(tail.bytes())
+		s.streams.stopReading(ex)
 		fasthttp.ReleaseResponse(up)
 		s.endStream(w, ex, sse, err)
 	})
@@ -110,6 +112,10 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 // of one that failed, and finishes the exchange.
 func (s *Server) endStream(w *bufio.Writer, ex *exchange, sse bool, err error) {
 	var end *streamEnd
+	if err != nil && ex.cut.Load() {
+		cut := shutdownFailure
+		err = &streamEnd{failure: &cut}
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, errClientGone):

@@ -60,7 +60,9 @@ type Server struct {
 
 	store *store.Store
 	// bodies counts request bodies in memory against max_body_memory.
-	bodies     bodyMemory
+	bodies bodyMemory
+	// streams are the streams being relayed, for shutdown.
+	streams    openStreams
 	hookRT     *hooks.Runtime
 	hookErrors hookErrorLog
 	// notes are conditions worth an operator's attention, shown in status.
@@ -244,6 +246,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := s.srv.ShutdownWithContext(ctx)
+	if n := s.streams.cutAll(); n > 0 {
+		s.log.Warn("shutdown_grace is over: ending open streams with an error event", "streams", n)
+	}
+	// The writers of the cut streams record them; give them a moment
+	// before the store closes.
+	if !s.streams.wait(5 * time.Second) {
+		s.log.Error("streams still open after shutdown; their requests may not be recorded")
+	}
 	s.stop()
 	s.bgDone.Wait()
 	s.clients.CloseIdle()

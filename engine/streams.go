@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// openStreams tracks the streams being relayed, so that shutdown can end
+// those still running when shutdown_grace is over with an error event in
+// their protocol (and record them) instead of cutting them silently.
+type openStreams struct {
+	mu   sync.Mutex
+	byEx map[*exchange]*fasthttp.Response
+	wg   sync.WaitGroup
+}
+
+// add registers a committed stream and the upstream answer it reads.
+func (o *openStreams) add(ex *exchange, up *fasthttp.Response) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.byEx == nil {
+		o.byEx = map[*exchange]*fasthttp.Response{}
+	}
+	o.byEx[ex] = up
+	o.wg.Add(1)
+}
+
+// stopReading tells that the stream's writer is done with its upstream
+// answer, which it is about to release: shutdown must not touch it.
+func (o *openStreams) stopReading(ex *exchange) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.byEx[ex]; ok {
+		o.byEx[ex] = nil
+	}
+}
+
+// done unregisters a stream once its writer has ended and recorded it.
+func (o *openStreams) done(ex *exchange) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.byEx[ex]; ok {
+		delete(o.byEx, ex)
+		o.wg.Done()
+	}
+}
+
+// cutAll ends every open stream: its upstream read fails at once, and its
+// writer, seeing ex.cut, ends the stream with a shutdown error event.
+func (o *openStreams) cutAll() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for ex, up := range o.byEx {
+		if up == nil {
+			continue
+		}
+		ex.cut.Store(true)
+		closeStream(up, errShuttingDown)
+		n++
+	}
+	return n
+}
+
+// wait waits for the open streams' writers to finish, at most d.
+func (o *openStreams) wait(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		o.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+var errShuttingDown = errors.New("balance is shutting down")
+
+// shutdownFailure is how a stream cut by shutdown ends.
+var shutdownFailure = Failure{Status: fasthttp.StatusServiceUnavailable, Reason: "shutdown",
+	Message: "balance is shutting down (shutdown_grace is over); the answer above is incomplete. Retry the request."}
