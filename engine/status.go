@@ -18,7 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/engine/statuspage"
+	"github.com/balanceproxy/balance/engine/status/page"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/store"
 )
@@ -440,11 +440,11 @@ func (s *Server) serveStatus(ctx *fasthttp.RequestCtx, rt *Runtime) {
 		ctx.SetContentType("text/html; charset=utf-8")
 		h := &ctx.Response.Header
 		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", statuspage.CSP)
+		h.Set("Content-Security-Policy", page.CSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
-		ctx.SetBody(statuspage.HTML)
+		ctx.SetBody(page.HTML)
 	case statusSubSeries:
 		s.serveSeries(ctx)
 	case statusSubErrors:
