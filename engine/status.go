@@ -114,12 +114,41 @@ type PoolStatus struct {
 	Keys        []KeyStatus `json:"keys"`
 }
 
-// KeyStatus is one key in the status view.
+// KeyStatus is one key in the status view. Its times are whole seconds in
+// UTC, as the page counts down in seconds.
 type KeyStatus struct {
-	keypool.Status
-	Weight int    `json:"weight"`
-	Proxy  string `json:"proxy,omitempty"`
+	Fingerprint      string               `json:"fingerprint"`
+	State            keypool.State        `json:"state"`
+	CoolingUntil     map[string]time.Time `json:"cooling_until,omitempty"` // model ("*" = all) → end of cooldown
+	QuarantinedSince time.Time            `json:"quarantined_since,omitzero"`
+	QuarantineReason string               `json:"quarantine_reason,omitempty"`
+	NextProbe        time.Time            `json:"next_probe,omitzero"`
+	LastError        string               `json:"last_error,omitempty"`
+	LastErrorAt      time.Time            `json:"last_error_at,omitzero"`
+	Requests         uint64               `json:"requests"`
+	Failures         uint64               `json:"failures"`
+	InFlight         int64                `json:"in_flight"`
+	Weight           int                  `json:"weight"`
+	Proxy            string               `json:"proxy,omitempty"`
 }
+
+func keyStatus(k *keypool.Status, weight int, proxy string) KeyStatus {
+	v := KeyStatus{
+		Fingerprint: k.Fingerprint, State: k.State, QuarantinedSince: seconds(k.QuarantinedSince), QuarantineReason: k.QuarantineReason,
+		NextProbe: seconds(k.NextProbe), LastError: k.LastError, LastErrorAt: seconds(k.LastErrorAt),
+		Requests: k.Requests, Failures: k.Failures, InFlight: k.InFlight, Weight: weight, Proxy: proxy,
+	}
+	if len(k.CoolingUntil) > 0 {
+		v.CoolingUntil = make(map[string]time.Time, len(k.CoolingUntil))
+		for m, t := range k.CoolingUntil {
+			v.CoolingUntil[m] = seconds(t)
+		}
+	}
+	return v
+}
+
+// seconds is t in UTC cut to the whole second; the zero time stays zero.
+func seconds(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // TokenStatus is one client token in the status view.
 type TokenStatus struct {
@@ -223,10 +252,12 @@ func (s *Server) Status() StatusView {
 	for _, p := range rt.poolList {
 		ps := PoolStatus{Name: p.cfg.Name, Upstream: p.upstream.Name, Strategy: p.cfg.Strategy}
 		for _, m := range p.pool.Members() {
-			ks := KeyStatus{Status: m.Key.Status(now), Weight: max(m.Weight, 1)}
+			st := m.Key.Status(now)
+			proxy := ""
 			if m.Proxy != "" {
-				ks.Proxy = upstream.RedactProxy(m.Proxy)
+				proxy = upstream.RedactProxy(m.Proxy)
 			}
+			ks := keyStatus(&st, max(m.Weight, 1), proxy)
 			switch ks.State {
 			case keypool.Healthy:
 				ps.Healthy++
