@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/status"
 )
 
 var (
@@ -35,7 +37,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case rt.Config.Metrics.Enabled && string(p) == rt.Config.Metrics.Path:
 		s.serveMetrics(ctx, rt)
 	case rt.Config.Status.Path != "" && (string(p) == rt.Config.Status.Path || bytes.HasPrefix(p, []byte(rt.Config.Status.Path+"/"))):
-		s.serveStatus(ctx, rt)
+		status.Serve(ctx, s, rt.Config.Status)
 	default:
 		writeGeminiError(ctx, fasthttp.StatusNotFound, "No route for "+string(p)+". Gemini clients use /gemini/v1beta/… or /v1beta/…; OpenAI clients use /v1/….", 0)
 	}
