@@ -53,12 +53,11 @@ func TestFaultClasses(t *testing.T) {
 				t.Fatalf("key state %s, want %s (%+v)", st.State, tc.wantState, st)
 			}
 			if tc.wantState == keypool.Cooling {
-				until, ok := st.CoolingModels["gemini-2.5-flash"]
-				if !ok || len(st.CoolingModels) != 1 {
-					t.Fatalf("cooldown must be for the model only: %v", st.CoolingModels)
+				until, ok := st.CoolingUntil["gemini-2.5-flash"]
+				if !ok || len(st.CoolingUntil) != 1 {
+					t.Fatalf("cooldown must be for the model only: %v", st.CoolingUntil)
 				}
-				ts, _ := time.Parse(time.RFC3339, until)
-				if d := time.Until(ts); d < 15*time.Second || d > 25*time.Second {
+				if d := time.Until(until); d < 15*time.Second || d > 25*time.Second {
 					t.Fatalf("cooldown %v does not honour RetryInfo 20s", d)
 				}
 			}

@@ -179,8 +179,8 @@ func TestHooksOnTheRequestPath(t *testing.T) {
 			if strings.Contains(string(body), testToken) {
 				t.Fatal("token leaked")
 			}
-			st := h.srv.Status()
-			if len(st.Hooks) != 1 || st.Hooks[0].Errors == 0 || st.Hooks[0].ByKind["timeout"] == 0 || st.Hooks[0].Fail != tc.fail {
+			st := h.srv.Snapshot(time.Now())
+			if len(st.Hooks) != 1 || st.Hooks[0].Errors == 0 || st.Hooks[0].ByKind[hooks.KindTimeout] == 0 || string(st.Hooks[0].Fail) != tc.fail {
 				t.Fatalf("hook failure not visible in status: %+v", st.Hooks)
 			}
 		}

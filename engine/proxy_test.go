@@ -242,6 +242,7 @@ func TestBadRequestsNeverReachUpstream(t *testing.T) {
 		{"malformed json", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", `{"contents":[`, nil, 400, "INVALID_ARGUMENT"},
 		{"unknown route", "GET", "/v2/whatever", "", nil, 404, "NOT_FOUND"},
 		{"unknown method", "POST", "/v1beta/models/gemini-2.5-flash:explode", genBody, nil, 404, "NOT_FOUND"},
+		{"markup as model name", "POST", "/v1beta/models/%3Cimg%20src=x%20onerror=%22alert(1)%22%3E:generateContent", genBody, nil, 404, "NOT_FOUND"},
 		{"wrong verb", "GET", "/v1beta/models/gemini-2.5-flash:generateContent", "", nil, 405, ""},
 	}
 	for _, tc := range tests {

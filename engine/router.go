@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/balanceproxy/balance/engine/status"
 	"github.com/valyala/fasthttp"
 )
 
@@ -38,7 +39,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case rt.Config.Metrics.Enabled && string(p) == rt.Config.Metrics.Path:
 		s.serveMetrics(ctx, rt)
 	case rt.Config.Status.Path != "" && (string(p) == rt.Config.Status.Path || bytes.HasPrefix(p, []byte(rt.Config.Status.Path+"/"))):
-		s.serveStatus(ctx, rt)
+		status.Serve(ctx, s, rt.Config.Status)
 	default:
 		ProtoGemini.render(&ctx.Response, fail(fasthttp.StatusNotFound, "No route for "+string(p)+". Gemini clients use /gemini/v1beta/… or /v1beta/…; OpenAI clients use /v1/…."))
 	}

@@ -77,9 +77,8 @@ func (s *Server) persistKey(k *keypool.Key, pool, model string) {
 	case st.State == keypool.Quarantined:
 		ks.State, ks.Reason, ks.Model = store.StateQuarantined, st.QuarantineReason, ""
 	case model != "":
-		if until, ok := st.CoolingModels[model]; ok {
-			ks.State, ks.Reason = store.StateCooling, st.LastError
-			ks.Until, _ = time.Parse(time.RFC3339, until)
+		if until, ok := st.CoolingUntil[model]; ok {
+			ks.State, ks.Reason, ks.Until = store.StateCooling, st.LastError, until
 		}
 	}
 	s.store.SaveKeyState(ks)

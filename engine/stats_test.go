@@ -196,7 +196,7 @@ func TestReloadReportsSettingsThatNeedARestart(t *testing.T) {
 	if err := h.srv.Apply(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	reloads := h.srv.Status().Reloads
+	reloads := h.srv.Snapshot(time.Now()).Reloads
 	last := reloads[len(reloads)-1]
 	if last.Generation != 2 || len(last.NeedsRestart) != 2 {
 		t.Fatalf("reload event %+v", last)

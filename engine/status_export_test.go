@@ -10,9 +10,3 @@ func SetStoreTuning(queue, batch int, flush time.Duration) (restore func()) {
 	storeTuning.QueueSize, storeTuning.BatchSize, storeTuning.FlushInterval = queue, batch, flush
 	return func() { storeTuning = prev }
 }
-
-// RecordForTest queues a record as if a request had produced it, for
-// tests that need data no valid request can carry (hostile strings).
-func RecordForTest(s *Server, rec Record) {
-	s.recorder.Record(rec)
-}

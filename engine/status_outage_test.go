@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
+	"github.com/balanceproxy/balance/engine/status"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
@@ -95,7 +96,7 @@ metrics {}
 	}
 
 	// Status reports the gap and still serves the live view.
-	var v engine.StatusView
+	var v status.View
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		v = h.statusDoc("?period=1h")

@@ -306,19 +306,20 @@ func (k *Key) probeFailed(now time.Time, maxWait time.Duration, reason string) {
 	k.lastError, k.lastErrorAt = reason, now
 }
 
-// Status is a key's state for the status view. It carries no secret.
+// Status is a key's state at one instant. It carries no secret. Times are
+// zero when they do not apply (not cooling, not quarantined, no error).
 type Status struct {
-	Fingerprint      string            `json:"fingerprint"`
-	State            State             `json:"state"`
-	CoolingModels    map[string]string `json:"cooling_until,omitempty"` // model ("*" = all) → RFC 3339
-	QuarantinedSince string            `json:"quarantined_since,omitempty"`
-	QuarantineReason string            `json:"quarantine_reason,omitempty"`
-	NextProbe        string            `json:"next_probe,omitempty"`
-	LastError        string            `json:"last_error,omitempty"`
-	LastErrorAt      string            `json:"last_error_at,omitempty"`
-	Requests         uint64            `json:"requests"`
-	Failures         uint64            `json:"failures"`
-	InFlight         int64             `json:"in_flight"`
+	Fingerprint      string
+	State            State
+	CoolingUntil     map[string]time.Time // model ("*" = all) → end of its cooldown
+	QuarantinedSince time.Time
+	QuarantineReason string
+	NextProbe        time.Time
+	LastError        string
+	LastErrorAt      time.Time
+	Requests         uint64
+	Failures         uint64
+	InFlight         int64
 }
 
 // Status reports the key's state at now.
@@ -328,29 +329,24 @@ func (k *Key) Status(now time.Time) Status {
 	defer k.mu.Unlock()
 	for m, c := range k.cooldowns {
 		if now.Before(c.until) {
-			if st.CoolingModels == nil {
-				st.CoolingModels = map[string]string{}
+			if st.CoolingUntil == nil {
+				st.CoolingUntil = map[string]time.Time{}
 			}
 			name := m
 			if name == "" {
 				name = "*"
 			}
-			st.CoolingModels[name] = c.until.UTC().Format(time.RFC3339)
+			st.CoolingUntil[name] = c.until
 			st.State = Cooling
 		}
 	}
 	if k.quarantined.Load() {
 		st.State = Quarantined
-		st.QuarantinedSince = k.quarantineSince.UTC().Format(time.RFC3339)
+		st.QuarantinedSince = k.quarantineSince
 		st.QuarantineReason = k.quarantineReason
-		if !k.nextProbe.IsZero() {
-			st.NextProbe = k.nextProbe.UTC().Format(time.RFC3339)
-		}
+		st.NextProbe = k.nextProbe
 	}
-	st.LastError = k.lastError
-	if !k.lastErrorAt.IsZero() {
-		st.LastErrorAt = k.lastErrorAt.UTC().Format(time.RFC3339)
-	}
+	st.LastError, st.LastErrorAt = k.lastError, k.lastErrorAt
 	return st
 }
 

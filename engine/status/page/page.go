@@ -1,4 +1,4 @@
-// Package statuspage holds the read-only HTML status page, embedded in the
+// Package page holds the read-only HTML status page, embedded in the
 // binary: one file with inline CSS and JavaScript, no external assets and
 // no framework, so it works on an air-gapped host and cannot pull in code
 // from anywhere. The page reads the status JSON API relative to its own
@@ -8,7 +8,7 @@
 // exact inline script and style by hash instead of allowing
 // 'unsafe-inline': even if some string slipped into the DOM as markup, the
 // browser would refuse to run any script but this one.
-package statuspage
+package page
 
 import (
 	"bytes"
@@ -49,12 +49,12 @@ func inline(page []byte, tag string) ([]byte, error) {
 	open, end := []byte("<"+tag+">"), []byte("</"+tag+">")
 	i := bytes.Index(page, open)
 	if i < 0 || bytes.Count(page, open) != 1 {
-		return nil, fmt.Errorf("statuspage: want exactly one <%s> block", tag)
+		return nil, fmt.Errorf("status page: want exactly one <%s> block", tag)
 	}
 	rest := page[i+len(open):]
 	j := bytes.Index(rest, end)
 	if j < 0 {
-		return nil, fmt.Errorf("statuspage: <%s> is not closed", tag)
+		return nil, fmt.Errorf("status page: <%s> is not closed", tag)
 	}
 	return rest[:j], nil
 }

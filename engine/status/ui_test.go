@@ -1,8 +1,8 @@
-package engine_test
+package status_test
 
 import (
 	"context"
-	"github.com/balanceproxy/balance/engine"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,8 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/balanceproxy/balance/internal/mockgemini"
-	"github.com/balanceproxy/balance/internal/secret"
+	"github.com/balanceproxy/balance/store"
 )
 
 // chromiumPath finds the headless browser the page test drives. CI
@@ -63,31 +62,21 @@ func newBrowser(t *testing.T, timeout time.Duration) context.Context {
 // a live cooldown countdown, the charts draw, the error log shows hostile
 // strings as text, and no full key or token is anywhere in the page.
 func TestStatusPageInBrowser(t *testing.T) {
-	h := newStatusHarness(t, statusBlocks)
-	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.RateLimit, RetryDelay: 90 * time.Second})
-	h.mock.SetFault(keyB, mockgemini.Fault{Kind: mockgemini.BadRequest, Model: "gemini-2.5-pro"})
-	for range 4 {
-		if status, _, body := h.do("POST", generatePath, genBody, nil); status != 200 {
-			t.Fatalf("%d %s", status, body)
-		}
+	h := newHarness(t, false)
+	// Key A is cooling (see snapshot); B served these.
+	var recs []store.Request
+	for i := range 4 {
+		recs = append(recs, served(fmt.Sprint("ok-", i), "gemini-2.5-flash", keyB, 200))
 	}
-	for range 2 {
-		if status, _, _ := h.do("POST", proPath, genBody, nil); status != 400 {
-			t.Fatalf("pro: %d", status)
-		}
+	for i := range 2 {
+		recs = append(recs, served(fmt.Sprint("bad-", i), "gemini-2.5-pro", keyB, 400))
 	}
-	// A model name built to be markup: it must show up as text.
+	// A model name built to be markup, in the database however it got
+	// there: it must show up as text.
 	const hostile = `<img src=x id=pwned onerror="document.title='pwned'">`
-	status, _, _ := h.do("POST", "/v1beta/models/"+url.PathEscape(hostile)+":generateContent", genBody, nil)
-	if status != 404 {
-		t.Fatalf("hostile model answered %d: model names are checked before anything else", status)
-	}
-	// Such a name never reaches the store through a request any more, but
-	// the page must stay safe whatever the database holds.
-	engine.RecordForTest(h.srv, engine.Record{Time: time.Now(), RequestID: "hostile-1", Token: "tester", Route: "generateContent",
-		Protocol: "gemini", ModelAsked: hostile, ModelSent: hostile, Pool: "main", KeyFP: secret.Fingerprint(keyB),
-		Status: 400, ErrorClass: "client_error", Attempts: 1, ErrorBody: `{"error":{"message":"` + hostile + `"}}`})
-	h.waitWritten(7)
+	bad := served("hostile-1", hostile, keyB, 400)
+	bad.ErrorBody = `{"error":{"message":"` + hostile + `"}}`
+	h.record(append(recs, bad)...)
 
 	ctx := newBrowser(t, 45*time.Second)
 	if err := chromedp.Do(ctx,
@@ -136,7 +125,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if keyRows != 2 || bars < 60 {
 		t.Errorf("%d key rows, %d chart bars", keyRows, bars)
 	}
-	for _, want := range []string{secret.Fingerprint(keyA), secret.Fingerprint(keyB), "cooling", "healthy"} {
+	for _, want := range []string{fpA, fpB, "cooling", "healthy"} {
 		if !strings.Contains(keysText, want) {
 			t.Errorf("key table lacks %q:\n%s", want, keysText)
 		}

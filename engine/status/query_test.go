@@ -1,4 +1,4 @@
-package engine
+package status
 
 import (
 	"testing"
@@ -31,7 +31,7 @@ func TestParsePeriod(t *testing.T) {
 		{"99999999d", 0, false},
 		{"", 0, false},
 	} {
-		p, err := parsePeriod("period", tc.in, time.Minute, maxStatusPeriod)
+		p, err := parsePeriod("period", tc.in, time.Minute, maxPeriod)
 		if (err == nil) != tc.ok || tc.ok && (p.d != tc.want || p.label != tc.in) {
 			t.Errorf("parsePeriod(%q) = %+v, %v", tc.in, p, err)
 		}
@@ -72,7 +72,7 @@ func FuzzStatusQuery(f *testing.F) {
 		if q, err := parseStatusQuery(&a); err == nil {
 			checkList(t, q.list)
 			for _, p := range q.periods {
-				if p.d < time.Minute || p.d > maxStatusPeriod {
+				if p.d < time.Minute || p.d > maxPeriod {
 					t.Fatalf("period %v accepted", p.d)
 				}
 			}

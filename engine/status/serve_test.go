@@ -1,131 +1,20 @@
-package engine_test
+package status_test
 
 import (
 	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/internal/mockgemini"
-	"github.com/balanceproxy/balance/internal/secret"
+	"github.com/balanceproxy/balance/engine/status"
+	"github.com/balanceproxy/balance/store"
 )
-
-const (
-	statusToken  = "status-secret-123"
-	metricsToken = "metrics-secret-456"
-	proPath      = "/v1beta/models/gemini-2.5-pro:generateContent"
-)
-
-// statusBlocks is the store, status and metrics config of these tests.
-const statusBlocks = `
-store {
-  driver = "sqlite"
-  path   = "stats.db"
-}
-status {
-  path  = "/status"
-  token = "` + statusToken + `"
-}
-metrics {
-  token = "` + metricsToken + `"
-}
-`
-
-// newStatusHarness is a proxy with keys A and B, a SQLite store, status
-// and metrics, in front of the mock.
-func newStatusHarness(t *testing.T, blocks string) *harness {
-	t.Helper()
-	mock := mockgemini.Start(t, mockgemini.Options{})
-	srv, u := startProxy(t, mock, t.TempDir(), storeConfig([]string{keyA, keyB}, blocks))
-	return &harness{t: t, mock: mock, srv: srv, url: u, keys: []string{keyA, keyB}, token: testToken}
-}
-
-// get sends a GET with the given headers, without following redirects.
-func (h *harness) get(path string, headers map[string]string) (int, http.Header, []byte) {
-	h.t.Helper()
-	req, err := http.NewRequest("GET", h.url+path, nil)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
-}
-
-var statusAuth = map[string]string{"Authorization": "Bearer " + statusToken}
-
-// statusDoc fetches and decodes the status document.
-func (h *harness) statusDoc(query string) engine.StatusView {
-	h.t.Helper()
-	code, _, body := h.get("/status"+query, statusAuth)
-	if code != 200 {
-		h.t.Fatalf("status%s: %d %s", query, code, body)
-	}
-	var v engine.StatusView
-	if err := json.Unmarshal(body, &v); err != nil {
-		h.t.Fatalf("status JSON: %v\n%s", err, body)
-	}
-	return v
-}
-
-// statusDocTB returns the store part of status; usable from benchmarks.
-func (h *harness) statusDocTB() engine.StoreView {
-	h.t.Helper()
-	code, _, body := h.get("/status?period=1m&limit=1", statusAuth)
-	var v engine.StatusView
-	if code != 200 || json.Unmarshal(body, &v) != nil || v.Store == nil {
-		h.t.Fatalf("status: %d %.200s", code, body)
-	}
-	return *v.Store
-}
-
-// waitWritten waits until the store reports n written rows.
-func (h *harness) waitWritten(n uint64) engine.StatusView {
-	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		v := h.statusDoc("?period=1h")
-		if v.Store != nil && v.Store.Written >= n {
-			return v
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("store wrote %+v, want %d rows", v.Store, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// secretsIn reports which secrets of the test config appear in b.
-func secretsIn(b []byte) []string {
-	var found []string
-	for _, s := range []string{keyA, keyB, testToken, statusToken, metricsToken} {
-		if strings.Contains(string(b), s) {
-			found = append(found, s)
-		}
-	}
-	return found
-}
 
 func TestStatusRequiresToken(t *testing.T) {
-	h := newStatusHarness(t, statusBlocks)
-	if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
-		t.Fatal(status)
-	}
+	h := newHarness(t, false)
+	h.record(served("r1", "gemini-2.5-flash", keyA, 200))
 	forged := "balance_status=" + strings.Repeat("0", 64)
 	paths := []string{"/status", "/status/", "/status/ui", "/status/api/series", "/status/api/errors", "/status/nope", "/status?period=1h"}
 	for _, tc := range []struct {
@@ -140,8 +29,7 @@ func TestStatusRequiresToken(t *testing.T) {
 		{"bearer with suffix", map[string]string{"Authorization": "Bearer " + statusToken + "x"}},
 		{"raw token as cookie", map[string]string{"Cookie": "balance_status=" + statusToken}},
 		{"forged cookie", map[string]string{"Cookie": forged}},
-		{"client token", map[string]string{"Authorization": "Bearer " + testToken}},
-		{"metrics token", map[string]string{"Authorization": "Bearer " + metricsToken}},
+		{"another token", map[string]string{"Authorization": "Bearer sk-test-client-token"}},
 	} {
 		for _, p := range paths {
 			t.Run(tc.name+" "+p, func(t *testing.T) {
@@ -149,13 +37,16 @@ func TestStatusRequiresToken(t *testing.T) {
 				if code != 401 {
 					t.Fatalf("status %d: %.200s", code, body)
 				}
+				if got := hdr.Get("WWW-Authenticate"); got != `Bearer realm="balance status"` {
+					t.Fatalf("WWW-Authenticate %q", got)
+				}
 				if hdr.Get("Set-Cookie") != "" {
 					t.Fatal("a cookie was set without the token")
 				}
 				if s := secretsIn(body); len(s) > 0 {
 					t.Fatalf("401 leaks %v", s)
 				}
-				for _, leak := range []string{secret.Fingerprint(keyA), secret.Fingerprint(keyB), "tester", "pools", "gemini-2.5-flash"} {
+				for _, leak := range []string{fpA, fpB, "tester", "pools", "gemini-2.5-flash"} {
 					if strings.Contains(string(body), leak) {
 						t.Fatalf("401 body leaks %q: %s", leak, body)
 					}
@@ -170,9 +61,9 @@ func TestStatusRequiresToken(t *testing.T) {
 		}
 	})
 	t.Run("read-only", func(t *testing.T) {
-		status, _, _ := h.do("POST", "/status", "{}", statusAuth)
-		if status != 405 {
-			t.Fatalf("POST status: %d", status)
+		code, hdr, _ := h.do("POST", "/status", statusAuth)
+		if code != 405 || hdr.Get("Allow") != "GET, HEAD" {
+			t.Fatalf("POST status: %d, Allow %q", code, hdr.Get("Allow"))
 		}
 	})
 	t.Run("unknown sub-path with the token", func(t *testing.T) {
@@ -183,7 +74,7 @@ func TestStatusRequiresToken(t *testing.T) {
 }
 
 func TestStatusPageLogin(t *testing.T) {
-	h := newStatusHarness(t, statusBlocks)
+	h := newHarness(t, false)
 	for _, tc := range []struct {
 		name       string
 		headers    map[string]string
@@ -233,7 +124,7 @@ func TestStatusPageLogin(t *testing.T) {
 }
 
 func TestStatusBadQuery(t *testing.T) {
-	h := newStatusHarness(t, statusBlocks)
+	h := newHarness(t, false)
 	for _, tc := range []struct {
 		path, want string
 	}{
@@ -285,22 +176,19 @@ func TestStatusBadQuery(t *testing.T) {
 
 // Persisted stats, the error log with filters and paging, and series.
 func TestStatusStatsAndErrors(t *testing.T) {
-	h := newStatusHarness(t, statusBlocks)
-	for _, k := range []string{keyA, keyB} {
-		h.mock.SetFault(k, mockgemini.Fault{Kind: mockgemini.BadRequest, Model: "gemini-2.5-pro"})
-	}
+	h := newHarness(t, false)
 	const ok, bad = 5, 3
-	for range ok {
-		if status, _, body := h.do("POST", generatePath, genBody, nil); status != 200 {
-			t.Fatalf("%d %s", status, body)
+	var recs []store.Request
+	for i := range ok + bad {
+		key := []string{keyA, keyB}[i%2]
+		if i < ok {
+			recs = append(recs, served(fmt.Sprint("ok-", i), "gemini-2.5-flash", key, 200))
+		} else {
+			recs = append(recs, served(fmt.Sprint("bad-", i), "gemini-2.5-pro", key, 400))
 		}
 	}
-	for range bad {
-		if status, _, _ := h.do("POST", proPath, genBody, nil); status != 400 {
-			t.Fatalf("pro: %d", status)
-		}
-	}
-	v := h.waitWritten(ok + bad)
+	h.record(recs...)
+	v := h.statusDoc("?period=1h")
 	st := v.Stats["1h"]
 	if st == nil || len(v.Stats) != 1 {
 		t.Fatalf("stats %v", v.Stats)
@@ -311,7 +199,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 	if st.Total.PromptTokens == 0 || st.Total.P95MS <= 0 {
 		t.Fatalf("tokens or latency missing: %+v", st.Total)
 	}
-	fps := map[string]bool{secret.Fingerprint(keyA): true, secret.Fingerprint(keyB): true}
+	fps := map[string]bool{fpA: true, fpB: true}
 	var keyReqs int64
 	for _, r := range st.ByKey {
 		if !fps[r.Name] {
@@ -359,7 +247,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("%d %s", code, body)
 		}
-		var page engine.ErrorsView
+		var page status.ErrorsView
 		if err := json.Unmarshal(body, &page); err != nil {
 			t.Fatal(err)
 		}
@@ -388,10 +276,10 @@ func TestStatusStatsAndErrors(t *testing.T) {
 		{"?model=gemini-2.5-flash", 0},
 		{"?token=tester&status=400", bad},
 		{"?status=429", 0},
-		{"?key=" + url.QueryEscape(secret.Fingerprint(keyA)) + "&limit=500", -1},
+		{"?key=" + url.QueryEscape(fpA) + "&limit=500", -1},
 	} {
 		code, _, body := h.get("/status/api/errors"+tc.query, statusAuth)
-		var page engine.ErrorsView
+		var page status.ErrorsView
 		if code != 200 || json.Unmarshal(body, &page) != nil {
 			t.Fatalf("%s: %d %s", tc.query, code, body)
 		}
@@ -399,7 +287,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 			t.Fatalf("%s: %d errors, want %d", tc.query, len(page.Errors), tc.want)
 		}
 		for _, e := range page.Errors {
-			if tc.want < 0 && e.Key != secret.Fingerprint(keyA) {
+			if tc.want < 0 && e.Key != fpA {
 				t.Fatalf("key filter returned %s", e.Key)
 			}
 		}
@@ -407,7 +295,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 
 	// Series: per-minute points over the last hour add up to the total.
 	code, _, body := h.get("/status/api/series?period=1h&step=1m", statusAuth)
-	var sv engine.SeriesView
+	var sv status.SeriesView
 	if code != 200 || json.Unmarshal(body, &sv) != nil {
 		t.Fatalf("series: %d %s", code, body)
 	}
@@ -420,7 +308,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 		t.Fatalf("series: %d points, %d requests, %d errors, step %s", len(sv.Points), reqs, errs, sv.Step)
 	}
 	code, _, body = h.get("/status/api/series?period=1h&model=gemini-2.5-pro", statusAuth)
-	sv = engine.SeriesView{}
+	sv = status.SeriesView{}
 	if code != 200 || json.Unmarshal(body, &sv) != nil {
 		t.Fatalf("filtered series: %d %s", code, body)
 	}
@@ -442,9 +330,9 @@ func TestStatusStatsAndErrors(t *testing.T) {
 }
 
 func TestStatusWithoutStore(t *testing.T) {
-	h := newStatusHarness(t, strings.Replace(statusBlocks, `driver = "sqlite"`, `driver = "none"`, 1))
+	h := newHarness(t, true)
 	v := h.statusDoc("")
-	if v.Stats != nil || v.Store == nil || v.Store.Enabled || v.Store.Driver != "none" {
+	if v.Stats != nil || v.Store == nil || v.Store.Enabled || v.Store.Driver != "none" || !v.Store.OK || len(v.Pools) != 1 {
 		t.Fatalf("stats %v store %+v", v.Stats, v.Store)
 	}
 	for _, p := range []string{"/status/api/errors", "/status/api/series"} {

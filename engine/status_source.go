@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/balanceproxy/balance/engine/status"
+	"github.com/balanceproxy/balance/engine/upstream"
+)
+
+// Snapshot implements status.Source: the live generation's pools, keys,
+// tokens and hooks, with the reload history and notes beside them.
+func (s *Server) Snapshot(now time.Time) status.Snapshot {
+	rt := s.rt.Load()
+	cfg := rt.Config
+	snap := status.Snapshot{
+		Generation: rt.Generation, ConfigHash: cfg.Hash, ConfigPath: cfg.Path, Started: s.started,
+		StoreConfigured: cfg.Store.Driver != "none" && cfg.Store.Driver != "", Notes: s.notes,
+	}
+	for _, e := range s.events.list() {
+		snap.Reloads = append(snap.Reloads, status.Reload{Time: e.Time, Generation: e.Generation, Hash: e.Hash,
+			Summary: e.Summary, Error: e.Error, NeedsRestart: e.NeedsRestart})
+	}
+	for _, p := range rt.poolList {
+		sp := status.Pool{Name: p.cfg.Name, Upstream: p.upstream.Name, Strategy: p.cfg.Strategy}
+		for _, m := range p.pool.Members() {
+			k := status.Key{Status: m.Key.Status(now), Weight: max(m.Weight, 1)}
+			if m.Proxy != "" {
+				k.Proxy = upstream.RedactProxy(m.Proxy)
+			}
+			sp.Keys = append(sp.Keys, k)
+		}
+		snap.Pools = append(snap.Pools, sp)
+	}
+	for _, t := range cfg.Tokens {
+		snap.Tokens = append(snap.Tokens, status.Token{Name: t.Name, Pools: t.Pools, InFlight: s.tokens.get(t.Name).inflight.Load(), Labels: t.Labels})
+	}
+	if rt.hooks != nil {
+		for _, hc := range cfg.Hooks {
+			if h := rt.hooks.byName[hc.Name]; h != nil {
+				snap.Hooks = append(snap.Hooks, h.Stats())
+			}
+		}
+	}
+	return snap
+}
+
+// Stats implements status.Source: the stats database, nil when none runs
+// (an explicit nil: a nil *store.Store would make a non-nil Stats).
+func (s *Server) Stats() status.Stats {
+	if s.store == nil {
+		return nil
+	}
+	return s.store
+}
