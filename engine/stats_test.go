@@ -193,8 +193,8 @@ func TestReloadReportsSettingsThatNeedARestart(t *testing.T) {
 	cfg.Hash += "-changed"
 	cfg.Server.Listen = "127.0.0.1:1"
 	cfg.Store.Driver = "none"
-	if err := h.srv.Apply(&cfg); err != nil {
-		t.Fatal(err)
+	if applied, err := h.srv.Apply(&cfg); err != nil || !applied {
+		t.Fatal(applied, err)
 	}
 	reloads := h.srv.Status().Reloads
 	last := reloads[len(reloads)-1]

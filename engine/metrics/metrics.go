@@ -84,9 +84,10 @@ type Snapshot struct {
 	InFlight int64
 	// Generation is the live config generation.
 	Generation uint64
-	// ReloadsApplied and ReloadsRejected count config reloads since start
-	// (the initial load is not a reload).
-	ReloadsApplied, ReloadsRejected uint64
+	// ReloadsApplied, ReloadsRejected and ReloadsUnchanged count config
+	// reloads since start by outcome (the initial load is not a reload;
+	// unchanged ones found the live config's hash and were skipped).
+	ReloadsApplied, ReloadsRejected, ReloadsUnchanged uint64
 	// Store is the stats store's health; nil when no store runs.
 	Store *store.Health
 }
@@ -256,7 +257,7 @@ var (
 		[]string{"pool", "state"}, nil)
 	descInFlight = prometheus.NewDesc("balance_in_flight_requests", "Client requests being served.", nil, nil)
 	descGen      = prometheus.NewDesc("balance_config_generation", "Live config generation.", nil, nil)
-	descReloads  = prometheus.NewDesc("balance_config_reloads_total", "Config reloads since start, by result (applied or rejected).",
+	descReloads  = prometheus.NewDesc("balance_config_reloads_total", "Config reloads since start, by result (applied, rejected, or unchanged: the live config's hash, skipped).",
 		[]string{"result"}, nil)
 	descStoreUp  = prometheus.NewDesc("balance_store_up", "1 when the stats store's last write succeeded, 0 while it is failing.", nil, nil)
 	descQueue    = prometheus.NewDesc("balance_store_queue_depth", "Stat rows waiting for the store writer (queued plus the batch in hand).", nil, nil)
@@ -291,6 +292,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGen, prometheus.GaugeValue, float64(s.Generation))
 	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.ReloadsApplied), "applied")
 	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.ReloadsRejected), "rejected")
+	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.ReloadsUnchanged), "unchanged")
 	if h := s.Store; h != nil {
 		up := 0.0
 		if h.OK {

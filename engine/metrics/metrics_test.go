@@ -120,7 +120,7 @@ func TestSnapshotAtScrape(t *testing.T) {
 		calls++
 		return Snapshot{
 			Keys:     []KeyCount{{Pool: "main", State: "healthy", Keys: 3}, {Pool: "main", State: "cooling", Keys: calls}},
-			InFlight: 4, Generation: 7, ReloadsApplied: 6, ReloadsRejected: 2,
+			InFlight: 4, Generation: 7, ReloadsApplied: 6, ReloadsRejected: 2, ReloadsUnchanged: 9,
 			Store: &store.Health{OK: false, Queued: 10, Pending: 5, QueueCap: 64, Written: 100, Dropped: 12, KeyStateDropped: 1, FailedBatches: 3, Lag: 1500 * time.Millisecond},
 		}
 	})
@@ -138,6 +138,7 @@ func TestSnapshotAtScrape(t *testing.T) {
 		{"balance_config_generation", nil, 7},
 		{"balance_config_reloads_total", map[string]string{"result": "applied"}, 6},
 		{"balance_config_reloads_total", map[string]string{"result": "rejected"}, 2},
+		{"balance_config_reloads_total", map[string]string{"result": "unchanged"}, 9},
 		{"balance_store_up", nil, 0},
 		{"balance_store_queue_depth", nil, 15},
 		{"balance_store_queue_capacity", nil, 64},
