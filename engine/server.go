@@ -41,6 +41,12 @@ type Options struct {
 	KeyObserver func(k *keypool.Key, pool, model string)
 	// ProbeTick is how often quarantined keys are checked for a due probe.
 	ProbeTick time.Duration
+	// StoreQueueSize, StoreBatchSize and StoreFlushInterval tune the
+	// stats store's write queue (store.Config). Zero keeps the store's
+	// defaults, which is what production uses; outage tests shrink the
+	// queue so it overflows within a few hundred requests.
+	StoreQueueSize, StoreBatchSize int
+	StoreFlushInterval             time.Duration
 }
 
 // Server is the running proxy.
@@ -143,7 +149,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 	if s.keyObserver == nil {
 		s.keyObserver = s.persistKey
 	}
-	if err := s.openStore(cfg); err != nil {
+	if err := s.openStore(cfg, opts); err != nil {
 		cancel()
 		return nil, err
 	}

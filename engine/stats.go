@@ -16,7 +16,7 @@ import (
 // store that cannot be opened is fatal only when the config says
 // required = true; otherwise balance serves without persistence and says
 // so in the log and in status.
-func (s *Server) openStore(cfg *hcl.Config) error {
+func (s *Server) openStore(cfg *hcl.Config, opts Options) error {
 	sc := cfg.Store
 	if sc.Driver == "none" || sc.Driver == "" {
 		return nil
@@ -26,7 +26,7 @@ func (s *Server) openStore(cfg *hcl.Config) error {
 	st, err := store.Open(ctx, store.Config{
 		Driver: sc.Driver, DSN: sc.DSN, MaxBodyBytes: sc.MaxBodyBytes, Logger: s.log.With("component", "store"),
 		Retention: store.Retention{Requests: sc.RetainRequests, Errors: sc.RetainErrors, Rollups: sc.RetainRollups},
-		QueueSize: storeTuning.QueueSize, BatchSize: storeTuning.BatchSize, FlushInterval: storeTuning.FlushInterval,
+		QueueSize: opts.StoreQueueSize, BatchSize: opts.StoreBatchSize, FlushInterval: opts.StoreFlushInterval,
 	})
 	if err != nil {
 		if sc.Required {
@@ -50,14 +50,6 @@ func (s *Server) openStore(cfg *hcl.Config) error {
 		st.WatchKeyStates(s.bgCtx, sc.KeyStateRefresh, s.applyKeyStates)
 	}
 	return nil
-}
-
-// storeTuning overrides the store's queue and batch sizes. Zero fields
-// keep the store's defaults, which is what production uses; tests shrink
-// the queue so an outage overflows it within a few hundred requests.
-var storeTuning struct {
-	QueueSize, BatchSize int
-	FlushInterval        time.Duration
 }
 
 // storeRecorder queues records in the store; Record never blocks.

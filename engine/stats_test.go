@@ -29,12 +29,19 @@ import (
 // front of mock, and returns it with its base URL.
 func startProxy(t testing.TB, mock *mockgemini.Server, dir, hclBody string) (*engine.Server, string) {
 	t.Helper()
+	return startProxyWith(t, mock, dir, hclBody, engine.Options{})
+}
+
+// startProxyWith is startProxy with server options (the logger is set).
+func startProxyWith(t testing.TB, mock *mockgemini.Server, dir, hclBody string, opts engine.Options) (*engine.Server, string) {
+	t.Helper()
 	hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
 	cfg, err := hcl.LoadBytes(filepath.Join(dir, "balance.hcl"), []byte(hclBody), hcl.Options{})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := engine.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +211,25 @@ func TestReloadReportsSettingsThatNeedARestart(t *testing.T) {
 	joined := strings.Join(last.NeedsRestart, "; ")
 	if !strings.Contains(joined, "server.listen") || !strings.Contains(joined, "store") {
 		t.Fatalf("needs restart: %s", joined)
+	}
+}
+
+// TestStoreTuningIsPerServer: the store's queue size comes from the
+// server's Options, so two servers in one process can differ and nothing
+// global changes.
+func TestStoreTuningIsPerServer(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	cfg := func(dir string) string {
+		return storeConfig([]string{keyA}, fmt.Sprintf("store {\n  driver = \"sqlite\"\n  dsn = %q\n  required = true\n}\nmetrics {}\n", filepath.Join(dir, "stats.db")))
+	}
+	dir := t.TempDir()
+	_, tunedURL := startProxyWith(t, mock, dir, cfg(dir), engine.Options{StoreQueueSize: 37, StoreBatchSize: 5, StoreFlushInterval: time.Millisecond})
+	dir = t.TempDir()
+	_, plainURL := startProxy(t, mock, dir, cfg(dir))
+	for url, want := range map[string]float64{tunedURL: 37, plainURL: store.DefaultQueueSize} {
+		h := &harness{t: t, url: url}
+		if got := sample(h.scrapeProxy("/metrics", ""), "balance_store_queue_capacity", nil); got != want {
+			t.Errorf("%s: queue capacity %v, want %v", url, got, want)
+		}
 	}
 }
