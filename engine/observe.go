@@ -21,7 +21,7 @@ type observer struct {
 // newObserver builds the registry and points its scrape-time collector at
 // s's live state.
 func newObserver(s *Server) *observer {
-	o := &observer{m: metrics.New()}
+	o := &observer{m: metrics.New(metrics.Options{})}
 	o.m.SetSource(s.metricsSnapshot)
 	return o
 }

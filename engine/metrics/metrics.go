@@ -31,19 +31,26 @@ import (
 // ContentType is the media type of Write's output (text format 0.0.4).
 var ContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain))
 
-// maxLines bounds the label sets Observe resolves. Labels come from the
-// config (pool and token names) and small fixed sets (protocol, error
-// class), so this is far above any real config; past it, new label sets
-// share one overflow line rather than growing without bound. A variable
-// only so tests can lower it.
-var maxLines = 4096
+// DefaultMaxLabelSets bounds the label sets Observe resolves. Labels come
+// from the config (pool and token names) and small fixed sets (protocol,
+// error class), so this is far above any real config; past it, new label
+// sets share one overflow line rather than growing without bound.
+const DefaultMaxLabelSets = 4096
 
-// overflow is the label value used once maxLines label sets exist.
+// overflow is the label value used once the label-set cap is reached.
 const overflow = "_other"
+
+// Options configure New.
+type Options struct {
+	// MaxLabelSets overrides DefaultMaxLabelSets when positive.
+	MaxLabelSets int
+}
 
 // Metrics is the Server's registry and its per-request instruments.
 type Metrics struct {
 	reg *prometheus.Registry
+	// maxLines is the label-set cap (Options.MaxLabelSets).
+	maxLines int
 
 	requests *prometheus.CounterVec
 	errors   *prometheus.CounterVec
@@ -110,8 +117,11 @@ func latencyBuckets() []float64 {
 
 // New builds a registry with the request instruments, the Go runtime and
 // process collectors, and the scrape-time collector (fed by SetSource).
-func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+func New(opts Options) *Metrics {
+	if opts.MaxLabelSets <= 0 {
+		opts.MaxLabelSets = DefaultMaxLabelSets
+	}
+	m := &Metrics{reg: prometheus.NewRegistry(), maxLines: opts.MaxLabelSets}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "balance_requests_total", Help: "Client requests finished, by pool, client token and protocol.",
 	}, []string{"pool", "token", "protocol"})
@@ -188,7 +198,7 @@ func (m *Metrics) Observe(r *store.Request) {
 }
 
 // resolve creates the line for k (or the overflow line once there are
-// maxLines) and publishes a new map that holds it.
+// m.maxLines) and publishes a new map that holds it.
 func (m *Metrics) resolve(k lineKey) *line {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -202,7 +212,7 @@ func (m *Metrics) resolve(k lineKey) *line {
 	// never worth the trust.
 	k = lineKey{pool: strings.ToValidUTF8(k.pool, "?"), token: strings.ToValidUTF8(k.token, "?"),
 		protocol: strings.ToValidUTF8(k.protocol, "?"), class: strings.ToValidUTF8(k.class, "?")}
-	if len(old) >= maxLines {
+	if len(old) >= m.maxLines {
 		k = lineKey{pool: overflow, token: overflow, protocol: overflow, class: ""}
 		if orig.class != "" {
 			k.class = overflow
