@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/balanceproxy/balance/engine/keypool"
@@ -81,6 +82,7 @@ func (s *Server) persistKey(k *keypool.Key, pool, model string) {
 // instances. Keys this config does not hold are ignored.
 func (s *Server) applyKeyStates(states []store.KeyState) {
 	now := time.Now()
+	rt := s.rt.Load()
 	for _, ks := range states {
 		k := s.registry.ByHash(ks.KeyHash)
 		if k == nil {
@@ -92,11 +94,30 @@ func (s *Server) applyKeyStates(states []store.KeyState) {
 				k.CoolUntil(ks.Model, ks.Until, ks.Reason)
 			}
 		case store.StateQuarantined:
-			k.Quarantine(ks.Reason, hcl.DefaultProbeInterval, now)
+			k.Quarantine(ks.Reason, rt.probeInterval(k, ks.Pool), now)
 		case store.StateHealthy:
 			if ks.Model == "" {
 				k.Restore()
 			}
 		}
 	}
+}
+
+// probeInterval is the first probe delay for a quarantined key: the
+// probe.interval of pool, the pool the persisted state names, when it
+// still holds k, else of the first pool that does (the one probeKey
+// probes through).
+func (rt *Runtime) probeInterval(k *keypool.Key, pool string) time.Duration {
+	holds := func(p *poolRuntime) bool {
+		return slices.ContainsFunc(p.pool.Members(), func(m keypool.Member) bool { return m.Key == k })
+	}
+	if p := rt.pools[pool]; p != nil && holds(p) {
+		return p.cfg.Probe.Interval
+	}
+	for _, p := range rt.poolList {
+		if holds(p) {
+			return p.cfg.Probe.Interval
+		}
+	}
+	return hcl.DefaultProbeInterval
 }

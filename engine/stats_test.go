@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -231,5 +232,54 @@ func TestStoreTuningIsPerServer(t *testing.T) {
 		if got := sample(h.scrapeProxy("/metrics", ""), "balance_store_queue_capacity", nil); got != want {
 			t.Errorf("%s: queue capacity %v, want %v", url, got, want)
 		}
+	}
+}
+
+// TestRestoredQuarantineUsesThePoolsProbeInterval: a quarantine loaded
+// from the store schedules its first probe after the pool's own
+// probe.interval, not the default (30s).
+func TestRestoredQuarantineUsesThePoolsProbeInterval(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "stats.db")
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DSN: dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(keyA))
+	st.SaveKeyState(store.KeyState{KeyHash: hex.EncodeToString(sum[:]), Fingerprint: secret.Fingerprint(keyA), Pool: "main",
+		State: store.StateQuarantined, Reason: "invalid key", UpdatedAt: time.Now()})
+	if err := st.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	srv, _ := startProxy(t, mock, dir, fmt.Sprintf(`
+upstream "mock" { base_url = "%%MOCK%%" }
+pool "main" {
+  upstream = "mock"
+  keys     = [%q, %q]
+  probe { interval = "7m" }
+}
+token "tester" {
+  secret = %q
+  pools  = ["main"]
+}
+store {
+  driver   = "sqlite"
+  dsn      = %q
+  required = true
+}
+`, keyA, keyB, testToken, dbPath))
+	now := time.Now()
+	ks := srv.Registry().Get(keyA).Status(now)
+	if ks.State != keypool.Quarantined {
+		t.Fatalf("quarantine not restored: %+v", ks)
+	}
+	next, err := time.Parse(time.RFC3339, ks.NextProbe)
+	if err != nil {
+		t.Fatalf("next probe %q: %v", ks.NextProbe, err)
+	}
+	if d := next.Sub(now); d < 6*time.Minute || d > 7*time.Minute+time.Second {
+		t.Fatalf("first probe in %v, want the pool's 7m", d)
 	}
 }
