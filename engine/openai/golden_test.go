@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -178,14 +177,4 @@ func checkFraming(t *testing.T, b []byte, id string) {
 			t.Errorf("event %d: id %q object %q", i, ch.ID, ch.Object)
 		}
 	}
-}
-
-// readLines is a helper for reading stream goldens line by line.
-func readLines(b []byte) []string {
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }

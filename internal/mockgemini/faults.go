@@ -86,9 +86,6 @@ func (f *faultState) take() bool {
 
 func (f *faultState) exhausted() bool { return f.Times > 0 && f.remaining.Load() <= 0 }
 
-// isStreamFault reports kinds that only act on streamed answers.
-func (k FaultKind) isStreamFault() bool { return k == StreamCut || k == StreamError }
-
 // SetFault makes key fail as f describes. A key holds one fault per Model:
 // setting a fault for the same (key, Model) replaces it, while faults for
 // other models of the key stay. A model-specific fault wins over the
