@@ -17,6 +17,7 @@ package metrics
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,10 +236,7 @@ func (m *Metrics) resolve(k lineKey) *line {
 	if k.class != "" {
 		l.errors = m.errors.WithLabelValues(k.pool, k.token, k.class)
 	}
-	next := make(map[lineKey]*line, len(old)+1)
-	for kk, v := range old {
-		next[kk] = v
-	}
+	next := maps.Clone(old)
 	next[orig] = l
 	m.lines.Store(&next)
 	return l

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -280,10 +281,5 @@ func (r *Reloader) unwatchStale(files []string) {
 func (r *Reloader) Watched() []string {
 	r.dirsMu.Lock()
 	defer r.dirsMu.Unlock()
-	out := make([]string, 0, len(r.dirs))
-	for d := range r.dirs {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(r.dirs))
 }

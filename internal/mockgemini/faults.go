@@ -2,6 +2,7 @@ package mockgemini
 
 import (
 	"bytes"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -47,7 +48,7 @@ func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {
 		return faultNames[k]
 	}
-	return "fault(" + itoa(int(k)) + ")"
+	return "fault(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Fault describes how requests made with one key fail.
@@ -184,9 +185,4 @@ func trailingNumber(key []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	return string(appendInt(b[:0], n))
 }
