@@ -225,8 +225,8 @@ func (s *Server) Apply(cfg *hcl.Config) (applied bool, err error) {
 	return true, nil
 }
 
-// RejectReload records a config that failed to load or validate, so never
-// reached Apply: the old one keeps serving, and status shows the
+// RejectReload records a config that failed to load or validate and so
+// never reached Apply: the old one keeps serving, and status shows the
 // diagnostics. Apply records its own failures; they must not come here.
 func (s *Server) RejectReload(err error) {
 	s.reloadMu.Lock()
