@@ -217,8 +217,8 @@ func TestHookReloadSwapsModules(t *testing.T) {
 	hooksCopy := *cfg.Hooks[0]
 	hooksCopy.Config = json.RawMessage(`{"mode":"continue"}`)
 	next.Hooks = []*hcl.Hook{&hooksCopy}
-	if err := h.srv.Apply(&next); err != nil {
-		t.Fatal(err)
+	if applied, err := h.srv.Apply(&next); err != nil || !applied {
+		t.Fatal(applied, err)
 	}
 	status, _, body = h.do("POST", generatePath, genBody, nil)
 	if status != 200 || strings.Contains(string(body), "answered") || h.mock.Total() != 1 {

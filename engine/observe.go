@@ -21,7 +21,7 @@ type observer struct {
 // newObserver builds the registry and points its scrape-time collector at
 // s's live state.
 func newObserver(s *Server) *observer {
-	o := &observer{m: metrics.New()}
+	o := &observer{m: metrics.New(metrics.Options{})}
 	o.m.SetSource(s.metricsSnapshot)
 	return o
 }
@@ -61,13 +61,8 @@ func (s *Server) metricsSnapshot() metrics.Snapshot {
 	for _, t := range rt.Config.Tokens {
 		snap.InFlight += s.tokens.get(t.Name).inflight.Load()
 	}
-	s.events.mu.Lock()
-	applied, rejected := s.events.applied, s.events.rejected
-	s.events.mu.Unlock()
-	if applied > 0 {
-		applied-- // the initial load is not a reload
-	}
-	snap.ReloadsApplied, snap.ReloadsRejected = applied, rejected
+	rc := s.events.snapshot()
+	snap.ReloadsApplied, snap.ReloadsRejected, snap.ReloadsUnchanged = rc.applied, rc.rejected, rc.unchanged
 	if s.store != nil {
 		h := s.store.Health()
 		snap.Store = &h

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,12 @@ type Options struct {
 	KeyObserver func(k *keypool.Key, pool, model string)
 	// ProbeTick is how often quarantined keys are checked for a due probe.
 	ProbeTick time.Duration
+	// StoreQueueSize, StoreBatchSize and StoreFlushInterval tune the
+	// stats store's write queue (store.Config). Zero keeps the store's
+	// defaults, which is what production uses; outage tests shrink the
+	// queue so it overflows within a few hundred requests.
+	StoreQueueSize, StoreBatchSize int
+	StoreFlushInterval             time.Duration
 }
 
 // Server is the running proxy.
@@ -108,7 +115,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 	s.generation = 1
 	s.rt.Store(rt)
 	s.obs = newObserver(s)
-	s.events.add(reloadEvent{Time: rt.Loaded, Generation: 1, Hash: cfg.Hash, Summary: rt.summary(nil)})
+	s.events.start(reloadEvent{Time: rt.Loaded, Generation: 1, Hash: cfg.Hash, Summary: rt.summary(nil)})
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler,
 		Name:                          "balance",
@@ -143,7 +150,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 	if s.keyObserver == nil {
 		s.keyObserver = s.persistKey
 	}
-	if err := s.openStore(cfg); err != nil {
+	if err := s.openStore(cfg, opts); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -165,23 +172,32 @@ func (s *Server) Registry() *keypool.Registry { return s.registry }
 // beside the old one and swapped in one atomic step; requests in flight
 // finish on the generation they started with. Key state carries over for
 // every key still present.
-func (s *Server) Apply(cfg *hcl.Config) error {
+//
+// Apply is the one place that skips a config whose hash is already live,
+// and, with RejectReload, the one place a reload's outcome is recorded
+// (status history, /metrics, log): it records its own outcome, applied,
+// unchanged or rejected, so a caller must not record it again. It reports
+// whether a new generation went live; a config it cannot build is
+// rejected, returned as the error, and the old generation keeps serving.
+func (s *Server) Apply(cfg *hcl.Config) (applied bool, err error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	prev := s.rt.Load()
 	if prev.Config.Hash == cfg.Hash {
-		return nil
+		s.events.unchanged()
+		s.log.Debug("config unchanged", "generation", prev.Generation, "hash", shortHash(cfg.Hash))
+		return false, nil
 	}
 	hs, loaded, err := s.loadHooks(cfg, prev.hooks)
 	if err != nil {
-		s.events.add(reloadEvent{Time: time.Now(), Generation: s.generation, Error: err.Error()})
-		return err
+		s.rejectLocked(err)
+		return false, err
 	}
 	rt, err := buildRuntime(cfg, s.generation+1, s.registry, s.clients)
 	if err != nil {
 		closeAll(loaded)
-		s.events.add(reloadEvent{Time: time.Now(), Generation: s.generation, Error: err.Error()})
-		return err
+		s.rejectLocked(err)
+		return false, err
 	}
 	rt.hooks = hs
 	s.generation++
@@ -202,22 +218,27 @@ func (s *Server) Apply(cfg *hcl.Config) error {
 	if cfg.Store != prev.Config.Store {
 		fixed = append(fixed, "the store block applies after restart (stats keep going to the database opened at start)")
 	}
-	s.events.add(reloadEvent{Time: rt.Loaded, Generation: rt.Generation, Hash: cfg.Hash, Summary: summary, NeedsRestart: fixed})
+	s.events.applied(reloadEvent{Time: rt.Loaded, Generation: rt.Generation, Hash: cfg.Hash, Summary: summary, NeedsRestart: fixed})
 	s.log.Info("config reloaded", "generation", rt.Generation, "hash", shortHash(cfg.Hash), "changes", summary, "dropped_keys", len(dropped))
 	for _, f := range fixed {
 		s.log.Warn("config change needs a restart", "detail", f)
 	}
-	return nil
+	return true, nil
 }
 
-// RejectReload records a config that failed validation: the old one keeps
-// serving, and status shows the diagnostics.
+// RejectReload records a config that failed to load or validate and so
+// never reached Apply: the old one keeps serving, and status shows the
+// diagnostics. Apply records its own failures; they must not come here.
 func (s *Server) RejectReload(err error) {
 	s.reloadMu.Lock()
-	gen := s.generation
-	s.reloadMu.Unlock()
-	s.events.add(reloadEvent{Time: time.Now(), Generation: gen, Error: err.Error()})
-	s.log.Error("config rejected; still serving the previous generation", "generation", gen, "error", err)
+	defer s.reloadMu.Unlock()
+	s.rejectLocked(err)
+}
+
+// rejectLocked records one rejected reload. The caller holds reloadMu.
+func (s *Server) rejectLocked(err error) {
+	s.events.rejected(reloadEvent{Time: time.Now(), Generation: s.generation, Error: err.Error()})
+	s.log.Error("config rejected; still serving the previous generation", "generation", s.generation, "error", err)
 }
 
 // ListenAndServe listens on the config's address and serves until Shutdown.
@@ -289,32 +310,73 @@ type reloadEvent struct {
 	NeedsRestart []string  `json:"needs_restart,omitempty"`
 }
 
-// reloadLog keeps the last reload events.
+// reloadLog keeps the last reload events and counts every reload since
+// start, by outcome. The Server writes to it only from Apply and
+// RejectReload, one call per reload.
 type reloadLog struct {
 	mu     sync.Mutex
 	events []reloadEvent
-	// applied and rejected count every event since start, for metrics.
-	applied, rejected uint64
+	counts reloadCounts
 }
 
-func (l *reloadLog) add(e reloadEvent) {
+// reloadCounts count reloads by outcome, for /metrics. The initial load
+// is not a reload.
+type reloadCounts struct {
+	applied, rejected, unchanged uint64
+}
+
+// maxReloadEvents is how many events status shows.
+const maxReloadEvents = 20
+
+// start records the initial load, which is history but not a reload.
+func (l *reloadLog) start(e reloadEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e.Error != "" {
-		l.rejected++
-	} else {
-		l.applied++
-	}
+	l.push(e)
+}
+
+// applied records a config that became live.
+func (l *reloadLog) applied(e reloadEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts.applied++
+	l.push(e)
+}
+
+// rejected records a config that failed to load, validate or build.
+func (l *reloadLog) rejected(e reloadEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts.rejected++
+	l.push(e)
+}
+
+// unchanged counts a reload skipped because its hash was live. It adds no
+// event: with polling that is every poll, and the history would show
+// nothing else.
+func (l *reloadLog) unchanged() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts.unchanged++
+}
+
+func (l *reloadLog) push(e reloadEvent) {
 	l.events = append(l.events, e)
-	if len(l.events) > 20 {
-		l.events = l.events[len(l.events)-20:]
+	if len(l.events) > maxReloadEvents {
+		l.events = l.events[len(l.events)-maxReloadEvents:]
 	}
 }
 
 func (l *reloadLog) list() []reloadEvent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]reloadEvent(nil), l.events...)
+	return slices.Clone(l.events)
+}
+
+func (l *reloadLog) snapshot() reloadCounts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts
 }
 
 // fasthttpLogger routes fasthttp's own messages to slog.

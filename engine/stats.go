@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/balanceproxy/balance/engine/keypool"
@@ -16,7 +17,7 @@ import (
 // store that cannot be opened is fatal only when the config says
 // required = true; otherwise balance serves without persistence and says
 // so in the log and in status.
-func (s *Server) openStore(cfg *hcl.Config) error {
+func (s *Server) openStore(cfg *hcl.Config, opts Options) error {
 	sc := cfg.Store
 	if sc.Driver == "none" || sc.Driver == "" {
 		return nil
@@ -26,7 +27,7 @@ func (s *Server) openStore(cfg *hcl.Config) error {
 	st, err := store.Open(ctx, store.Config{
 		Driver: sc.Driver, DSN: sc.DSN, MaxBodyBytes: sc.MaxBodyBytes, Logger: s.log.With("component", "store"),
 		Retention: store.Retention{Requests: sc.RetainRequests, Errors: sc.RetainErrors, Rollups: sc.RetainRollups},
-		QueueSize: storeTuning.QueueSize, BatchSize: storeTuning.BatchSize, FlushInterval: storeTuning.FlushInterval,
+		QueueSize: opts.StoreQueueSize, BatchSize: opts.StoreBatchSize, FlushInterval: opts.StoreFlushInterval,
 	})
 	if err != nil {
 		if sc.Required {
@@ -50,14 +51,6 @@ func (s *Server) openStore(cfg *hcl.Config) error {
 		st.WatchKeyStates(s.bgCtx, sc.KeyStateRefresh, s.applyKeyStates)
 	}
 	return nil
-}
-
-// storeTuning overrides the store's queue and batch sizes. Zero fields
-// keep the store's defaults, which is what production uses; tests shrink
-// the queue so an outage overflows it within a few hundred requests.
-var storeTuning struct {
-	QueueSize, BatchSize int
-	FlushInterval        time.Duration
 }
 
 // storeRecorder queues records in the store; Record never blocks.
@@ -88,6 +81,7 @@ func (s *Server) persistKey(k *keypool.Key, pool, model string) {
 // instances. Keys this config does not hold are ignored.
 func (s *Server) applyKeyStates(states []store.KeyState) {
 	now := time.Now()
+	rt := s.rt.Load()
 	for _, ks := range states {
 		k := s.registry.ByHash(ks.KeyHash)
 		if k == nil {
@@ -99,11 +93,30 @@ func (s *Server) applyKeyStates(states []store.KeyState) {
 				k.CoolUntil(ks.Model, ks.Until, ks.Reason)
 			}
 		case store.StateQuarantined:
-			k.Quarantine(ks.Reason, hcl.DefaultProbeInterval, now)
+			k.Quarantine(ks.Reason, rt.probeInterval(k, ks.Pool), now)
 		case store.StateHealthy:
 			if ks.Model == "" {
 				k.Restore()
 			}
 		}
 	}
+}
+
+// probeInterval is the first probe delay for a quarantined key: the
+// probe.interval of pool, the pool the persisted state names, when it
+// still holds k, else of the first pool that does (the one probeKey
+// probes through).
+func (rt *Runtime) probeInterval(k *keypool.Key, pool string) time.Duration {
+	holds := func(p *poolRuntime) bool {
+		return slices.ContainsFunc(p.pool.Members(), func(m keypool.Member) bool { return m.Key == k })
+	}
+	if p := rt.pools[pool]; p != nil && holds(p) {
+		return p.cfg.Probe.Interval
+	}
+	for _, p := range rt.poolList {
+		if holds(p) {
+			return p.cfg.Probe.Interval
+		}
+	}
+	return hcl.DefaultProbeInterval
 }

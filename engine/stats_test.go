@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -29,12 +30,19 @@ import (
 // front of mock, and returns it with its base URL.
 func startProxy(t testing.TB, mock *mockgemini.Server, dir, hclBody string) (*engine.Server, string) {
 	t.Helper()
+	return startProxyWith(t, mock, dir, hclBody, engine.Options{})
+}
+
+// startProxyWith is startProxy with server options (the logger is set).
+func startProxyWith(t testing.TB, mock *mockgemini.Server, dir, hclBody string, opts engine.Options) (*engine.Server, string) {
+	t.Helper()
 	hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
 	cfg, err := hcl.LoadBytes(filepath.Join(dir, "balance.hcl"), []byte(hclBody), hcl.Options{})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := engine.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +201,8 @@ func TestReloadReportsSettingsThatNeedARestart(t *testing.T) {
 	cfg.Hash += "-changed"
 	cfg.Server.Listen = "127.0.0.1:1"
 	cfg.Store.Driver = "none"
-	if err := h.srv.Apply(&cfg); err != nil {
-		t.Fatal(err)
+	if applied, err := h.srv.Apply(&cfg); err != nil || !applied {
+		t.Fatal(applied, err)
 	}
 	reloads := h.srv.Snapshot(time.Now()).Reloads
 	last := reloads[len(reloads)-1]
@@ -204,5 +212,70 @@ func TestReloadReportsSettingsThatNeedARestart(t *testing.T) {
 	joined := strings.Join(last.NeedsRestart, "; ")
 	if !strings.Contains(joined, "server.listen") || !strings.Contains(joined, "store") {
 		t.Fatalf("needs restart: %s", joined)
+	}
+}
+
+// TestStoreTuningIsPerServer: the store's queue size comes from the
+// server's Options, so two servers in one process can differ and nothing
+// global changes.
+func TestStoreTuningIsPerServer(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	cfg := func(dir string) string {
+		return storeConfig([]string{keyA}, fmt.Sprintf("store {\n  driver = \"sqlite\"\n  dsn = %q\n  required = true\n}\nmetrics {}\n", filepath.Join(dir, "stats.db")))
+	}
+	dir := t.TempDir()
+	_, tunedURL := startProxyWith(t, mock, dir, cfg(dir), engine.Options{StoreQueueSize: 37, StoreBatchSize: 5, StoreFlushInterval: time.Millisecond})
+	dir = t.TempDir()
+	_, plainURL := startProxy(t, mock, dir, cfg(dir))
+	for url, want := range map[string]float64{tunedURL: 37, plainURL: store.DefaultQueueSize} {
+		h := &harness{t: t, url: url}
+		if got := sample(h.scrapeProxy("/metrics", ""), "balance_store_queue_capacity", nil); got != want {
+			t.Errorf("%s: queue capacity %v, want %v", url, got, want)
+		}
+	}
+}
+
+// TestRestoredQuarantineUsesThePoolsProbeInterval: a quarantine loaded
+// from the store schedules its first probe after the pool's own
+// probe.interval, not the default (30s).
+func TestRestoredQuarantineUsesThePoolsProbeInterval(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "stats.db")
+	st, err := store.Open(context.Background(), store.Config{Driver: "sqlite", DSN: dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(keyA))
+	st.SaveKeyState(store.KeyState{KeyHash: hex.EncodeToString(sum[:]), Fingerprint: secret.Fingerprint(keyA), Pool: "main",
+		State: store.StateQuarantined, Reason: "invalid key", UpdatedAt: time.Now()})
+	if err := st.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	srv, _ := startProxy(t, mock, dir, fmt.Sprintf(`
+upstream "mock" { base_url = "%%MOCK%%" }
+pool "main" {
+  upstream = "mock"
+  keys     = [%q, %q]
+  probe { interval = "7m" }
+}
+token "tester" {
+  secret = %q
+  pools  = ["main"]
+}
+store {
+  driver   = "sqlite"
+  dsn      = %q
+  required = true
+}
+`, keyA, keyB, testToken, dbPath))
+	now := time.Now()
+	ks := srv.Registry().Get(keyA).Status(now)
+	if ks.State != keypool.Quarantined {
+		t.Fatalf("quarantine not restored: %+v", ks)
+	}
+	if d := ks.NextProbe.Sub(now); d < 6*time.Minute || d > 7*time.Minute+time.Second {
+		t.Fatalf("first probe in %v, want the pool's 7m", d)
 	}
 }

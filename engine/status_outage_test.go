@@ -22,11 +22,11 @@ import (
 func TestStoreOutageUnderLoad(t *testing.T) {
 	// A queue of 64 overflows within the outage; a 20 ms busy timeout
 	// makes each failed batch fail fast rather than wait 5 s.
-	defer engine.SetStoreTuning(64, 16, 5*time.Millisecond)()
+	tuning := engine.Options{StoreQueueSize: 64, StoreBatchSize: 16, StoreFlushInterval: 5 * time.Millisecond}
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "stats.db")
 	mock := mockgemini.Start(t, mockgemini.Options{})
-	srv, u := startProxy(t, mock, dir, storeConfig([]string{keyA, keyB}, fmt.Sprintf(`
+	srv, u := startProxyWith(t, mock, dir, storeConfig([]string{keyA, keyB}, fmt.Sprintf(`
 store {
   driver = "sqlite"
   dsn    = "%s?_busy_timeout=20"
@@ -36,7 +36,7 @@ status {
   token = "%s"
 }
 metrics {}
-`, dbPath, statusToken)))
+`, dbPath, statusToken)), tuning)
 	h := &harness{t: t, mock: mock, srv: srv, url: u, keys: []string{keyA, keyB}, token: testToken}
 
 	const warm = 10

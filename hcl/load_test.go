@@ -178,13 +178,14 @@ func TestParseDurationAndSize(t *testing.T) {
 			t.Errorf("parseDuration(%q) accepted", bad)
 		}
 	}
-	sizes := map[string]int64{"1024": 1024, "1KiB": 1024, "32MiB": 32 << 20, "1KB": 1000, "2 GiB": 2 << 30, "10B": 10}
+	sizes := map[string]int64{"1024": 1024, "1KiB": 1024, "32MiB": 32 << 20, "1KB": 1000, "2 GiB": 2 << 30, "10B": 10,
+		"1.5MiB": 3 << 19, "64 MB": 64e6}
 	for in, want := range sizes {
 		if n, err := parseSize(in); err != nil || n != want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, n, err, want)
 		}
 	}
-	for _, bad := range []string{"", "-1", "lots", "1TiB"} {
+	for _, bad := range []string{"", "-1", "lots", "1TiB", "MiB", "32mb", "-1MiB"} {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}

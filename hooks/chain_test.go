@@ -77,17 +77,3 @@ func TestChainOrderAndPolicies(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]uint64{"32MiB": 32 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "100": 100,
-		"1.5MiB": 3 << 19, "64 MB": 64e6, "16B": 16} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "MiB", "32mb", "-1MiB", "1TiB", "x"} {
-		if _, err := ParseSize(bad); err == nil {
-			t.Errorf("ParseSize(%q) succeeded", bad)
-		}
-	}
-}

@@ -29,10 +29,6 @@ func isSensitiveHeader(name string) bool {
 	return sensitiveHeaders[string(buf[:len(name)])]
 }
 
-// IsSensitiveHeader reports whether a header carries credentials and is
-// therefore hidden from hooks (and protected from their edits).
-func IsSensitiveHeader(name string) bool { return isSensitiveHeader(name) }
-
 // HeaderList builds Envelope.Headers from a header source such as
 // fasthttp's VisitAll, copying names and values (so no request buffer is
 // retained) and dropping credentials.

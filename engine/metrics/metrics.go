@@ -17,6 +17,7 @@ package metrics
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,19 +32,26 @@ import (
 // ContentType is the media type of Write's output (text format 0.0.4).
 var ContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain))
 
-// maxLines bounds the label sets Observe resolves. Labels come from the
-// config (pool and token names) and small fixed sets (protocol, error
-// class), so this is far above any real config; past it, new label sets
-// share one overflow line rather than growing without bound. A variable
-// only so tests can lower it.
-var maxLines = 4096
+// DefaultMaxLabelSets bounds the label sets Observe resolves. Labels come
+// from the config (pool and token names) and small fixed sets (protocol,
+// error class), so this is far above any real config; past it, new label
+// sets share one overflow line rather than growing without bound.
+const DefaultMaxLabelSets = 4096
 
-// overflow is the label value used once maxLines label sets exist.
+// overflow is the label value used once the label-set cap is reached.
 const overflow = "_other"
+
+// Options configure New.
+type Options struct {
+	// MaxLabelSets overrides DefaultMaxLabelSets when positive.
+	MaxLabelSets int
+}
 
 // Metrics is the Server's registry and its per-request instruments.
 type Metrics struct {
 	reg *prometheus.Registry
+	// maxLines is the label-set cap (Options.MaxLabelSets).
+	maxLines int
 
 	requests *prometheus.CounterVec
 	errors   *prometheus.CounterVec
@@ -84,9 +92,10 @@ type Snapshot struct {
 	InFlight int64
 	// Generation is the live config generation.
 	Generation uint64
-	// ReloadsApplied and ReloadsRejected count config reloads since start
-	// (the initial load is not a reload).
-	ReloadsApplied, ReloadsRejected uint64
+	// ReloadsApplied, ReloadsRejected and ReloadsUnchanged count config
+	// reloads since start by outcome (the initial load is not a reload;
+	// unchanged ones found the live config's hash and were skipped).
+	ReloadsApplied, ReloadsRejected, ReloadsUnchanged uint64
 	// Store is the stats store's health; nil when no store runs.
 	Store *store.Health
 }
@@ -109,8 +118,11 @@ func latencyBuckets() []float64 {
 
 // New builds a registry with the request instruments, the Go runtime and
 // process collectors, and the scrape-time collector (fed by SetSource).
-func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+func New(opts Options) *Metrics {
+	if opts.MaxLabelSets <= 0 {
+		opts.MaxLabelSets = DefaultMaxLabelSets
+	}
+	m := &Metrics{reg: prometheus.NewRegistry(), maxLines: opts.MaxLabelSets}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "balance_requests_total", Help: "Client requests finished, by pool, client token and protocol.",
 	}, []string{"pool", "token", "protocol"})
@@ -187,7 +199,7 @@ func (m *Metrics) Observe(r *store.Request) {
 }
 
 // resolve creates the line for k (or the overflow line once there are
-// maxLines) and publishes a new map that holds it.
+// m.maxLines) and publishes a new map that holds it.
 func (m *Metrics) resolve(k lineKey) *line {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -201,7 +213,7 @@ func (m *Metrics) resolve(k lineKey) *line {
 	// never worth the trust.
 	k = lineKey{pool: strings.ToValidUTF8(k.pool, "?"), token: strings.ToValidUTF8(k.token, "?"),
 		protocol: strings.ToValidUTF8(k.protocol, "?"), class: strings.ToValidUTF8(k.class, "?")}
-	if len(old) >= maxLines {
+	if len(old) >= m.maxLines {
 		k = lineKey{pool: overflow, token: overflow, protocol: overflow, class: ""}
 		if orig.class != "" {
 			k.class = overflow
@@ -224,10 +236,7 @@ func (m *Metrics) resolve(k lineKey) *line {
 	if k.class != "" {
 		l.errors = m.errors.WithLabelValues(k.pool, k.token, k.class)
 	}
-	next := make(map[lineKey]*line, len(old)+1)
-	for kk, v := range old {
-		next[kk] = v
-	}
+	next := maps.Clone(old)
 	next[orig] = l
 	m.lines.Store(&next)
 	return l
@@ -256,7 +265,7 @@ var (
 		[]string{"pool", "state"}, nil)
 	descInFlight = prometheus.NewDesc("balance_in_flight_requests", "Client requests being served.", nil, nil)
 	descGen      = prometheus.NewDesc("balance_config_generation", "Live config generation.", nil, nil)
-	descReloads  = prometheus.NewDesc("balance_config_reloads_total", "Config reloads since start, by result (applied or rejected).",
+	descReloads  = prometheus.NewDesc("balance_config_reloads_total", "Config reloads since start, by result (applied, rejected, or unchanged: the live config's hash, skipped).",
 		[]string{"result"}, nil)
 	descStoreUp  = prometheus.NewDesc("balance_store_up", "1 when the stats store's last write succeeded, 0 while it is failing.", nil, nil)
 	descQueue    = prometheus.NewDesc("balance_store_queue_depth", "Stat rows waiting for the store writer (queued plus the batch in hand).", nil, nil)
@@ -291,6 +300,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGen, prometheus.GaugeValue, float64(s.Generation))
 	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.ReloadsApplied), "applied")
 	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.ReloadsRejected), "rejected")
+	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.ReloadsUnchanged), "unchanged")
 	if h := s.Store; h != nil {
 		up := 0.0
 		if h.OK {

@@ -61,7 +61,7 @@ next:
 }
 
 func TestObserveCounts(t *testing.T) {
-	m := New()
+	m := New(Options{})
 	reqs := []store.Request{
 		{Pool: "main", Token: "alice", Protocol: "gemini", Status: 200, Attempts: 1, Latency: 120 * time.Millisecond, TTFB: 40 * time.Millisecond, PromptTokens: 10, CompletionTokens: 20, ThoughtTokens: 5, CachedTokens: 2},
 		{Pool: "main", Token: "alice", Protocol: "gemini", Status: 200, Attempts: 2, Latency: 3 * time.Second, Streamed: true, PromptTokens: 1},
@@ -110,7 +110,7 @@ func TestObserveCounts(t *testing.T) {
 }
 
 func TestSnapshotAtScrape(t *testing.T) {
-	m := New()
+	m := New(Options{})
 	// Without a source the registry still scrapes.
 	if mfs := scrape(t, m); mfs["balance_keys"] != nil {
 		t.Fatal("key gauges without a source")
@@ -120,7 +120,7 @@ func TestSnapshotAtScrape(t *testing.T) {
 		calls++
 		return Snapshot{
 			Keys:     []KeyCount{{Pool: "main", State: "healthy", Keys: 3}, {Pool: "main", State: "cooling", Keys: calls}},
-			InFlight: 4, Generation: 7, ReloadsApplied: 6, ReloadsRejected: 2,
+			InFlight: 4, Generation: 7, ReloadsApplied: 6, ReloadsRejected: 2, ReloadsUnchanged: 9,
 			Store: &store.Health{OK: false, Queued: 10, Pending: 5, QueueCap: 64, Written: 100, Dropped: 12, KeyStateDropped: 1, FailedBatches: 3, Lag: 1500 * time.Millisecond},
 		}
 	})
@@ -138,6 +138,7 @@ func TestSnapshotAtScrape(t *testing.T) {
 		{"balance_config_generation", nil, 7},
 		{"balance_config_reloads_total", map[string]string{"result": "applied"}, 6},
 		{"balance_config_reloads_total", map[string]string{"result": "rejected"}, 2},
+		{"balance_config_reloads_total", map[string]string{"result": "unchanged"}, 9},
 		{"balance_store_up", nil, 0},
 		{"balance_store_queue_depth", nil, 15},
 		{"balance_store_queue_capacity", nil, 64},
@@ -158,16 +159,15 @@ func TestSnapshotAtScrape(t *testing.T) {
 }
 
 func TestBadLabelsDoNotPanic(t *testing.T) {
-	m := New()
+	m := New(Options{})
 	m.Observe(&store.Request{Pool: "p\xff", Token: "t\xfe", Protocol: "gemini", ErrorClass: "x\xff"})
 	m.SetSource(func() Snapshot { return Snapshot{Keys: []KeyCount{{Pool: "\xff", State: "healthy", Keys: 1}}} })
 	scrape(t, m)
 }
 
 func TestLabelSetsAreBounded(t *testing.T) {
-	defer func(n int) { maxLines = n }(maxLines)
-	maxLines = 64
-	m := New()
+	const maxLines = 64
+	m := New(Options{MaxLabelSets: maxLines})
 	for i := range maxLines + 50 {
 		m.Observe(&store.Request{Pool: fmt.Sprintf("p%d", i), Token: "t", Protocol: "gemini"})
 	}
@@ -182,10 +182,20 @@ func TestLabelSetsAreBounded(t *testing.T) {
 	if got, _ := value(t, mfs, "balance_request_errors_total", map[string]string{"pool": overflow, "class": overflow}); got != 1 {
 		t.Fatalf("overflow error line counted %v, want 1", got)
 	}
+
+	// The cap is per registry: one built with the default beside it keeps
+	// every label set.
+	d := New(Options{})
+	for i := range maxLines + 50 {
+		d.Observe(&store.Request{Pool: fmt.Sprintf("p%d", i), Token: "t", Protocol: "gemini"})
+	}
+	if n := len(scrape(t, d)["balance_requests_total"].GetMetric()); n != maxLines+50 {
+		t.Fatalf("default cap: %d series, want %d", n, maxLines+50)
+	}
 }
 
 func TestWriteIsTextFormat(t *testing.T) {
-	m := New()
+	m := New(Options{})
 	m.Observe(&store.Request{Pool: "main", Token: "a", Protocol: "gemini", Latency: time.Second})
 	var buf bytes.Buffer
 	if err := m.Write(&buf); err != nil {
@@ -214,7 +224,7 @@ func BenchmarkObserve(b *testing.B) {
 	rec := store.Request{Pool: "main", Token: "alice", Protocol: "gemini", Status: 200, Attempts: 1,
 		Latency: 800 * time.Millisecond, TTFB: 200 * time.Millisecond, PromptTokens: 12, CompletionTokens: 40}
 	b.Run("cached", func(b *testing.B) {
-		m := New()
+		m := New(Options{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			r := rec
@@ -224,7 +234,7 @@ func BenchmarkObserve(b *testing.B) {
 		})
 	})
 	b.Run("with_label_values", func(b *testing.B) {
-		m := New()
+		m := New(Options{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			r := rec

@@ -184,9 +184,6 @@ func (s *StreamTranslator) Finish(w io.Writer) error {
 	return nil
 }
 
-// Usage is the last usage reported upstream (cumulative), for accounting.
-func (s *StreamTranslator) Usage() Usage { return s.t.usage }
-
 // Fail ends a stream after an upstream failure once the 200 header has gone
 // out: it writes one event whose data is {"error":{...}}, which both OpenAI
 // SDKs surface as an error (openai-node throws APIError; openai-go's

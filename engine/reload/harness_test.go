@@ -17,6 +17,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/reload"
+	"github.com/balanceproxy/balance/engine/status"
 	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
@@ -41,7 +42,8 @@ type fixture struct {
 }
 
 // configFor renders a config that serves keys through the mock. extra is
-// appended inside the pool block (e.g. keys_file).
+// appended inside the pool block (e.g. keys_file). /metrics is on, for
+// the reload counters.
 func configFor(mockURL string, keys []string, extra string) string {
 	quoted := make([]string, len(keys))
 	for i, k := range keys {
@@ -61,6 +63,8 @@ token "client" {
   secret = %q
   pools  = ["main"]
 }
+
+metrics {}
 `, mockURL, strings.Join(quoted, ", "), extra, clientToken)
 }
 
@@ -168,21 +172,70 @@ func (f *fixture) waitGeneration(want uint64) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.t.Fatalf("generation = %d, want %d (stats %+v)", f.generation(), want, f.rl.Stats())
+	f.t.Fatalf("generation = %d, want %d (reloads %+v)", f.generation(), want, f.reloads())
 }
 
-// waitStats waits until cond holds for the reloader's counters.
-func (f *fixture) waitStats(what string, cond func(reload.Stats) bool) reload.Stats {
+// reloadCounts are the server's balance_config_reloads_total counters.
+type reloadCounts struct{ applied, rejected, unchanged int }
+
+// counts scrapes /metrics for the reload counters.
+func (f *fixture) counts() reloadCounts {
+	f.t.Helper()
+	resp, err := f.client.Get(f.url + "/metrics")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		f.t.Fatalf("metrics: %d %v", resp.StatusCode, err)
+	}
+	var c reloadCounts
+	for line := range strings.Lines(string(body)) {
+		rest, ok := strings.CutPrefix(line, `balance_config_reloads_total{result="`)
+		if !ok {
+			continue
+		}
+		result, value, _ := strings.Cut(strings.TrimSpace(rest), `"} `)
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			f.t.Fatalf("metrics line %q: %v", line, err)
+		}
+		switch result {
+		case "applied":
+			c.applied = n
+		case "rejected":
+			c.rejected = n
+		case "unchanged":
+			c.unchanged = n
+		}
+	}
+	return c
+}
+
+// rejections are the error events of the server's reload history.
+func (f *fixture) rejections() []string {
+	var out []string
+	for _, e := range f.reloads() {
+		if e.Error != "" {
+			out = append(out, e.Error)
+		}
+	}
+	return out
+}
+
+// waitCounts waits until cond holds for the reload counters.
+func (f *fixture) waitCounts(what string, cond func(reloadCounts) bool) reloadCounts {
 	f.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if st := f.rl.Stats(); cond(st) {
-			return st
+		if c := f.counts(); cond(c) {
+			return c
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.t.Fatalf("timed out waiting for %s (stats %+v)", what, f.rl.Stats())
-	return reload.Stats{}
+	f.t.Fatalf("timed out waiting for %s (counts %+v)", what, f.counts())
+	return reloadCounts{}
 }
 
 // settle waits past the debounce so a late event would have been applied,
@@ -283,3 +336,15 @@ func startLoad(f *fixture, clients int, stop <-chan struct{}) *load {
 }
 
 func (l *load) wait() { l.wg.Wait() }
+
+// reloads is the server's reload history, as status shows it.
+func (f *fixture) reloads() []status.Reload { return f.srv.Snapshot(time.Now()).Reloads }
+
+// lastReloadError is the newest reload event when it is a rejection.
+func (f *fixture) lastReloadError() *status.Reload {
+	r := f.reloads()
+	if len(r) == 0 || r[len(r)-1].Error == "" {
+		return nil
+	}
+	return &r[len(r)-1]
+}

@@ -10,8 +10,9 @@
 // A reload parses and validates the whole file first. A file that fails
 // changes nothing: the target records the diagnostics (Server.RejectReload)
 // and keeps serving the previous generation, and the watcher keeps
-// watching, so the next save that fixes the file is applied. Content with
-// the same hash as the live config is skipped.
+// watching, so the next save that fixes the file is applied. A valid file
+// goes to the target's Apply, which alone skips content with the live
+// hash and records what became of the rest; the reloader records nothing.
 package reload
 
 import (
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,11 +32,15 @@ import (
 	"github.com/balanceproxy/balance/hcl"
 )
 
-// Target is what a reload changes: *engine.Server implements it.
+// Target is what a reload changes: *engine.Server implements it. The
+// target owns the outcome of every reload: each reload makes exactly one
+// call, and that call records it.
 type Target interface {
-	// Apply makes cfg live; it skips a cfg whose hash is already live.
-	Apply(cfg *hcl.Config) error
-	// RejectReload records a config that failed to load or apply.
+	// Apply makes a loaded, valid cfg live unless its hash already is. It
+	// records the outcome itself (applied, unchanged, or rejected when
+	// cfg cannot be built) and reports whether a new generation went live.
+	Apply(cfg *hcl.Config) (applied bool, err error)
+	// RejectReload records a config that failed to load or validate.
 	RejectReload(err error)
 }
 
@@ -46,33 +52,19 @@ const DefaultDebounce = 200 * time.Millisecond
 type Options struct {
 	// Path is the config file.
 	Path string
-	// Current is the config already live; its hash and files seed the
-	// watcher. Nil means nothing is known and the first event reloads.
+	// Current is the config already live; its files seed the watcher.
+	// Nil means only Path is watched until the first reload.
 	Current *hcl.Config
 	// Load reads and validates the config; hcl.Load when nil. serve uses
 	// it to re-apply command-line overrides such as -listen.
 	Load func(path string) (*hcl.Config, error)
 	// Debounce overrides DefaultDebounce.
 	Debounce time.Duration
-	// Poll, when positive, also reloads on this interval. The hash check
-	// makes that cheap when nothing changed; it is a fallback for file
-	// systems without inotify (some network mounts).
+	// Poll, when positive, also reloads on this interval. The target's
+	// hash check makes that cheap when nothing changed; it is a fallback
+	// for file systems without inotify (some network mounts).
 	Poll   time.Duration
 	Logger *slog.Logger
-}
-
-// Stats count what the reloader did, for tests and status.
-type Stats struct {
-	// Applied counts configs that became live.
-	Applied uint64
-	// Rejected counts configs that failed to load or apply.
-	Rejected uint64
-	// Unchanged counts reloads skipped because the hash was live.
-	Unchanged uint64
-	// Hash is the last applied config's hash.
-	Hash string
-	// LastError is the last rejection, "" after a successful apply.
-	LastError string
 }
 
 // Reloader watches a config and applies it to a Target. Create it with
@@ -91,8 +83,6 @@ type Reloader struct {
 	dirsMu sync.Mutex
 	dirs   map[string]map[string]bool // watched dir -> base names of interest
 
-	mu    sync.Mutex
-	stats Stats
 	// reloadMu serialises Reload calls from Run and from tests.
 	reloadMu sync.Mutex
 }
@@ -127,7 +117,6 @@ func New(target Target, opts Options) (*Reloader, error) {
 	}
 	files := []string{abs}
 	if opts.Current != nil {
-		r.stats.Hash = opts.Current.Hash
 		files = append(files, opts.Current.Files...)
 	}
 	r.watch(files)
@@ -145,13 +134,6 @@ func (r *Reloader) Trigger() {
 	case r.trigger <- struct{}{}:
 	default:
 	}
-}
-
-// Stats returns a copy of the counters.
-func (r *Reloader) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
 }
 
 // Close releases the file watcher. Run calls it on return; a caller that
@@ -218,9 +200,11 @@ func (r *Reloader) relevant(ev fsnotify.Event) bool {
 	return names[base] || strings.HasPrefix(base, "..")
 }
 
-// Reload loads the config once and applies it if it is valid and new. It
-// reports whether a new generation went live. Run calls it; tests and
-// callers that need a synchronous reload may too.
+// Reload loads the config once and hands the result to the target: a
+// config that fails to load to RejectReload, a valid one to Apply, which
+// skips it if its hash is live. It reports whether a new generation went
+// live. Run calls it; tests and callers that need a synchronous reload
+// may too.
 func (r *Reloader) Reload() bool {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
@@ -233,44 +217,21 @@ func (r *Reloader) Reload() bool {
 			// a missing keys file is noticed.
 			r.watch(de.Files)
 		}
-		r.reject(err)
+		r.target.RejectReload(err)
 		return false
 	}
 	r.watch(cfg.Files)
-	r.mu.Lock()
-	same := cfg.Hash == r.stats.Hash
-	r.mu.Unlock()
-	if same {
-		r.mu.Lock()
-		r.stats.Unchanged++
-		r.stats.LastError = ""
-		r.mu.Unlock()
-		r.log.Debug("config unchanged", "hash", short(cfg.Hash))
+	// Apply records its outcome, a rejection included; only the watch
+	// set and the new config's warnings are left here.
+	if applied, err := r.target.Apply(cfg); err != nil || !applied {
 		return false
 	}
 	for _, w := range cfg.Warnings {
 		r.log.Warn("config warning", "diagnostic", w)
 	}
-	if err := r.target.Apply(cfg); err != nil {
-		r.reject(fmt.Errorf("apply config: %w", err))
-		return false
-	}
-	r.mu.Lock()
-	r.stats.Applied++
-	r.stats.Hash = cfg.Hash
-	r.stats.LastError = ""
-	r.mu.Unlock()
 	r.unwatchStale(cfg.Files)
 	r.log.Debug("reload done", "took", time.Since(start).String())
 	return true
-}
-
-func (r *Reloader) reject(err error) {
-	r.mu.Lock()
-	r.stats.Rejected++
-	r.stats.LastError = err.Error()
-	r.mu.Unlock()
-	r.target.RejectReload(err)
 }
 
 // watch adds the directories of files to the watch set. A directory that
@@ -320,17 +281,5 @@ func (r *Reloader) unwatchStale(files []string) {
 func (r *Reloader) Watched() []string {
 	r.dirsMu.Lock()
 	defer r.dirsMu.Unlock()
-	out := make([]string, 0, len(r.dirs))
-	for d := range r.dirs {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
+	return slices.Sorted(maps.Keys(r.dirs))
 }

@@ -60,8 +60,8 @@ func TestReloadWrites(t *testing.T) {
 			f.waitGeneration(2)
 			f.settle(2, 100*time.Millisecond)
 			f.assertKeysUsed(keysB, []string{"reload-key-a1"})
-			if st := f.rl.Stats(); st.Applied != 1 || st.Rejected != 0 {
-				t.Errorf("stats %+v: want 1 applied, 0 rejected", st)
+			if c := f.counts(); c.applied != 1 || c.rejected != 0 {
+				t.Errorf("reloads %+v: want 1 applied, 0 rejected", c)
 			}
 			if _, gen, _ := f.do(); gen != "2" {
 				t.Errorf("X-Balance-Generation = %q, want 2", gen)
@@ -121,8 +121,8 @@ func TestReloadRapidWrites(t *testing.T) {
 	f.waitGeneration(2)
 	f.settle(2, 150*time.Millisecond)
 	f.assertKeysUsed(last, append([]string{"burst-key-a"}, keysA...))
-	if st := f.rl.Stats(); st.Applied != 1 {
-		t.Errorf("applied %d configs for one burst, want 1", st.Applied)
+	if c := f.counts(); c.applied != 1 {
+		t.Errorf("applied %d configs for one burst, want 1", c.applied)
 	}
 }
 
@@ -132,9 +132,9 @@ func TestReloadInvalidThenFixed(t *testing.T) {
 	f := newFixture(t, staticConfig(keysA), fixtureOpts{})
 	broken := strings.Replace(configFor(f.mock.URL(), keysB, ""), "pools  =", "pols =", 1)
 	writeAtomic(t, f.path, broken)
-	st := f.waitStats("a rejection", func(s reload.Stats) bool { return s.Rejected == 1 })
-	if !strings.Contains(st.LastError, `Did you mean "pools"?`) {
-		t.Errorf("LastError = %q, want the diagnostic", st.LastError)
+	f.waitCounts("a rejection", func(c reloadCounts) bool { return c.rejected == 1 })
+	if last := f.lastReloadError(); last == nil || !strings.Contains(last.Error, `Did you mean "pools"?`) {
+		t.Errorf("last reload error = %+v, want the diagnostic", last)
 	}
 	if g := f.generation(); g != 1 {
 		t.Fatalf("generation %d after a bad file, want 1", g)
@@ -143,14 +143,14 @@ func TestReloadInvalidThenFixed(t *testing.T) {
 
 	// An empty file (a crashed editor) is rejected too, never applied.
 	writeFile(t, f.path, "")
-	f.waitStats("a second rejection", func(s reload.Stats) bool { return s.Rejected == 2 })
+	f.waitCounts("a second rejection", func(c reloadCounts) bool { return c.rejected == 2 })
 	f.assertKeysUsed(keysA, nil)
 
 	writeAtomic(t, f.path, configFor(f.mock.URL(), keysB, ""))
 	f.waitGeneration(2)
 	f.assertKeysUsed(keysB, []string{"reload-key-a1"})
-	if st := f.rl.Stats(); st.LastError != "" {
-		t.Errorf("LastError = %q after a good reload", st.LastError)
+	if last := f.lastReloadError(); last != nil {
+		t.Errorf("last reload error = %+v after a good reload", last)
 	}
 }
 
@@ -184,7 +184,7 @@ func TestReloadKeysFileOnly(t *testing.T) {
 	// Point at a file that does not exist yet: rejected, then applied as
 	// soon as the file appears, without touching the config again.
 	writeAtomic(t, f.path, withFile("later/more.txt")(f.mock.URL()))
-	f.waitStats("a rejection", func(s reload.Stats) bool { return s.Rejected == 1 })
+	f.waitCounts("a rejection", func(c reloadCounts) bool { return c.rejected == 1 })
 	if err := os.Mkdir(filepath.Join(f.dir, "later"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestReloadMissingFileInWatchedDir(t *testing.T) {
 	}
 	writeAtomic(t, f.path, configFor(f.mock.URL(), nil, `keys_file = "k/keys.txt"
   keys_pattern = "[a-z0-9-]+"`))
-	f.waitStats("a rejection", func(s reload.Stats) bool { return s.Rejected == 1 })
+	f.waitCounts("a rejection", func(c reloadCounts) bool { return c.rejected == 1 })
 	writeAtomic(t, filepath.Join(f.dir, "k", "keys.txt"), "late-key-1\n")
 	f.waitGeneration(2)
 	f.assertKeysUsed([]string{"late-key-1"}, keysA)
@@ -216,12 +216,15 @@ func TestReloadMissingFileInWatchedDir(t *testing.T) {
 func TestReloadUnchangedAndUnrelated(t *testing.T) {
 	f := newFixture(t, staticConfig(keysA), fixtureOpts{})
 	writeAtomic(t, f.path, configFor(f.mock.URL(), keysA, ""))
-	f.waitStats("an unchanged reload", func(s reload.Stats) bool { return s.Unchanged == 1 })
+	f.waitCounts("an unchanged reload", func(c reloadCounts) bool { return c.unchanged == 1 })
 	writeFile(t, filepath.Join(f.dir, "balance.db"), "not config")
 	writeFile(t, filepath.Join(f.dir, "balance.hcl~"), "backup")
 	f.settle(1, 100*time.Millisecond)
-	if st := f.rl.Stats(); st.Unchanged != 1 || st.Applied != 0 {
-		t.Errorf("stats %+v: unrelated files caused reloads", st)
+	if c := f.counts(); c.unchanged != 1 || c.applied != 0 || c.rejected != 0 {
+		t.Errorf("reloads %+v: unrelated files caused reloads", c)
+	}
+	if n := len(f.reloads()); n != 1 {
+		t.Errorf("%d history events, want only the initial load", n)
 	}
 }
 
@@ -289,5 +292,59 @@ func TestRunStopsWithContext(t *testing.T) {
 
 type nopTarget struct{}
 
-func (nopTarget) Apply(*hcl.Config) error { return nil }
-func (nopTarget) RejectReload(error)      {}
+func (nopTarget) Apply(*hcl.Config) (bool, error) { return false, nil }
+func (nopTarget) RejectReload(error)              {}
+
+// TestReloadOutcomesRecordedOnce: each reload is recorded exactly once, in
+// the status history and in balance_config_reloads_total, whether it fails
+// to load, fails in Apply (a hook module that passes validation but does
+// not compile), finds the live hash or goes live.
+func TestReloadOutcomesRecordedOnce(t *testing.T) {
+	f := newFixture(t, staticConfig(keysA), fixtureOpts{noRun: true})
+	history := func() int { return len(f.reloads()) }
+	check := func(step string, want reloadCounts, events int) {
+		t.Helper()
+		if c := f.counts(); c != want {
+			t.Errorf("%s: reloads %+v, want %+v", step, c, want)
+		}
+		if n := history(); n != events {
+			t.Errorf("%s: %d history events, want %d: %+v", step, n, events, f.reloads())
+		}
+	}
+	check("start", reloadCounts{}, 1)
+
+	// The WebAssembly magic bytes pass validation; the rest does not
+	// compile, so the reload fails in Apply.
+	writeFile(t, filepath.Join(f.dir, "bad.wasm"), "\x00asm\x01\x00\x00\x00\xff\xff\xff")
+	writeFile(t, f.path, configFor(f.mock.URL(), keysB, "")+"hook \"bad\" {\n  module = \"bad.wasm\"\n}\n")
+	if f.rl.Reload() {
+		t.Fatal("a hook that does not compile went live")
+	}
+	check("apply error", reloadCounts{rejected: 1}, 2)
+	if errs := f.rejections(); len(errs) != 1 || !strings.Contains(errs[0], "bad") {
+		t.Errorf("rejections %q, want one naming the hook", errs)
+	}
+
+	// A file that fails validation.
+	writeFile(t, f.path, strings.Replace(configFor(f.mock.URL(), keysB, ""), "pools  =", "pols =", 1))
+	if f.rl.Reload() {
+		t.Fatal("an invalid file went live")
+	}
+	check("validation error", reloadCounts{rejected: 2}, 3)
+
+	// The live config again: skipped, counted, no history event.
+	writeFile(t, f.path, configFor(f.mock.URL(), keysA, ""))
+	if f.rl.Reload() {
+		t.Fatal("the live config was applied again")
+	}
+	check("unchanged", reloadCounts{rejected: 2, unchanged: 1}, 3)
+
+	writeFile(t, f.path, configFor(f.mock.URL(), keysB, ""))
+	if !f.rl.Reload() {
+		t.Fatalf("a good config was not applied: %q", f.rejections())
+	}
+	check("applied", reloadCounts{applied: 1, rejected: 2, unchanged: 1}, 4)
+	if g := f.generation(); g != 2 {
+		t.Errorf("generation %d, want 2", g)
+	}
+}

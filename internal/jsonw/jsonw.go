@@ -33,11 +33,6 @@ func AppendMarshal(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// AppendMarshalBody is AppendMarshal without the quotes.
-func AppendMarshalBody(b []byte, s string) []byte {
-	return appendBody(b, s, true)
-}
-
 func appendBody(b []byte, s string, marshal bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {

@@ -2,6 +2,7 @@ package mockgemini
 
 import (
 	"bytes"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -55,7 +56,7 @@ func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {
 		return faultNames[k]
 	}
-	return "fault(" + itoa(int(k)) + ")"
+	return "fault(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Fault describes how requests made with one key fail.
@@ -95,9 +96,6 @@ func (f *faultState) take() bool {
 }
 
 func (f *faultState) exhausted() bool { return f.Times > 0 && f.remaining.Load() <= 0 }
-
-// isStreamFault reports kinds that only act on streamed answers.
-func (k FaultKind) isStreamFault() bool { return k == StreamCut || k == StreamError }
 
 // SetFault makes key fail as f describes. A key holds one fault per Model:
 // setting a fault for the same (key, Model) replaces it, while faults for
@@ -197,9 +195,4 @@ func trailingNumber(key []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	return string(appendInt(b[:0], n))
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,7 +219,7 @@ func TestStreamError(t *testing.T) {
 func TestStreamCut(t *testing.T) {
 	s := Start(t, Options{StreamChunks: 3})
 	for _, after := range []int{0, 1, 2} {
-		key := "cut-" + itoa(after)
+		key := "cut-" + strconv.Itoa(after)
 		s.SetFault(key, Fault{Kind: StreamCut, AfterChunks: after})
 		r := post(t, s, ssePath, key, helloBody)
 		if r.status != 200 {
@@ -283,7 +284,7 @@ func TestCloseReleasesHangingAndStreaming(t *testing.T) {
 			if key != "hang" {
 				path = ssePath
 			}
-			req := "POST " + path + " HTTP/1.1\r\nHost: x\r\nx-goog-api-key: " + key + "\r\nContent-Length: " + itoa(len(helloBody)) + "\r\n\r\n" + helloBody
+			req := "POST " + path + " HTTP/1.1\r\nHost: x\r\nx-goog-api-key: " + key + "\r\nContent-Length: " + strconv.Itoa(len(helloBody)) + "\r\n\r\n" + helloBody
 			if _, err := conn.Write([]byte(req)); err != nil {
 				done <- err
 				return
@@ -376,11 +377,11 @@ func TestConcurrentFaultsAndCounts(t *testing.T) {
 	errs := make(chan error, workers)
 	for w := 0; w < workers; w++ {
 		go func(w int) {
-			key := "k" + itoa(w%2)
+			key := "k" + strconv.Itoa(w%2)
 			for i := 0; i < each; i++ {
 				r := post(t, s, genPath, key, helloBody)
 				if r.status != 200 && r.status != 429 {
-					errs <- errors.New("unexpected status " + itoa(r.status))
+					errs <- errors.New("unexpected status " + strconv.Itoa(r.status))
 					return
 				}
 			}

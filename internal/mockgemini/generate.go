@@ -3,6 +3,7 @@ package mockgemini
 import (
 	"encoding/base64"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -249,7 +250,7 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 			p.thoughtTokens = int(b)
 		}
 		if includeThoughts {
-			p.thought = "**Reading the request**\n\nThe user wrote " + itoa(len(text)) +
+			p.thought = "**Reading the request**\n\nThe user wrote " + strconv.Itoa(len(text)) +
 				" bytes of text; I will echo it back."
 		}
 	}
@@ -260,7 +261,7 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 		if m.isGemini3() && s.missingSig != "" {
 			e := errBadRequest("Function call is missing a thought_signature in functionCall parts. " +
 				"This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. " +
-				"Additional data, function call `default_api:" + s.missingSig + "` , position " + itoa(s.missingAt) +
+				"Additional data, function call `default_api:" + s.missingSig + "` , position " + strconv.Itoa(s.missingAt) +
 				". Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.")
 			return &e
 		}

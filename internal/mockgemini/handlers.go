@@ -231,7 +231,7 @@ func embedDims(req gjson.Result) (int, *apiError) {
 	}
 	n := d.Int()
 	if n < 1 || n > maxEmbedDim || float64(n) != d.Num {
-		e := errBadRequest("outputDimensionality must be between 1 and " + itoa(maxEmbedDim) + ".")
+		e := errBadRequest("outputDimensionality must be between 1 and " + strconv.Itoa(maxEmbedDim) + ".")
 		return 0, &e
 	}
 	return int(n), nil
@@ -275,7 +275,7 @@ func (s *Server) serveEmbed(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte,
 	i := 0
 	reqs.ForEach(func(_, r gjson.Result) bool {
 		if got := r.Get("model").Str; got != want {
-			e := errBadRequest("* BatchEmbedContentsRequest.requests[" + itoa(i) + "].model: model `" + got +
+			e := errBadRequest("* BatchEmbedContentsRequest.requests[" + strconv.Itoa(i) + "].model: model `" + got +
 				"` must be the same as the batch request's model `" + want + "`.\n")
 			failed = &e
 			return false
