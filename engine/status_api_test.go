@@ -155,7 +155,7 @@ func TestStatusRequiresToken(t *testing.T) {
 				if s := secretsIn(body); len(s) > 0 {
 					t.Fatalf("401 leaks %v", s)
 				}
-				for _, leak := range []string{secret.Fingerprint(keyA), secret.Fingerprint(keyB), "tester", "pools", "gemini-2.5-flash"} {
+				for _, leak := range []string{secret.KeyFingerprint(keyA), secret.KeyFingerprint(keyB), "tester", "pools", "gemini-2.5-flash"} {
 					if strings.Contains(string(body), leak) {
 						t.Fatalf("401 body leaks %q: %s", leak, body)
 					}
@@ -311,7 +311,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 	if st.Total.PromptTokens == 0 || st.Total.P95MS <= 0 {
 		t.Fatalf("tokens or latency missing: %+v", st.Total)
 	}
-	fps := map[string]bool{secret.Fingerprint(keyA): true, secret.Fingerprint(keyB): true}
+	fps := map[string]bool{secret.KeyFingerprint(keyA): true, secret.KeyFingerprint(keyB): true}
 	var keyReqs int64
 	for _, r := range st.ByKey {
 		if !fps[r.Name] {
@@ -388,7 +388,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 		{"?model=gemini-2.5-flash", 0},
 		{"?token=tester&status=400", bad},
 		{"?status=429", 0},
-		{"?key=" + url.QueryEscape(secret.Fingerprint(keyA)) + "&limit=500", -1},
+		{"?key=" + url.QueryEscape(secret.KeyFingerprint(keyA)) + "&limit=500", -1},
 	} {
 		code, _, body := h.get("/status/api/errors"+tc.query, statusAuth)
 		var page engine.ErrorsView
@@ -399,7 +399,7 @@ func TestStatusStatsAndErrors(t *testing.T) {
 			t.Fatalf("%s: %d errors, want %d", tc.query, len(page.Errors), tc.want)
 		}
 		for _, e := range page.Errors {
-			if tc.want < 0 && e.Key != secret.Fingerprint(keyA) {
+			if tc.want < 0 && e.Key != secret.KeyFingerprint(keyA) {
 				t.Fatalf("key filter returned %s", e.Key)
 			}
 		}

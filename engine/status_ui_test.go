@@ -85,7 +85,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// Such a name never reaches the store through a request any more, but
 	// the page must stay safe whatever the database holds.
 	engine.RecordForTest(h.srv, engine.Record{Time: time.Now(), RequestID: "hostile-1", Token: "tester", Route: "generateContent",
-		Protocol: "gemini", ModelAsked: hostile, ModelSent: hostile, Pool: "main", KeyFP: secret.Fingerprint(keyB),
+		Protocol: "gemini", ModelAsked: hostile, ModelSent: hostile, Pool: "main", KeyFP: secret.KeyFingerprint(keyB),
 		Status: 400, ErrorClass: "client_error", Attempts: 1, ErrorBody: `{"error":{"message":"` + hostile + `"}}`})
 	h.waitWritten(7)
 
@@ -136,7 +136,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if keyRows != 2 || bars < 60 {
 		t.Errorf("%d key rows, %d chart bars", keyRows, bars)
 	}
-	for _, want := range []string{secret.Fingerprint(keyA), secret.Fingerprint(keyB), "cooling", "healthy"} {
+	for _, want := range []string{secret.KeyFingerprint(keyA), secret.KeyFingerprint(keyB), "cooling", "healthy"} {
 		if !strings.Contains(keysText, want) {
 			t.Errorf("key table lacks %q:\n%s", want, keysText)
 		}

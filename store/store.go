@@ -65,7 +65,7 @@ type Request struct {
 	ModelAsked       string
 	ModelSent        string
 	Pool             string
-	KeyFP            string // secret.Fingerprint of the key, never the key
+	KeyFP            string // secret.KeyFingerprint of the key, never the key
 	Status           int
 	ErrorClass       string // "" for success
 	Attempts         int

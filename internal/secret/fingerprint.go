@@ -59,8 +59,11 @@ func keyFingerprint(key string, digits int) string {
 
 // KeyNames hands out key fingerprints that are unique among the keys it
 // has named. A key gets KeyFingerprint unless another key already holds
-// that name; then its tag is lengthened (8, 16, … hex digits) until the
-// name is free. The zero value is not usable; use NewKeyNames. KeyNames
+// that name; then its tag is lengthened (8, 16, 32 hex digits) until the
+// name is free. The longer tag is only ever needed when two keys share
+// their first and last four characters and 16 bits of hash, so in practice
+// every key keeps its KeyFingerprint and every instance of a fleet names
+// it alike. The zero value is not usable; use NewKeyNames. KeyNames
 // is not safe for concurrent use.
 type KeyNames struct {
 	byKey  map[string]string
@@ -79,7 +82,8 @@ func (n *KeyNames) Name(key string) string {
 		return fp
 	}
 	fp := KeyFingerprint(key)
-	for digits := KeyTagDigits * 2; n.byName[fp] != "" && digits <= 2*sha256.Size; digits *= 2 {
+	// 32 digits at most: the store's key_fp columns hold 64 characters.
+	for digits := KeyTagDigits * 2; n.byName[fp] != "" && digits <= 32; digits *= 2 {
 		fp = keyFingerprint(key, digits)
 	}
 	n.byKey[key], n.byName[fp] = fp, key
