@@ -128,7 +128,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		// Release the read and write buffers of connections that wait: an
 		// open stream or an idle keep-alive then costs ~10 KB less.
 		ReduceMemoryUsage:     true,
-		Logger:                fasthttpLogger{s.log},
+		Logger:                fasthttpLogger{log: s.log, rt: &s.rt},
 		ErrorHandler:          serverError,
 		SecureErrorLogMessage: true, // never log client tokens from headers
 		// The body limit is read per request from the live generation,
@@ -328,13 +328,6 @@ func (l *reloadLog) list() []reloadEvent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]reloadEvent(nil), l.events...)
-}
-
-// fasthttpLogger routes fasthttp's own messages to slog.
-type fasthttpLogger struct{ log *slog.Logger }
-
-func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
 }
 
 // serverError answers requests fasthttp rejects before the handler runs

@@ -9,8 +9,8 @@ import (
 // credential, known or not: a query parameter whose name ends in "key" or
 // "token" (key=, api_key=, access_token=, also with %3D for "="), and the
 // value of an Authorization, Proxy-Authorization, x-goog-api-key,
-// x-api-key, api-key, Cookie or Set-Cookie header line ("Bearer" and other
-// scheme words are kept). It is meant for text balance did not write
+// x-api-key, api-key, Cookie or Set-Cookie header line, with or without
+// its colon ("Bearer" and other scheme words are kept). It is meant for text balance did not write
 // itself, such as fasthttp's error messages, which quote request lines and
 // header blocks verbatim or Go-quoted; run a Redactor first so known
 // secrets get their proper names, which ScrubCredentials leaves alone.
@@ -50,15 +50,23 @@ func ScrubCredentials(text string) string {
 			}
 			k := off + j + len(h)
 			off = k
+			if k < len(text) && isNameByte(text[k]) {
+				continue // a longer name ("api-keys")
+			}
+			// "name: value", "name=value", and "name value" (a header
+			// line missing its colon, which fasthttp quotes as is).
+			spaced := k
 			for k < len(text) && (text[k] == ' ' || text[k] == '\t') {
 				k++
 			}
-			if k >= len(text) || text[k] != ':' {
+			switch {
+			case k < len(text) && (text[k] == ':' || text[k] == '='):
+				k++
+				for k < len(text) && (text[k] == ' ' || text[k] == '\t') {
+					k++
+				}
+			case k == spaced:
 				continue
-			}
-			k++
-			for k < len(text) && (text[k] == ' ' || text[k] == '\t') {
-				k++
 			}
 			to := valueEnd(text, k, false)
 			spans = appendSpan(spans, text, k, to, h == "authorization")
@@ -108,7 +116,7 @@ func appendSpan(spans []scrubSpan, text string, from, to int, scheme bool) []scr
 			}
 		}
 	}
-	if from >= to || looksLikeFingerprint(text[from:to]) {
+	if from >= to || looksLikeFingerprint(trimEscapes(text[from:to])) {
 		return spans
 	}
 	return append(spans, scrubSpan{from, to})
@@ -142,6 +150,15 @@ func valueEnd(text string, i int, query bool) int {
 		}
 	}
 	return len(text)
+}
+
+// trimEscapes drops the Go escapes (\x00) that end a quoted value, which
+// fasthttp quotes along with the name a Redactor put there.
+func trimEscapes(v string) string {
+	for len(v) >= 4 && v[len(v)-4] == '\\' && v[len(v)-3] == 'x' && isHex(v[len(v)-2]) && isHex(v[len(v)-1]) {
+		v = v[:len(v)-4]
+	}
+	return v
 }
 
 // looksLikeFingerprint reports whether v has the shape Fingerprint or
