@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/internal/mockgemini"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 const (
@@ -263,7 +264,7 @@ func TestStatusEndpoint(t *testing.T) {
 		t.Fatalf("status %s", body)
 	}
 	k := v.Pools[0].Keys[0]
-	if k.Fingerprint != "AIza…AAA1" || k.State != "quarantined" || !strings.Contains(k.Reason, "API_KEY_INVALID") {
+	if k.Fingerprint != secret.KeyFingerprint(keyA) || k.State != "quarantined" || !strings.Contains(k.Reason, "API_KEY_INVALID") {
 		t.Fatalf("key status %+v", k)
 	}
 }

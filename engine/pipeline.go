@@ -129,6 +129,9 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 	}
 	ex.ttfb = time.Since(ex.start)
 	up.Header.Del("Connection")
+	if c.passAnswer {
+		ex.pool.redactor.ResponseHeader(&up.Header) // Google's headers go to the client
+	}
 	if f := a.reply(rt, ex, up, &ctx.Response); f != nil {
 		return f
 	}

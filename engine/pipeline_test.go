@@ -644,3 +644,18 @@ token "tester" {
 		}
 	}
 }
+
+// A pool key that an upstream quotes in a response header reaches the
+// client only as its fingerprint.
+func TestKeyInUpstreamHeaderIsRedacted(t *testing.T) {
+	h := newHarness(t, []string{keyA}, "")
+	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.KeyInHeader})
+	status, hdr, _ := h.do("POST", generatePath, genBody, nil)
+	got := hdr.Get("X-Debug-Key")
+	if status != 200 || got == "" {
+		t.Fatalf("status %d, header %q: the mock must quote the key", status, got)
+	}
+	if strings.Contains(got, keyA) || !strings.Contains(got, "AIza…") {
+		t.Fatalf("header %q: want the key's fingerprint only", got)
+	}
+}

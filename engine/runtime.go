@@ -40,7 +40,9 @@ type Runtime struct {
 	models   *modelRules
 	redactor *secret.Redactor
 	// keySet is every key value in this generation, for Registry.Retain.
-	keySet  map[string]bool
+	keySet map[string]bool
+	// keyFP names each key of keySet as the registry does.
+	keyFP   map[string]string
 	clients map[*fasthttp.HostClient]bool
 	hooks   *hookSet
 
@@ -80,9 +82,10 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 		pools:   map[string]*poolRuntime{},
 		tokens:  map[[32]byte]*tokenRuntime{},
 		keySet:  map[string]bool{},
+		keyFP:   map[string]string{},
 		clients: map[*fasthttp.HostClient]bool{},
 	}
-	var allSecrets []string
+	var allSecrets []secret.Known
 	for _, p := range cfg.Pools {
 		up := cfg.Upstream(p.Upstream)
 		if up == nil {
@@ -114,10 +117,13 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 				return nil, fmt.Errorf("pool %q: %w", p.Name, err)
 			}
 			rt.clients[hc] = true
-			members = append(members, keypool.Member{Key: reg.Get(k.Value), Weight: k.Weight, Proxy: proxy})
+			key := reg.Get(k.Value)
+			members = append(members, keypool.Member{Key: key, Weight: k.Weight, Proxy: proxy})
 			pr.clients = append(pr.clients, hc)
 			rt.keySet[k.Value] = true
-			allSecrets = append(allSecrets, k.Value)
+			rt.keyFP[k.Value] = key.FP
+			// A redacted body names a key as status does.
+			allSecrets = append(allSecrets, secret.Known{Value: k.Value, Name: key.FP})
 		}
 		pr.pool = keypool.NewPool(p.Name, members, keypool.ParseStrategy(p.Strategy), keypool.Limits{RPM: p.Limits.RPM, RPD: p.Limits.RPD, TPM: p.Limits.TPM})
 		rt.pools[p.Name] = pr
@@ -134,14 +140,16 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 			rec := *tr
 			rec.secret = []byte(s)
 			rt.tokens[sha256.Sum256([]byte(s))] = &rec
-			allSecrets = append(allSecrets, s)
+			allSecrets = append(allSecrets, secret.Known{Value: s})
 		}
 	}
-	if cfg.Status.Token != "" {
-		allSecrets = append(allSecrets, cfg.Status.Token)
+	for _, s := range []string{cfg.Status.Token, cfg.Metrics.Token} {
+		if s != "" {
+			allSecrets = append(allSecrets, secret.Known{Value: s})
+		}
 	}
 	rt.models = newModelRules(cfg)
-	rt.redactor = secret.NewRedactor(allSecrets)
+	rt.redactor = secret.NewRedactorWith(allSecrets)
 	for _, p := range rt.poolList {
 		p.redactor = rt.redactor
 	}
@@ -184,12 +192,12 @@ func (rt *Runtime) summary(prev *Runtime) string {
 	var added, removed []string
 	for k := range rt.keySet {
 		if !prev.keySet[k] {
-			added = append(added, secret.Fingerprint(k))
+			added = append(added, rt.keyFP[k])
 		}
 	}
 	for k := range prev.keySet {
 		if !rt.keySet[k] {
-			removed = append(removed, secret.Fingerprint(k))
+			removed = append(removed, prev.keyFP[k])
 		}
 	}
 	names := func(c *hcl.Config) map[string]bool {

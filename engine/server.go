@@ -136,7 +136,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		// Release the read and write buffers of connections that wait: an
 		// open stream or an idle keep-alive then costs ~10 KB less.
 		ReduceMemoryUsage:     true,
-		Logger:                fasthttpLogger{s.log},
+		Logger:                fasthttpLogger{log: s.log, rt: &s.rt},
 		ErrorHandler:          serverError,
 		SecureErrorLogMessage: true, // never log client tokens from headers
 		// The body limit is read per request from the live generation,
@@ -377,13 +377,6 @@ func (l *reloadLog) snapshot() reloadCounts {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.counts
-}
-
-// fasthttpLogger routes fasthttp's own messages to slog.
-type fasthttpLogger struct{ log *slog.Logger }
-
-func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
 }
 
 // shortHash is the first 12 characters of a config hash, for logs.

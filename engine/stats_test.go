@@ -115,7 +115,7 @@ func TestStatsAndKeyStatePersistAcrossRestart(t *testing.T) {
 	attempts := 0
 	for _, r := range recs {
 		attempts = max(attempts, r.Attempts)
-		if r.KeyFP != secret.Fingerprint(keyB) {
+		if r.KeyFP != secret.KeyFingerprint(keyB) {
 			t.Fatalf("recorded key %q, want the fingerprint of the healthy key", r.KeyFP)
 		}
 	}

@@ -3,7 +3,8 @@
 # IP per key. Proxy passwords come from the environment; `balance config`
 # masks them.
 #
-#   export GEMINI_KEYS=...  PROXY_PASSWORD=...  BALANCE_TOKEN=...
+#   export GEMINI_KEYS=...  PROXY_PASSWORD=...  BALANCE_TOKEN=...  PAID_KEY=...   # PAID_KEY optional
+#   bin/balance -config examples/egress-proxies.hcl
 
 proxy "datacenter" {
   urls = [

@@ -4,8 +4,12 @@
 # column or a file with comments works. Saving the keys file while
 # balance runs reloads it: new keys start serving, removed keys stop.
 #
-#   export EXTRA_KEYS="AIza...,AIza..."  BALANCE_TOKEN=...
-#   # and: one key per line in examples/keys.example.txt (or your own file)
+#   export EXTRA_KEYS="AIza...,AIza..."  BIG_KEY="AIza..."   # both optional
+#   bin/balance -config examples/keys-from-files.hcl
+#
+# The keys file is examples/keys.example.txt (put your own keys there, or
+# point keys_file at your file); the client token is read from
+# examples/token.example.txt.
 
 upstream "google" {
   base_url = "https://generativelanguage.googleapis.com"

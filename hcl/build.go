@@ -221,6 +221,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 	l.buildStore(raw.Store, loc.top("store", 0), cfg)
 	l.buildStatus(raw.Status, loc.top("status", 0), &cfg.Status)
 	l.buildMetrics(raw.Metrics, loc.top("metrics", 0), &cfg.Metrics)
+	l.checkEndpoints(cfg, loc, secrets, seenToken)
 	l.buildOpenAI(raw.OpenAI, loc.top("openai", 0), &cfg.OpenAI)
 	return cfg
 }
@@ -612,6 +613,59 @@ func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
 		if f.MaxBytes != nil {
 			o.ImageFetch.MaxBytes = int(l.size(f.MaxBytes, fb, "max_bytes"))
 		}
+	}
+}
+
+// checkEndpoints keeps status and metrics apart from the clients and from
+// each other: neither token may be a client token's secret (a client could
+// read them, and a leaked operator token would pass as that client), and
+// neither path may be or lie under the other (the router answers the
+// metrics path first and status for everything under its own path).
+func (l *loader) checkEndpoints(cfg *Config, loc locator, secrets map[string]string, tokens labels) {
+	sb, mb := loc.top("status", 0), loc.top("metrics", 0)
+	for _, op := range []struct {
+		name, token string
+		b           *hclsyntax.Block
+	}{{"status", cfg.Status.Token, sb}, {"metrics", cfg.Metrics.Token, mb}} {
+		client, shared := secrets[op.token]
+		if op.token == "" || !shared {
+			continue
+		}
+		l.errorf(attrRange(op.b, "token"), "Operator token is a client token",
+			"The %s token is also a secret of token %q (declared at %s): that client could read %s, and a leaked %s token would pass as the client. Give %s a secret of its own.",
+			op.name, client, at(tokens[client]), op.name, op.name, op.name)
+	}
+
+	sp, mp := cfg.Status.Path, cfg.Metrics.Path
+	if sp == "" || !cfg.Metrics.Enabled || mp == "" || sb == nil || mb == nil {
+		return
+	}
+	// Point at the path that was written; with both written, at metrics.
+	subject, other := attrRange(mb, "path"), attrRange(sb, "path")
+	if _, set := mb.Body.Attributes["path"]; !set {
+		if _, set := sb.Body.Attributes["path"]; set {
+			subject, other = other, subject
+		}
+	}
+	free := func(want, alt, taken string) string {
+		if want == taken || strings.HasPrefix(want, taken+"/") || strings.HasPrefix(taken, want+"/") {
+			return alt
+		}
+		return want
+	}
+	switch {
+	case sp == mp:
+		l.errorf(subject, "Metrics path shadows the status path",
+			"status and metrics both use %q (the other is set at %s); the metrics endpoint would answer instead of status. Give metrics its own path such as %q.",
+			mp, at(other), free("/metrics", "/prometheus", sp))
+	case strings.HasPrefix(mp, sp+"/"):
+		l.errorf(subject, "Metrics path shadows the status path",
+			"The metrics path %q lies under the status path %q (the other is set at %s), where status serves its page and API (%s/ui, %s/api/…). Move metrics outside it, e.g. %q.",
+			mp, sp, at(other), sp, sp, free("/metrics", "/prometheus", sp))
+	case strings.HasPrefix(sp, mp+"/"):
+		l.errorf(subject, "Status path lies under the metrics path",
+			"The status path %q lies under the metrics path %q (the other is set at %s); keep them apart, e.g. status at %q.",
+			sp, mp, at(other), free("/status", "/balance-status", mp))
 	}
 }
 

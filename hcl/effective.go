@@ -210,11 +210,13 @@ func (c *Config) Effective() *Effective {
 		e.Proxies = append(e.Proxies, effProxy{Name: g.Name, URLs: maskURLs(g.URLs)})
 	}
 	keys := 0
+	// Keys are named as the running proxy names them in status and stats.
+	keyNames := secret.NewKeyNames()
 	for _, p := range c.Pools {
 		ep := effPool{Name: p.Name, Upstream: p.Upstream, Keys: []effKey{}, Strategy: p.Strategy, MaxRetries: p.MaxRetries,
 			Proxies: maskURLs(p.Proxies), RetryOn: p.RetryOn, Blame: p.Blame, Hooks: p.Hooks, Limits: KeyLimitsJSON(p.Limits)}
 		for _, k := range p.Keys {
-			ep.Keys = append(ep.Keys, effKey{Fingerprint: secret.Fingerprint(k.Value), Weight: k.Weight})
+			ep.Keys = append(ep.Keys, effKey{Fingerprint: keyNames.Name(k.Value), Weight: k.Weight})
 		}
 		keys += len(p.Keys)
 		ep.Cooldown.Base, ep.Cooldown.Max, ep.Cooldown.Daily = dur(p.Cooldown.Base), dur(p.Cooldown.Max), dur(p.Cooldown.Daily)

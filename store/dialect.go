@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -87,11 +90,59 @@ func sqliteDSN(path string, extra ...string) string {
 	return base + "?" + vals.Encode()
 }
 
+// sqliteFile returns the file a SQLite DSN names ("data/balance.db",
+// "file:data/balance.db?_busy_timeout=1"), or "" for an in-memory
+// database.
+func sqliteFile(dsn string) string {
+	path, query, _ := strings.Cut(dsn, "?")
+	path = strings.TrimPrefix(path, "file:")
+	if path == "" || path == ":memory:" || strings.Contains(query, "mode=memory") {
+		return ""
+	}
+	return path
+}
+
+// createSQLiteFile creates the database file, mode 0600, and its missing
+// parent directories, mode 0700, before SQLite opens it: SQLite would
+// create the file 0644 (less the umask), refuses to create directories,
+// and gives the -wal and -shm files the database file's mode. An existing
+// file is left as it is (Open warns when others may read it).
+func createSQLiteFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create the database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	return f.Close()
+}
+
+// sqliteOpenToOthers reports the database files (the database, -wal,
+// -shm) that users other than the owner may read or write.
+func sqliteOpenToOthers(path string) []string {
+	var loose []string
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			loose = append(loose, fmt.Sprintf("%s (%#o)", p, fi.Mode().Perm()))
+		}
+	}
+	return loose
+}
+
 func (sqliteDialect) open(ctx context.Context, dsn string) (*sqlx.DB, *sqlx.DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, nil, errors.New("store: sqlite: empty database path")
 	}
 	path, _, _ := strings.Cut(dsn, "?")
+	if file := sqliteFile(dsn); file != "" {
+		if err := createSQLiteFile(file); err != nil {
+			return nil, nil, fmt.Errorf("store: sqlite %q: %w", path, err)
+		}
+	}
 	w, err := sqlx.Open("sqlite3", sqliteDSN(dsn))
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: sqlite %q: %w", path, err)

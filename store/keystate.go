@@ -27,8 +27,8 @@ const keyStateRetention = 24 * time.Hour
 // model). It outlives the process and, with MySQL, is shared by every
 // instance using the same database.
 type KeyState struct {
-	KeyHash     string `db:"key_hash"`    // sha256 hex of the key, never the key
-	Fingerprint string `db:"fingerprint"` // secret.Fingerprint of the key, for display
+	KeyHash     string `db:"key_hash"`    // sha256 hex of the key, never the key; the identity peers share
+	Fingerprint string `db:"fingerprint"` // secret.KeyFingerprint of the key, for display only
 	Pool        string `db:"pool"`
 	Model       string `db:"model"`  // "" for the whole key
 	State       string `db:"state"`  // StateCooling, StateQuarantined or StateHealthy

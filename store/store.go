@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,7 @@ type Request struct {
 	ModelAsked       string
 	ModelSent        string
 	Pool             string
-	KeyFP            string // secret.Fingerprint of the key, never the key
+	KeyFP            string // secret.KeyFingerprint of the key, never the key
 	Status           int
 	ErrorClass       string // "" for success
 	Attempts         int
@@ -166,6 +167,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if d.prepareInserts() {
 		s.lite = newSQLiteConn()
+	}
+	if file := sqliteFile(cfg.DSN); d.name() == "sqlite" && file != "" {
+		if loose := sqliteOpenToOthers(file); len(loose) > 0 {
+			s.log.Warn("database files are open to other users (balance creates them 0600); chmod 600 them", "files", strings.Join(loose, ", "))
+		}
 	}
 	if err := migrate(ctx, s.wdb, d); err != nil {
 		s.closeDBs()

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -359,6 +361,12 @@ func TestRetentionPrunes(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// A missing directory is created, so make one that cannot be: its
+	// parent is a file (this holds for root too).
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -366,7 +374,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"unknown driver", Config{Driver: "postgres", DSN: "x"}, "unknown driver"},
 		{"empty sqlite path", Config{Driver: "sqlite"}, "empty database path"},
-		{"sqlite dir missing", Config{DSN: "/nonexistent/dir/stats.db"}, "/nonexistent/dir/stats.db"},
+		{"sqlite dir cannot be created", Config{DSN: filepath.Join(notDir, "dir", "stats.db")}, "create the database directory"},
 		{"mysql bad dsn", Config{Driver: "mysql", DSN: "not a dsn"}, "bad DSN"},
 		{"mysql no db", Config{Driver: "mysql", DSN: "root@tcp(127.0.0.1:3306)/"}, "names no database"},
 		{"mysql unreachable", Config{Driver: "mysql", DSN: "root@tcp(127.0.0.1:1)/x?timeout=1s"}, "cannot connect"},

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/balanceproxy/balance/internal/secret"
 )
 
 // State is a key's health as shown in status.
@@ -34,7 +32,9 @@ const (
 // use. The fast path (a healthy key with no limits) takes no lock.
 type Key struct {
 	value string
-	// FP is the fingerprint shown wherever a key is named.
+	// FP is the fingerprint shown wherever a key is named (status, stats
+	// rows, logs, redacted bodies): secret.KeyFingerprint, unique among
+	// the keys of its Registry.
 	FP string
 	// Hash is the sha256 of the key, used to share state through a store
 	// without ever writing the key.
@@ -73,9 +73,10 @@ type limitWindow struct {
 	dayReqs      int
 }
 
-func newKey(value string) *Key {
+// newKey makes a key record named fp (a Registry hands out unique names).
+func newKey(value, fp string) *Key {
 	sum := sha256.Sum256([]byte(value))
-	return &Key{value: value, FP: secret.Fingerprint(value), Hash: hex.EncodeToString(sum[:])}
+	return &Key{value: value, FP: fp, Hash: hex.EncodeToString(sum[:])}
 }
 
 // Value returns the secret key, for the one place that sends it upstream.

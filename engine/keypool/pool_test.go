@@ -1,8 +1,11 @@
 package keypool
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 func newTestPool(t *testing.T, reg *Registry, strategy Strategy, lim Limits, weights ...int) *Pool {
@@ -72,7 +75,7 @@ func TestPickReportsEarliestFreeTime(t *testing.T) {
 }
 
 func TestEscalatingCooldown(t *testing.T) {
-	k := newKey("escalate-test-key-0000")
+	k := newKey("escalate-test-key-0000", "…00")
 	pol := CooldownPolicy{Base: 10 * time.Second, Max: 35 * time.Second, Multiplier: 2}
 	now := time.Now()
 	tests := []struct {
@@ -94,7 +97,7 @@ func TestEscalatingCooldown(t *testing.T) {
 }
 
 func TestRetryInfoHonoured(t *testing.T) {
-	k := newKey("retryinfo-test-key-000")
+	k := newKey("retryinfo-test-key-000", "…00")
 	now := time.Now()
 	until := k.RateLimited("m", 7*time.Second, false, CooldownPolicy{Base: time.Minute, Multiplier: 2}, now, "429")
 	if got := until.Sub(now); got != 7*time.Second {
@@ -206,6 +209,32 @@ func TestRegistryKeepsStateAcrossPools(t *testing.T) {
 	}
 	if reg.Get("shared-test-key-00000").Status(time.Now()).State != Healthy {
 		t.Fatal("a key removed and re-added starts healthy")
+	}
+}
+
+// TestRegistryNamesKeysUniquely: keys that share their first and last four
+// characters (the old fingerprint) get distinct names, the same name on
+// every lookup, and the name secret.KeyFingerprint gives.
+func TestRegistryNamesKeysUniquely(t *testing.T) {
+	keys := []string{
+		"AIzaSyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAx7Q2",
+		"AIzaSyBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBx7Q2",
+		"AIzaSyCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCx7Q2",
+	}
+	reg := NewRegistry()
+	seen := map[string]string{}
+	for _, v := range keys {
+		k := reg.Get(v)
+		if other, dup := seen[k.FP]; dup {
+			t.Fatalf("%q and %q share the name %q", v, other, k.FP)
+		}
+		seen[k.FP] = v
+		if k.FP != secret.KeyFingerprint(v) || reg.Get(v).FP != k.FP || k.Status(time.Now()).Fingerprint != k.FP {
+			t.Errorf("key %q named %q, want %q everywhere", v, k.FP, secret.KeyFingerprint(v))
+		}
+		if strings.Contains(k.FP, v[4:len(v)-4]) {
+			t.Errorf("name %q shows the key's middle", k.FP)
+		}
 	}
 }
 

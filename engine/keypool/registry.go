@@ -4,18 +4,23 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 // Registry owns the health of every key the process knows, across config
-// reloads. It is keyed by the key value itself.
+// reloads. It is keyed by the key value itself, and names every key it
+// holds uniquely (secret.KeyNames), so two keys never share a status row
+// or a stats row.
 type Registry struct {
-	mu   sync.Mutex
-	keys map[string]*Key
+	mu    sync.Mutex
+	keys  map[string]*Key
+	names *secret.KeyNames
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{keys: map[string]*Key{}}
+	return &Registry{keys: map[string]*Key{}, names: secret.NewKeyNames()}
 }
 
 // Get returns the health record of a key, creating a healthy one for a key
@@ -25,7 +30,7 @@ func (r *Registry) Get(value string) *Key {
 	defer r.mu.Unlock()
 	k, ok := r.keys[value]
 	if !ok {
-		k = newKey(value)
+		k = newKey(value, r.names.Name(value))
 		r.keys[value] = k
 	}
 	return k
@@ -41,6 +46,7 @@ func (r *Registry) Retain(keep map[string]bool) (dropped []string) {
 		if !keep[v] {
 			dropped = append(dropped, k.FP)
 			delete(r.keys, v)
+			r.names.Forget(v)
 		}
 	}
 	sort.Strings(dropped)

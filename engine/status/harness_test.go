@@ -27,8 +27,8 @@ const (
 )
 
 var (
-	fpA        = secret.Fingerprint(keyA)
-	fpB        = secret.Fingerprint(keyB)
+	fpA        = secret.KeyFingerprint(keyA)
+	fpB        = secret.KeyFingerprint(keyB)
 	statusAuth = map[string]string{"Authorization": "Bearer " + statusToken}
 )
 
@@ -119,7 +119,7 @@ func (h *harness) record(recs ...store.Request) {
 // served is a request for model on key that the proxy answered with status.
 func served(id, model, key string, status int) store.Request {
 	r := store.Request{Time: time.Now(), RequestID: id, Token: "tester", Route: "generateContent", Protocol: "gemini",
-		ModelAsked: model, ModelSent: model, Pool: "main", KeyFP: secret.Fingerprint(key), Status: status, Attempts: 1,
+		ModelAsked: model, ModelSent: model, Pool: "main", KeyFP: secret.KeyFingerprint(key), Status: status, Attempts: 1,
 		Latency: 25 * time.Millisecond, TTFB: 10 * time.Millisecond, PromptTokens: 12, CompletionTokens: 30}
 	if status >= 400 {
 		r.ErrorClass, r.ErrorBody, r.CompletionTokens = "client_error", `{"error":{"code":400,"message":"bad request"}}`, 0

@@ -47,10 +47,13 @@ const (
 	// HugeAnswer answers a unary request with a valid 200 answer whose text
 	// is Fault.Bytes long (default 1 MiB): a runaway upstream body.
 	HugeAnswer
+	// KeyInHeader answers normally but quotes the request's key in a
+	// response header (X-Debug-Key), so redaction of headers gets exercised.
+	KeyInHeader
 )
 
 var faultNames = [...]string{"none", "rate-limit", "invalid-key", "permission-denied", "unavailable",
-	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer"}
+	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {

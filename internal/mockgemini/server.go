@@ -438,6 +438,9 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault
 		s.writeError(ctx, errInternal(), r.openai)
 	case BadRequest:
 		s.writeError(ctx, errBadRequest(msgBadRequest), r.openai)
+	case KeyInHeader:
+		ctx.Response.Header.Set("X-Debug-Key", "served by "+string(r.key))
+		return none, true
 	case HugeAnswer:
 		if stream {
 			return none, true
