@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -100,9 +101,10 @@ type instance struct {
 	inPtr  uint32
 	inCap  uint32
 	buf    []byte
-	output capWriter // guest stdout/stderr
-	ctx    *callCtx  // reusable per-call timeout context
-	spent  bool      // ctx fired: discard after this call
+	output capWriter      // guest stdout/stderr
+	ctx    *callCtx       // reusable per-call timeout context
+	memory instanceMemory // the guest's linear memory, outside the Go heap
+	spent  bool           // ctx fired: discard after this call
 
 	logLines   int // host log calls in the current call
 	logDropped int
@@ -281,6 +283,10 @@ func sameTypes(a, b []api.ValueType) bool {
 
 // checkABI runs on the pre-warmed instance: version and feature bits.
 func (h *Hook) checkABI(ctx context.Context, inst *instance) error {
+	if !h.rt.enterGuest() {
+		return ErrClosed
+	}
+	defer h.rt.leaveGuest()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), instantiateTimeout)
 	defer cancel()
 	v, err := inst.mod.ExportedFunction(exportABIVersion).Call(cctx)
@@ -314,6 +320,10 @@ func (h *Hook) checkABI(ctx context.Context, inst *instance) error {
 // c-shared guest's runtime start, about 5 ms; hence the pool).
 func (h *Hook) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{hook: h, ctx: newCallCtx()}
+	if !h.rt.enterGuest() {
+		return nil, ErrClosed
+	}
+	defer h.rt.leaveGuest()
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: many instances of one module
 		WithStartFunctions(exportInitialize).
@@ -324,8 +334,13 @@ func (h *Hook) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(randReader)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), instantiateTimeout)
 	defer cancel()
+	if mapSupported {
+		cctx = experimental.WithMemoryAllocator(cctx, &inst.memory)
+	}
 	mod, err := h.mod.rt.r.InstantiateModule(cctx, h.mod.compiled, cfg)
 	if err != nil {
+		inst.ctx.timer.Stop()
+		inst.memory.free()
 		msg := fmt.Sprintf("instantiate: %v", err)
 		if tail := inst.output.tail(); tail != "" {
 			msg += ": guest output: " + tail
@@ -352,6 +367,9 @@ func (h *Hook) discard(inst *instance) {
 	h.rt.instances.Delete(inst.mod)
 	inst.ctx.timer.Stop()
 	_ = inst.mod.Close(context.Background())
+	// wazero frees the memory on Close, except when a timeout closed the
+	// module first: then Close is a no-op, and only this frees it.
+	inst.memory.free()
 	h.rt.live.Add(-1)
 	h.live.Add(-1)
 }
@@ -476,7 +494,12 @@ func (h *Hook) Call(ctx context.Context, phase Phase, in *Envelope) (Result, err
 	if err != nil {
 		return Result{}, h.failed(phase, kind, err)
 	}
+	if !h.rt.enterGuest() {
+		h.release(inst, true)
+		return Result{}, h.failed(phase, KindClosed, ErrClosed)
+	}
 	res, kind, err := h.invoke(ctx, inst, pi, phase, in)
+	h.rt.leaveGuest()
 	// too_large is refused before the guest runs: its instance is fine.
 	h.release(inst, err != nil && kind != KindTooLarge)
 	if err != nil {
@@ -507,6 +530,9 @@ func (h *Hook) acquire(ctx context.Context) (*instance, ErrorKind, error) {
 	inst, err := h.newInstance(ctx)
 	if err != nil {
 		<-h.sem
+		if errors.Is(err, ErrClosed) {
+			return nil, KindClosed, err
+		}
 		return nil, KindInstantiate, err
 	}
 	return inst, "", nil

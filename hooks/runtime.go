@@ -41,6 +41,13 @@ type Runtime struct {
 	runtimes map[uint32]*engineRuntime // by memory limit in pages
 	modules  map[moduleKey]*compiledModule
 
+	// guestMu is held for reading while guest code runs or guest memory
+	// is read or written (instantiate, calls); Close takes it for writing
+	// before closing the wazero runtimes, which frees every instance's
+	// memory, and sets stopped so that no guest runs again.
+	guestMu sync.RWMutex
+	stopped bool
+
 	live      atomic.Int64 // instantiated guest modules, all hooks
 	compiles  atomic.Int64 // CompileModule calls (cache hits included)
 	instances sync.Map     // api.Module -> *instance, for host imports
@@ -106,8 +113,12 @@ func (r *Runtime) CompiledModules() int {
 }
 
 // Close releases every wazero runtime and the compilation cache. Hooks
-// still open stop working; close them first.
+// still open stop working (calls fail as closed); close them first. Close
+// waits for guest code already running, which its timeout bounds.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.guestMu.Lock()
+	r.stopped = true
+	r.guestMu.Unlock()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -129,6 +140,20 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// enterGuest starts a section that runs guest code or touches guest
+// memory; it returns false once the runtime is closed. End it with
+// leaveGuest. Sections must not nest.
+func (r *Runtime) enterGuest() bool {
+	r.guestMu.RLock()
+	if r.stopped {
+		r.guestMu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (r *Runtime) leaveGuest() { r.guestMu.RUnlock() }
 
 // engineFor returns the wazero runtime for a memory limit, creating it on
 // first use. Caller holds r.mu.

@@ -73,9 +73,15 @@ func handle(in *guest.Envelope) (*guest.Result, error) {
 			calls++
 		}
 	case "hog":
+		// Allocate until out of memory, writing to every page as a real
+		// workload would (untouched pages cost the host nothing).
 		var keep [][]byte
 		for {
-			keep = append(keep, make([]byte, 1<<20))
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			keep = append(keep, b)
 			calls += len(keep)
 		}
 	}
