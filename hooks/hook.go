@@ -84,7 +84,8 @@ type Hook struct {
 	recycled atomic.Uint64
 	live     atomic.Int64
 	errs     [len(allKinds)]atomic.Uint64
-	lastLog  atomic.Int64 // unix nanos of the last failure logged
+	failLog  logThrottle // "hook call failed" lines
+	outLog   logThrottle // guest output of calls that succeeded
 
 	errMu     sync.Mutex
 	lastErr   string
@@ -500,10 +501,17 @@ func (h *Hook) Call(ctx context.Context, phase Phase, in *Envelope) (Result, err
 	}
 	res, kind, err := h.invoke(ctx, inst, pi, phase, in)
 	h.rt.leaveGuest()
+	var output string
+	if err != nil {
+		// What the guest printed explains a panic or an OOM; it goes
+		// into the failure's log line.
+		output = inst.output.tail()
+		inst.output.reset()
+	}
 	// too_large is refused before the guest runs: its instance is fine.
 	h.release(inst, err != nil && kind != KindTooLarge)
 	if err != nil {
-		return Result{}, h.failed(phase, kind, err)
+		return Result{}, h.failedWithOutput(phase, kind, err, output)
 	}
 	if res.Changed() {
 		h.changed.Add(1)
@@ -544,7 +552,12 @@ func (h *Hook) acquire(ctx context.Context) (*instance, ErrorKind, error) {
 func (h *Hook) release(inst *instance, failed bool) {
 	inst.logLines, inst.logDropped = 0, 0
 	if inst.output.n > 0 {
-		h.rt.logger.Warn("hook guest output", "hook", h.name, "output", inst.output.tail())
+		// A guest that prints on every call (debugging left in) gets a
+		// line per interval, not per request.
+		if ok, suppressed := h.outLog.allow(time.Now(), h.rt.logEvery); ok {
+			h.rt.logger.Info("hook guest output", "hook", h.name, "output", inst.output.tail(),
+				"suppressed", suppressed)
+		}
 		inst.output.reset()
 	}
 	switch {
@@ -654,18 +667,31 @@ func (h *Hook) classify(ctx context.Context, inst *instance, err error) ErrorKin
 
 // failed records a failure and builds the CallError.
 func (h *Hook) failed(phase Phase, kind ErrorKind, err error) error {
+	return h.failedWithOutput(phase, kind, err, "")
+}
+
+// failedWithOutput is failed for a call that ran guest code: output is
+// what the guest wrote to stdout/stderr during the call (capped).
+func (h *Hook) failedWithOutput(phase Phase, kind ErrorKind, err error, output string) error {
 	h.errs[kind.ordinal()].Add(1)
-	ce := &CallError{Hook: h.name, Module: h.path, Phase: phase, Kind: kind, Err: err}
+	ce := &CallError{Hook: h.name, Module: h.path, Phase: phase, Kind: kind, Err: err, Output: output}
 	msg := ce.Error()
 	now := time.Now()
 	h.errMu.Lock()
 	h.lastErr, h.lastErrAt = msg, now
 	h.errMu.Unlock()
-	// At most one log line per hook per second: a broken hook on a busy
-	// route must not flood the log; Stats has the counts.
-	if last := h.lastLog.Load(); now.UnixNano()-last > int64(time.Second) && h.lastLog.CompareAndSwap(last, now.UnixNano()) {
-		h.rt.logger.Warn("hook call failed", "hook", h.name, "module", h.path,
-			"phase", string(phase), "kind", string(kind), "fail", string(h.spec.Fail), "err", err)
+	// One line per hook per interval: a broken hook on a busy route must
+	// not flood the log; Stats has the counts.
+	if ok, suppressed := h.failLog.allow(now, h.rt.logEvery); ok {
+		args := []any{"hook", h.name, "module", h.path, "phase", string(phase), "kind", string(kind),
+			"fail", string(h.spec.Fail), "err", err}
+		if output != "" {
+			args = append(args, "guest_output", output)
+		}
+		if suppressed > 0 {
+			args = append(args, "suppressed", suppressed)
+		}
+		h.rt.logger.Warn("hook call failed", args...)
 	}
 	return ce
 }

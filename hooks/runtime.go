@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -27,14 +28,18 @@ type RuntimeOptions struct {
 	CacheDir string
 	// Logger receives guest log lines and hook failures. Nil discards.
 	Logger *slog.Logger
+	// LogInterval is how often one hook may log a failure, and the
+	// output its guest printed (default DefaultLogInterval).
+	LogInterval time.Duration
 }
 
 // Runtime is the per-process hook host: one shared compilation cache and
 // one wazero runtime per distinct memory limit (wazero sets the memory cap
 // and the timeout behaviour per runtime, not per module).
 type Runtime struct {
-	cache  wazero.CompilationCache
-	logger *slog.Logger
+	cache    wazero.CompilationCache
+	logger   *slog.Logger
+	logEvery time.Duration
 
 	mu       sync.Mutex
 	closed   bool
@@ -93,9 +98,14 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
+	logEvery := opts.LogInterval
+	if logEvery <= 0 {
+		logEvery = DefaultLogInterval
+	}
 	return &Runtime{
 		cache:    cache,
 		logger:   logger,
+		logEvery: logEvery,
 		runtimes: map[uint32]*engineRuntime{},
 		modules:  map[moduleKey]*compiledModule{},
 	}, nil

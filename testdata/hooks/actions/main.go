@@ -7,6 +7,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,9 @@ func handle(in *guest.Envelope) (*guest.Result, error) {
 			guest.Log(guest.LevelInfo, "hello from guest "+strconv.Itoa(i))
 		}
 		return nil, nil
+	case "print":
+		os.Stdout.WriteString("debug: handled " + string(in.Phase()) + "\n")
+		return guest.Continue(), nil
 	case "error":
 		return nil, errors.New("handler says no")
 	case "badjson":
