@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
 	hclv2 "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -34,9 +35,6 @@ const (
 	DefaultProbeInterval     = 30 * time.Second
 	DefaultProbeMax          = 30 * time.Minute
 	DefaultProbeModel        = "gemini-2.5-flash"
-	DefaultHookTimeout       = 100 * time.Millisecond
-	DefaultHookInstances     = 4
-	DefaultHookMemory        = 64 << 20
 	// DefaultKeysPattern is the shape of a Google API key, used to pull
 	// keys out of arbitrary text in keys_file.
 	DefaultKeysPattern = `AIza[0-9A-Za-z_\-]{35}`
@@ -428,7 +426,8 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 	h := &Hook{
 		Name: rh.Name, Module: l.files.abs(rh.Module), Phases: rh.Phases, Routes: rh.Routes, Models: rh.Models, Tokens: rh.Tokens,
-		MaxInstances: DefaultHookInstances, MemoryBytes: DefaultHookMemory, Fail: "closed",
+		// The hook defaults are the hooks package's: one source of truth.
+		MaxInstances: hooks.DefaultMaxInstances, MemoryBytes: hooks.DefaultMemoryLimit, Fail: string(hooks.FailClosed),
 	}
 	// The module is read here so a missing or wrong file is a config
 	// error with a line number, its bytes count in the config hash (a
@@ -444,7 +443,7 @@ func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 	for i, ph := range h.Phases {
 		l.oneOfAt(ph, hookPhases, elemRange(b, "phases", i), "phases")
 	}
-	h.Timeout = l.duration(rh.Timeout, DefaultHookTimeout, b, "timeout")
+	h.Timeout = l.duration(rh.Timeout, hooks.DefaultTimeout, b, "timeout")
 	if rh.MaxInstances != nil {
 		h.MaxInstances = *rh.MaxInstances
 		if h.MaxInstances < 1 || h.MaxInstances > 1024 {

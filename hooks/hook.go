@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +18,20 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// Defaults for unset Spec fields.
+// Defaults for unset Spec fields. They are also the defaults of the hook
+// block in balance.hcl (package hcl uses these constants).
 const (
-	DefaultTimeout     = 100 * time.Millisecond
-	DefaultMemoryLimit = 32 << 20 // 512 pages; a Go guest needs ≥ 4 MiB to start
+	DefaultTimeout = 100 * time.Millisecond
+	// DefaultMaxInstances is a fixed number rather than GOMAXPROCS, so a
+	// hook's worst-case memory (MaxInstances × MemoryLimitBytes) does not
+	// depend on the machine.
+	DefaultMaxInstances = 4
+	// DefaultMemoryLimit is 1024 pages. A Go guest needs about 4 MiB to
+	// start; the rest is room for the input (at most half the limit:
+	// bodies up to about the server's default 32 MiB maximum) and the
+	// guest's work on it.
+	DefaultMemoryLimit = 64 << 20
+
 	pageSize           = 65536
 	instantiateTimeout = 10 * time.Second
 )
@@ -39,10 +48,10 @@ type Spec struct {
 	// still running at the timeout is stopped and its instance discarded.
 	Timeout time.Duration
 	// MaxInstances bounds the pool, i.e. concurrent calls of this hook
-	// (default GOMAXPROCS). Calls beyond it wait for a free instance.
+	// (default 4). Calls beyond it wait for a free instance.
 	MaxInstances int
 	// MemoryLimitBytes caps each instance's linear memory (default
-	// 32 MiB, rounded up to 64 KiB pages). Growing past it traps.
+	// 64 MiB, rounded up to 64 KiB pages). Growing past it traps.
 	MemoryLimitBytes uint64
 	// RecycleAboveBytes retires an instance after a call that left its
 	// memory above this size (default 3/4 of the limit): Go guests never
@@ -135,7 +144,7 @@ func normalize(spec Spec) (Spec, uint32, error) {
 		spec.Timeout = DefaultTimeout
 	}
 	if spec.MaxInstances <= 0 {
-		spec.MaxInstances = max(1, runtime.GOMAXPROCS(0))
+		spec.MaxInstances = DefaultMaxInstances
 	}
 	if spec.MemoryLimitBytes == 0 {
 		spec.MemoryLimitBytes = DefaultMemoryLimit
