@@ -424,6 +424,7 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 }
 
 func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
+	errsBefore := len(l.diags.Errs())
 	h := &Hook{
 		Name: rh.Name, Module: l.files.abs(rh.Module), Phases: rh.Phases, Routes: rh.Routes, Models: rh.Models, Tokens: rh.Tokens,
 		// The hook defaults are the hooks package's: one source of truth.
@@ -464,6 +465,11 @@ func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 	h.Config = l.jsonValue(rh.Config, b, "config")
 	if h.Config == nil {
 		h.Config = json.RawMessage("{}")
+	}
+	if l.opts.CheckHook != nil && len(l.diags.Errs()) == errsBefore {
+		if err := l.opts.CheckHook(h); err != nil {
+			l.errorf(attrRange(b, "module"), "Hook module refused", "%s.", strings.TrimSuffix(err.Error(), "."))
+		}
 	}
 	return h
 }
