@@ -444,6 +444,22 @@ func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 	for i, ph := range h.Phases {
 		l.oneOfAt(ph, hookPhases, elemRange(b, "phases", i), "phases")
 	}
+	for i, r := range h.Routes {
+		if err := hooks.ValidRoute(r); err != nil {
+			l.errorf(elemRange(b, "routes", i), "Invalid route pattern", "%s.", err)
+		}
+	}
+	for _, attr := range []string{"models", "tokens"} {
+		list := h.Models
+		if attr == "tokens" {
+			list = h.Tokens
+		}
+		for i, g := range list {
+			if _, err := path.Match(g, ""); err != nil {
+				l.errorf(elemRange(b, attr, i), "Invalid pattern", "%q is not a valid glob: %s.", g, err)
+			}
+		}
+	}
 	h.Timeout = l.duration(rh.Timeout, hooks.DefaultTimeout, b, "timeout")
 	if rh.MaxInstances != nil {
 		h.MaxInstances = *rh.MaxInstances
