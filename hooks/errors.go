@@ -62,6 +62,8 @@ type CallError struct {
 	// (the first 2 KiB), e.g. a Go panic's message and stack. It is not
 	// part of Error(): the hook package logs it, throttled, and it may
 	// quote request data, so it stays out of answers and stored errors.
+	// (An instance that fails to start is different: its error, kind
+	// instantiate, quotes the output, as Load's error does.)
 	Output string
 }
 
