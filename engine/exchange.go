@@ -80,6 +80,9 @@ type call struct {
 	// upstream call with SSE comments while it waits.
 	keepAlive time.Duration
 
+	// apiPath is the path without its mount prefix, what hook routes
+	// match; set only when the request has hooks.
+	apiPath string
 	// native is the parsed path of a native Gemini call.
 	native gemini.Call
 	// subPath is the path of a call on Google's OpenAI-compatible

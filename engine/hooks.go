@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,11 +56,7 @@ func (s *Server) loadHooks(cfg *hcl.Config, prev *hookSet) (set *hookSet, loaded
 	}
 	set = &hookSet{byName: map[string]*hooks.Hook{}, chains: map[chainKey]hooks.Chain{}}
 	for _, hc := range cfg.Hooks {
-		spec, err := hookSpec(hc)
-		if err != nil {
-			closeAll(loaded)
-			return nil, nil, err
-		}
+		spec := hc.Spec()
 		if prev != nil {
 			if old := prev.byName[hc.Name]; old != nil && old.SameAs(spec) {
 				set.byName[hc.Name] = old
@@ -120,26 +117,6 @@ func retiredHooks(prev, next *hookSet) []*hooks.Hook {
 	return out
 }
 
-func hookSpec(hc *hcl.Hook) (hooks.Spec, error) {
-	spec := hooks.Spec{
-		Name: hc.Name, Module: hc.Module, Timeout: hc.Timeout, MaxInstances: hc.MaxInstances,
-		MemoryLimitBytes: hc.MemoryBytes, Config: hc.Config,
-	}
-	for _, p := range hc.Phases {
-		ph, err := hooks.ParsePhase(p)
-		if err != nil {
-			return spec, fmt.Errorf("hook %q: %w", hc.Name, err)
-		}
-		spec.Phases = append(spec.Phases, ph)
-	}
-	fp, err := hooks.ParseFailPolicy(hc.Fail)
-	if err != nil {
-		return spec, fmt.Errorf("hook %q: %w", hc.Name, err)
-	}
-	spec.Fail = fp
-	return spec, nil
-}
-
 func closeAll(hs []*hooks.Hook) {
 	for _, h := range hs {
 		h.CloseAsync()
@@ -184,13 +161,13 @@ func (s *Server) requestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 		return nil
 	}
 	ex.chain = chain
+	ex.call.apiPath = apiPath(ctx.Path())
 	ex.retain(chain)
 	if !chainHandles(chain, hooks.PhaseRequest) {
 		return nil
 	}
 	body := ctx.Request.Body()
-	out, err := chain.Run(context.Background(), hooks.PhaseRequest, ex.envelope(string(ctx.Path()), ctx.Request.Header.VisitAll, body))
-	s.noteSkipped(out.Skipped)
+	out, err := chain.Run(context.Background(), hooks.PhaseRequest, ex.envelope(ex.call.apiPath, ctx.Request.Header.VisitAll, body))
 	if err != nil {
 		return s.hookFailure(err)
 	}
@@ -244,8 +221,7 @@ func (s *Server) responseHooks(ctx *fasthttp.RequestCtx, ex *exchange) *Failure 
 	if !chainHandles(ex.chain, hooks.PhaseResponse) || ctx.Response.StatusCode() >= 300 {
 		return nil
 	}
-	out, err := ex.chain.Run(context.Background(), hooks.PhaseResponse, ex.envelope(string(ctx.Path()), ctx.Response.Header.VisitAll, ctx.Response.Body()))
-	s.noteSkipped(out.Skipped)
+	out, err := ex.chain.Run(context.Background(), hooks.PhaseResponse, ex.envelope(ex.call.apiPath, ctx.Response.Header.VisitAll, ctx.Response.Body()))
 	if err != nil {
 		return s.hookFailure(err)
 	}
@@ -294,35 +270,16 @@ func hookAnswer(out hooks.Outcome) *Failure {
 	return f
 }
 
-// hookFailure answers for a hook that failed with fail = "closed".
+// hookFailure answers for a hook that failed with fail = "closed". The
+// hooks package logs the failure (throttled, with the guest's output).
 func (s *Server) hookFailure(err error) *Failure {
 	var ce *hooks.CallError
 	name := "?"
 	if errors.As(err, &ce) {
 		name = ce.Hook
 	}
-	s.hookErrors.note(name, err, s.log)
 	return &Failure{Status: fasthttp.StatusServiceUnavailable, Class: verdict.ServerError, Reason: "hook_failed",
 		Message: "Hook " + name + " failed and is configured fail = \"closed\"; the request was not sent."}
-}
-
-func (s *Server) noteSkipped(skipped []*hooks.CallError) {
-	for _, ce := range skipped {
-		s.hookErrors.note(ce.Hook, ce, s.log)
-	}
-}
-
-// hookErrorLog logs a hook's failures once per burst, not per request.
-type hookErrorLog struct {
-	last syncMapTime
-}
-
-func (l *hookErrorLog) note(name string, err error, log interface {
-	Warn(msg string, args ...any)
-}) {
-	if l.last.swapIfOlder(name, 10*time.Second) {
-		log.Warn("hook failed (further failures of this hook are logged at most every 10s; counts are in status)", "hook", name, "error", err)
-	}
 }
 
 // retain pins the chain's hooks that run after the request phase.
@@ -347,8 +304,7 @@ func (h chunkHooks) event(w *bufio.Writer, data []byte) error {
 	if len(data) == 0 || data[0] != '{' { // "[DONE]" and other non-JSON data
 		return h.next.event(w, data)
 	}
-	out, err := h.ex.chain.Run(context.Background(), hooks.PhaseChunk, h.ex.envelope("", nil, data))
-	h.s.noteSkipped(out.Skipped)
+	out, err := h.ex.chain.Run(context.Background(), hooks.PhaseChunk, h.ex.envelope(h.ex.call.apiPath, nil, data))
 	if err != nil {
 		return &streamEnd{failure: h.s.hookFailure(err)}
 	}
@@ -376,4 +332,17 @@ func (h chunkHooks) contentType(upstream []byte) []byte { return h.next.contentT
 // sameBytes reports whether a and b are the same slice (not just equal).
 func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// apiPath is a call's API path without the mount prefix it came in under
+// (/gemini, /hf): the route hook patterns match, the same whichever prefix
+// a client uses.
+func apiPath(p []byte) string {
+	switch {
+	case bytes.HasPrefix(p, prefixGemini):
+		p = p[len(prefixGemini)-1:]
+	case bytes.HasPrefix(p, prefixHF):
+		p = p[len("/hf"):]
+	}
+	return string(p)
 }

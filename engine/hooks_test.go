@@ -116,6 +116,34 @@ func TestHooksOnTheRequestPath(t *testing.T) {
 		}
 	})
 
+	t.Run("every front door runs request hooks, matched by the API path whatever the mount prefix", func(t *testing.T) {
+		h := newHarness(t, []string{keyA}, hookConfig(t, fmt.Sprintf(`hook "echo" {
+  module = %q
+  config = { mode = "echo" }
+  routes = ["/v1beta/models/*:generateContent", "/v1/embeddings", "/openai/v1"]
+}`, actions)))
+		bearer := map[string]string{"Authorization": "Bearer " + testToken}
+		for _, tc := range []struct{ path, body, route string }{
+			{generatePath, genBody, "/v1beta/models/gemini-2.5-flash:generateContent"},
+			{"/gemini" + generatePath, genBody, "/v1beta/models/gemini-2.5-flash:generateContent"},
+			{"/v1/embeddings", `{"model":"gemini-embedding-001","input":"hi"}`, "/v1/embeddings"},
+			{"/hf/v1/embeddings", `{"model":"gemini-embedding-001","input":"hi"}`, "/v1/embeddings"},
+			{"/openai/v1/chat/completions", `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`, "/openai/v1/chat/completions"},
+		} {
+			status, _, body := h.do("POST", tc.path, tc.body, bearer)
+			if status != 200 || !strings.Contains(string(body), `"route":"`+tc.route+`"`) {
+				t.Errorf("%s: %d %s", tc.path, status, body)
+			}
+		}
+		if h.mock.Total() != 0 {
+			t.Fatalf("%d upstream calls: the hook answered every call", h.mock.Total())
+		}
+		// A route the hook does not select goes upstream untouched.
+		if status, _, body := h.do("POST", "/v1/chat/completions", `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`, bearer); status != 200 || h.mock.Total() != 1 || strings.Contains(string(body), `"route"`) {
+			t.Fatalf("unselected route: %d %s", status, body)
+		}
+	})
+
 	t.Run("echo sees metadata but no credentials", func(t *testing.T) {
 		h := newHarness(t, []string{keyA}, hookConfig(t, fmt.Sprintf(`hook "echo" {
   module = %q

@@ -94,8 +94,11 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 		return f
 	}
 	req, f := a.translate(ctx, rt, ex)
-	if f != nil || req == nil {
+	if f != nil {
 		return f
+	}
+	if req == nil { // answered from what balance knows
+		return s.responseHooks(ctx, ex)
 	}
 	req.SetHost(ex.pool.target.Host)
 	ex.pool.setHeaders(req)

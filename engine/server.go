@@ -69,9 +69,8 @@ type Server struct {
 	// bodies counts request bodies in memory against max_body_memory.
 	bodies bodyMemory
 	// streams are the streams being relayed, for shutdown.
-	streams    openStreams
-	hookRT     *hooks.Runtime
-	hookErrors hookErrorLog
+	streams openStreams
+	hookRT  *hooks.Runtime
 	// notes are conditions worth an operator's attention, shown in status.
 	notes []string
 	// obs holds the Prometheus metrics (observe.go).

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
 	hclv2 "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -41,9 +42,6 @@ const (
 	DefaultProbeInterval   = 30 * time.Second
 	DefaultProbeMax        = 30 * time.Minute
 	DefaultProbeModel      = "gemini-2.5-flash"
-	DefaultHookTimeout     = 100 * time.Millisecond
-	DefaultHookInstances   = 4
-	DefaultHookMemory      = 64 << 20
 	// DefaultKeysPattern is the shape of a Google API key, used to pull
 	// keys out of arbitrary text in keys_file.
 	DefaultKeysPattern = `AIza[0-9A-Za-z_\-]{35}`
@@ -457,9 +455,11 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 }
 
 func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
+	errsBefore := len(l.diags.Errs())
 	h := &Hook{
 		Name: rh.Name, Module: l.files.abs(rh.Module), Phases: rh.Phases, Routes: rh.Routes, Models: rh.Models, Tokens: rh.Tokens,
-		MaxInstances: DefaultHookInstances, MemoryBytes: DefaultHookMemory, Fail: "closed",
+		// The hook defaults are the hooks package's: one source of truth.
+		MaxInstances: hooks.DefaultMaxInstances, MemoryBytes: hooks.DefaultMemoryLimit, Fail: string(hooks.FailClosed),
 	}
 	// The module is read here so a missing or wrong file is a config
 	// error with a line number, its bytes count in the config hash (a
@@ -475,7 +475,23 @@ func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 	for i, ph := range h.Phases {
 		l.oneOfAt(ph, hookPhases, elemRange(b, "phases", i), "phases")
 	}
-	h.Timeout = l.duration(rh.Timeout, DefaultHookTimeout, b, "timeout")
+	for i, r := range h.Routes {
+		if err := hooks.ValidRoute(r); err != nil {
+			l.errorf(elemRange(b, "routes", i), "Invalid route pattern", "%s.", err)
+		}
+	}
+	for _, attr := range []string{"models", "tokens"} {
+		list := h.Models
+		if attr == "tokens" {
+			list = h.Tokens
+		}
+		for i, g := range list {
+			if _, err := path.Match(g, ""); err != nil {
+				l.errorf(elemRange(b, attr, i), "Invalid pattern", "%q is not a valid glob: %s.", g, err)
+			}
+		}
+	}
+	h.Timeout = l.duration(rh.Timeout, hooks.DefaultTimeout, b, "timeout")
 	if rh.MaxInstances != nil {
 		h.MaxInstances = *rh.MaxInstances
 		if h.MaxInstances < 1 || h.MaxInstances > 1024 {
@@ -496,6 +512,11 @@ func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {
 	h.Config = l.jsonValue(rh.Config, b, "config")
 	if h.Config == nil {
 		h.Config = json.RawMessage("{}")
+	}
+	if l.opts.CheckHook != nil && len(l.diags.Errs()) == errsBefore {
+		if err := l.opts.CheckHook(h); err != nil {
+			l.errorf(attrRange(b, "module"), "Hook module refused", "%s.", strings.TrimSuffix(err.Error(), "."))
+		}
 	}
 	return h
 }

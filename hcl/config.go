@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
 )
 
@@ -206,6 +207,19 @@ type Hook struct {
 	MemoryBytes  uint64
 	Fail         string // open or closed
 	Config       json.RawMessage
+}
+
+// Spec is the hook as the hooks package loads it. The engine and
+// `balance validate` both build it here, so they load the same thing.
+func (h *Hook) Spec() hooks.Spec {
+	spec := hooks.Spec{
+		Name: h.Name, Module: h.Module, Timeout: h.Timeout, MaxInstances: h.MaxInstances,
+		MemoryLimitBytes: h.MemoryBytes, Fail: hooks.FailPolicy(h.Fail), Config: h.Config,
+	}
+	for _, p := range h.Phases {
+		spec.Phases = append(spec.Phases, hooks.Phase(p))
+	}
+	return spec
 }
 
 // Store is where stats and key state persist.

@@ -23,6 +23,13 @@ import (
 type Options struct {
 	// LookupEnv replaces os.LookupEnv for env(); tests use it.
 	LookupEnv func(string) (string, bool)
+	// CheckHook, when set, is called with every hook block that is valid
+	// on its own; an error becomes a diagnostic on the block's module
+	// attribute. Load itself only reads a module and checks its magic
+	// bytes; `balance validate` passes a CheckHook that loads the module
+	// (compile, exports, instantiate, ABI version) exactly as the proxy
+	// does, so a config it accepts has hooks the proxy accepts.
+	CheckHook func(*Hook) error
 }
 
 // Error carries every diagnostic of a rejected config. Error() gives one

@@ -110,6 +110,10 @@ type Token struct {
 // Envelope is the input of one hook call, as the engine knows it. The host
 // adds the ABI version, phase and the hook's config when encoding.
 type Envelope struct {
+	// Route is the API path of the call, in every phase: what Selector
+	// routes match and what guests see, e.g.
+	// "/v1beta/models/gemini-2.5-flash:generateContent" (without a
+	// "/gemini" mount prefix) or "/v1/chat/completions".
 	Route    string
 	Protocol string // "gemini" or "openai"
 	Token    Token

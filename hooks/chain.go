@@ -2,36 +2,118 @@ package hooks
 
 import (
 	"context"
+	"fmt"
+	"path"
 	"strings"
 )
 
 // Selector is a hook block's routes/models/tokens filters. An empty list
-// matches everything; patterns use '*' as "any run of characters"
-// ("gemini-2.5-*", "/v1beta/*", "public-*").
+// matches everything.
+//
+// Routes are route patterns (MatchRoute): "/v1" selects /v1/chat/completions
+// but not /v1beta/…. Models and tokens are path.Match globs, as everywhere
+// else in balance.hcl: "gemini-2.5-*", "public-?", "[ab]-team".
 type Selector struct {
 	Routes, Models, Tokens []string
 }
 
 // Matches reports whether a call on route for model by token is selected.
 func (s Selector) Matches(route, model, token string) bool {
-	return matchAny(s.Routes, route) && matchAny(s.Models, model) && matchAny(s.Tokens, token)
+	return matchAny(s.Routes, route, MatchRoute) && matchAny(s.Models, model, globMatch) &&
+		matchAny(s.Tokens, token, globMatch)
 }
 
-func matchAny(patterns []string, s string) bool {
+func matchAny(patterns []string, s string, match func(pattern, s string) bool) bool {
 	if len(patterns) == 0 {
 		return true
 	}
 	for _, p := range patterns {
-		if Glob(p, s) {
+		if match(p, s) {
 			return true
 		}
 	}
 	return false
 }
 
-// Glob matches s against pattern, where '*' matches any run of characters
-// (including none and including '/') and everything else is literal.
-func Glob(pattern, s string) bool {
+func globMatch(pattern, s string) bool {
+	ok, _ := path.Match(pattern, s)
+	return ok
+}
+
+// MatchRoute reports whether the request path p is selected by a route
+// pattern. Patterns and paths are compared segment by segment (between
+// '/'s), and a pattern selects a path and everything below it:
+//
+//   - "/v1" selects /v1 and /v1/chat/completions, not /v1beta/models/…;
+//     "/" selects every path; a trailing '/' changes nothing;
+//   - '*' matches any run of characters within one segment:
+//     "/v1beta/models/*:streamGenerateContent" selects streaming calls of
+//     every model, "/v1beta/models/gemini-2.5-*" every call of those models;
+//   - a segment "**" matches any number of segments, none included:
+//     "/**/models/*:embedContent".
+//
+// Everything else is literal. ValidRoute checks a pattern's syntax.
+func MatchRoute(pattern, p string) bool {
+	return matchSegments(segments(pattern), segments(p))
+}
+
+// ValidRoute reports why pattern is not a usable route pattern, or nil.
+func ValidRoute(pattern string) error {
+	if !strings.HasPrefix(pattern, "/") {
+		return fmt.Errorf("%q must start with '/': it is matched against the request path, e.g. \"/v1beta\"", pattern)
+	}
+	if strings.ContainsAny(pattern, "?#") {
+		return fmt.Errorf("%q contains '?' or '#': routes match the path only, not the query", pattern)
+	}
+	for _, seg := range segments(pattern) {
+		if seg == "" {
+			return fmt.Errorf("%q has an empty segment (\"//\")", pattern)
+		}
+		if seg != "**" && strings.Contains(seg, "**") {
+			return fmt.Errorf("%q: \"**\" must be a whole segment (\"/a/**/b\"); within a segment use '*'", pattern)
+		}
+	}
+	return nil
+}
+
+// segments splits a path after its leading '/' and without a trailing
+// one: "/v1/chat/" gives ["v1" "chat"], "/" and "" give none.
+func segments(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// matchSegments matches pattern segments against the leading segments of
+// a path; a pattern that runs out first selects everything below.
+func matchSegments(pat, segs []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			pat = pat[1:]
+			if len(pat) == 0 {
+				return true
+			}
+			for i := range len(segs) + 1 {
+				if matchSegments(pat, segs[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(segs) == 0 || !matchSegment(pat[0], segs[0]) {
+			return false
+		}
+		pat, segs = pat[1:], segs[1:]
+	}
+	return true
+}
+
+// matchSegment matches one segment, where '*' is any run of characters
+// and everything else is literal.
+func matchSegment(pattern, s string) bool {
 	star := strings.IndexByte(pattern, '*')
 	if star < 0 {
 		return pattern == s

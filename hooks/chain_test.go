@@ -6,29 +6,77 @@ import (
 	"testing"
 )
 
-func TestGlobAndSelector(t *testing.T) {
+func TestMatchRoute(t *testing.T) {
+	const gen = "/v1beta/models/gemini-2.5-flash:generateContent"
 	tests := []struct {
-		pattern, s string
-		want       bool
+		pattern, path string
+		want          bool
 	}{
-		{"gemini-2.5-*", "gemini-2.5-flash", true},
-		{"gemini-2.5-*", "gemini-1.5-pro", false},
-		{"/v1beta/*", "/v1beta/models/x:generateContent", true},
-		{"*flash*", "gemini-2.5-flash-lite", true},
-		{"a*b*c", "abc", true},
-		{"a*b*c", "acb", false},
-		{"exact", "exact", true},
-		{"exact", "exactly", false},
-		{"*", "", true},
+		// A pattern selects a path and everything below it, by segment.
+		{"/v1beta", gen, true},
+		{"/v1", "/v1/chat/completions", true},
+		{"/v1", "/v1", true},
+		{"/v1", gen, false}, // "v1" is not "v1beta"
+		{"/v1/", "/v1/chat/completions", true},
+		{"/v1/chat/completions", "/v1/chat/completions", true},
+		{"/v1/chat/completions", "/v1/chat", false},
+		{"/", gen, true},
+		// '*' stays within a segment.
+		{"/v1beta/models/*:generateContent", gen, true},
+		{"/v1beta/models/*:generateContent", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", false},
+		{"/v1beta/models/*:*", gen, true},
+		{"/v1beta/models/gemini-2.5-*", gen, true},
+		{"/v1beta/models/gemini-2.0-*", gen, false},
+		{"/v1beta/*", gen, true},
+		{"/*/models", gen, true},
+		{"/*", "/", false},
+		{"/v1beta/models/*:generateContent", "/v1beta/tunedModels/x/y:generateContent", false},
+		{"/v1b*", gen, true},
+		{"/a*b*c", "/abc", true},
+		{"/a*b*c", "/acb", false},
+		{"/*ab*ab", "/ab", false},
+		// "**" spans any number of segments.
+		{"/**/models/*:embedContent", "/v1beta/models/text-embedding-004:embedContent", true},
+		{"/**/models/*:embedContent", "/models/x:embedContent", true},
+		{"/**/models/*:embedContent", gen, false},
+		{"/v1beta/**", gen, true},
+		{"/**", "/anything/at/all", true},
+		// Not a path.
+		{"/v1beta", "", false},
 	}
 	for _, tc := range tests {
-		if got := Glob(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("Glob(%q, %q) = %v", tc.pattern, tc.s, got)
+		if got := MatchRoute(tc.pattern, tc.path); got != tc.want {
+			t.Errorf("MatchRoute(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
-	s := Selector{Models: []string{"gemini-*"}, Tokens: []string{"public-*", "ci"}}
+	for _, bad := range []string{"v1beta", "", "/v1?key=x", "/v1//chat", "/v1beta/**flash", "/a#b"} {
+		if ValidRoute(bad) == nil {
+			t.Errorf("ValidRoute(%q) accepted it", bad)
+		}
+	}
+	for _, good := range []string{"/", "/v1", "/v1/", "/**/x", "/v1beta/models/*:generateContent"} {
+		if err := ValidRoute(good); err != nil {
+			t.Errorf("ValidRoute(%q): %v", good, err)
+		}
+	}
+}
+
+func TestSelector(t *testing.T) {
+	s := Selector{Models: []string{"gemini-*"}, Tokens: []string{"public-?", "ci"}}
 	if !s.Matches("/any", "gemini-2.5-pro", "ci") || s.Matches("/any", "gpt-4o", "ci") || s.Matches("/any", "gemini-x", "internal") {
-		t.Error("selector mismatch")
+		t.Error("model or token filter mismatch")
+	}
+	// Models and tokens are path.Match globs, as in the rest of the config.
+	if !s.Matches("/any", "gemini-x", "public-1") || s.Matches("/any", "gemini-x", "public-12") {
+		t.Error("'?' in a token pattern is one character")
+	}
+	r := Selector{Routes: []string{"/v1beta", "/v1/chat/completions"}}
+	if !r.Matches("/v1beta/models/m:generateContent", "m", "t") || !r.Matches("/v1/chat/completions", "m", "t") ||
+		r.Matches("/v1/embeddings", "m", "t") || r.Matches("", "m", "t") {
+		t.Error("route filter mismatch")
+	}
+	if !(Selector{}).Matches("", "", "") {
+		t.Error("an empty selector must match everything")
 	}
 }
 

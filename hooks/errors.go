@@ -58,6 +58,13 @@ type CallError struct {
 	Phase  Phase
 	Kind   ErrorKind
 	Err    error
+	// Output is what the guest wrote to stdout/stderr during the call
+	// (the first 2 KiB), e.g. a Go panic's message and stack. It is not
+	// part of Error(): the hook package logs it, throttled, and it may
+	// quote request data, so it stays out of answers and stored errors.
+	// (An instance that fails to start is different: its error, kind
+	// instantiate, quotes the output, as Load's error does.)
+	Output string
 }
 
 func (e *CallError) Error() string {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,13 +14,24 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// Defaults for unset Spec fields.
+// Defaults for unset Spec fields. They are also the defaults of the hook
+// block in balance.hcl (package hcl uses these constants).
 const (
-	DefaultTimeout     = 100 * time.Millisecond
-	DefaultMemoryLimit = 32 << 20 // 512 pages; a Go guest needs ≥ 4 MiB to start
+	DefaultTimeout = 100 * time.Millisecond
+	// DefaultMaxInstances is a fixed number rather than GOMAXPROCS, so a
+	// hook's worst-case memory (MaxInstances × MemoryLimitBytes) does not
+	// depend on the machine.
+	DefaultMaxInstances = 4
+	// DefaultMemoryLimit is 1024 pages. A Go guest needs about 4 MiB to
+	// start; the rest is room for the input (at most half the limit:
+	// bodies up to about the server's default 32 MiB maximum) and the
+	// guest's work on it.
+	DefaultMemoryLimit = 64 << 20
+
 	pageSize           = 65536
 	instantiateTimeout = 10 * time.Second
 )
@@ -38,10 +48,10 @@ type Spec struct {
 	// still running at the timeout is stopped and its instance discarded.
 	Timeout time.Duration
 	// MaxInstances bounds the pool, i.e. concurrent calls of this hook
-	// (default GOMAXPROCS). Calls beyond it wait for a free instance.
+	// (default 4). Calls beyond it wait for a free instance.
 	MaxInstances int
 	// MemoryLimitBytes caps each instance's linear memory (default
-	// 32 MiB, rounded up to 64 KiB pages). Growing past it traps.
+	// 64 MiB, rounded up to 64 KiB pages). Growing past it traps.
 	MemoryLimitBytes uint64
 	// RecycleAboveBytes retires an instance after a call that left its
 	// memory above this size (default 3/4 of the limit): Go guests never
@@ -83,7 +93,8 @@ type Hook struct {
 	recycled atomic.Uint64
 	live     atomic.Int64
 	errs     [len(allKinds)]atomic.Uint64
-	lastLog  atomic.Int64 // unix nanos of the last failure logged
+	failLog  logThrottle // "hook call failed" lines
+	outLog   logThrottle // guest output of calls that succeeded
 
 	errMu     sync.Mutex
 	lastErr   string
@@ -100,9 +111,10 @@ type instance struct {
 	inPtr  uint32
 	inCap  uint32
 	buf    []byte
-	output capWriter // guest stdout/stderr
-	ctx    *callCtx  // reusable per-call timeout context
-	spent  bool      // ctx fired: discard after this call
+	output capWriter      // guest stdout/stderr
+	ctx    *callCtx       // reusable per-call timeout context
+	memory instanceMemory // the guest's linear memory, outside the Go heap
+	spent  bool           // ctx fired: discard after this call
 
 	logLines   int // host log calls in the current call
 	logDropped int
@@ -132,7 +144,7 @@ func normalize(spec Spec) (Spec, uint32, error) {
 		spec.Timeout = DefaultTimeout
 	}
 	if spec.MaxInstances <= 0 {
-		spec.MaxInstances = max(1, runtime.GOMAXPROCS(0))
+		spec.MaxInstances = DefaultMaxInstances
 	}
 	if spec.MemoryLimitBytes == 0 {
 		spec.MemoryLimitBytes = DefaultMemoryLimit
@@ -281,6 +293,10 @@ func sameTypes(a, b []api.ValueType) bool {
 
 // checkABI runs on the pre-warmed instance: version and feature bits.
 func (h *Hook) checkABI(ctx context.Context, inst *instance) error {
+	if !h.rt.enterGuest() {
+		return ErrClosed
+	}
+	defer h.rt.leaveGuest()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), instantiateTimeout)
 	defer cancel()
 	v, err := inst.mod.ExportedFunction(exportABIVersion).Call(cctx)
@@ -314,6 +330,10 @@ func (h *Hook) checkABI(ctx context.Context, inst *instance) error {
 // c-shared guest's runtime start, about 5 ms; hence the pool).
 func (h *Hook) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{hook: h, ctx: newCallCtx()}
+	if !h.rt.enterGuest() {
+		return nil, ErrClosed
+	}
+	defer h.rt.leaveGuest()
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: many instances of one module
 		WithStartFunctions(exportInitialize).
@@ -324,8 +344,13 @@ func (h *Hook) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(randReader)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), instantiateTimeout)
 	defer cancel()
+	if mapSupported {
+		cctx = experimental.WithMemoryAllocator(cctx, &inst.memory)
+	}
 	mod, err := h.mod.rt.r.InstantiateModule(cctx, h.mod.compiled, cfg)
 	if err != nil {
+		inst.ctx.timer.Stop()
+		inst.memory.free()
 		msg := fmt.Sprintf("instantiate: %v", err)
 		if tail := inst.output.tail(); tail != "" {
 			msg += ": guest output: " + tail
@@ -352,6 +377,9 @@ func (h *Hook) discard(inst *instance) {
 	h.rt.instances.Delete(inst.mod)
 	inst.ctx.timer.Stop()
 	_ = inst.mod.Close(context.Background())
+	// wazero frees the memory on Close, except when a timeout closed the
+	// module first: then Close is a no-op, and only this frees it.
+	inst.memory.free()
 	h.rt.live.Add(-1)
 	h.live.Add(-1)
 }
@@ -476,11 +504,23 @@ func (h *Hook) Call(ctx context.Context, phase Phase, in *Envelope) (Result, err
 	if err != nil {
 		return Result{}, h.failed(phase, kind, err)
 	}
+	if !h.rt.enterGuest() {
+		h.release(inst, true)
+		return Result{}, h.failed(phase, KindClosed, ErrClosed)
+	}
 	res, kind, err := h.invoke(ctx, inst, pi, phase, in)
+	h.rt.leaveGuest()
+	var output string
+	if err != nil {
+		// What the guest printed explains a panic or an OOM; it goes
+		// into the failure's log line.
+		output = inst.output.tail()
+		inst.output.reset()
+	}
 	// too_large is refused before the guest runs: its instance is fine.
 	h.release(inst, err != nil && kind != KindTooLarge)
 	if err != nil {
-		return Result{}, h.failed(phase, kind, err)
+		return Result{}, h.failedWithOutput(phase, kind, err, output)
 	}
 	if res.Changed() {
 		h.changed.Add(1)
@@ -507,6 +547,9 @@ func (h *Hook) acquire(ctx context.Context) (*instance, ErrorKind, error) {
 	inst, err := h.newInstance(ctx)
 	if err != nil {
 		<-h.sem
+		if errors.Is(err, ErrClosed) {
+			return nil, KindClosed, err
+		}
 		return nil, KindInstantiate, err
 	}
 	return inst, "", nil
@@ -518,7 +561,12 @@ func (h *Hook) acquire(ctx context.Context) (*instance, ErrorKind, error) {
 func (h *Hook) release(inst *instance, failed bool) {
 	inst.logLines, inst.logDropped = 0, 0
 	if inst.output.n > 0 {
-		h.rt.logger.Warn("hook guest output", "hook", h.name, "output", inst.output.tail())
+		// A guest that prints on every call (debugging left in) gets a
+		// line per interval, not per request.
+		if ok, suppressed := h.outLog.allow(time.Now(), h.rt.logEvery); ok {
+			h.rt.logger.Info("hook guest output", "hook", h.name, "output", inst.output.tail(),
+				"suppressed", suppressed)
+		}
 		inst.output.reset()
 	}
 	switch {
@@ -628,18 +676,31 @@ func (h *Hook) classify(ctx context.Context, inst *instance, err error) ErrorKin
 
 // failed records a failure and builds the CallError.
 func (h *Hook) failed(phase Phase, kind ErrorKind, err error) error {
+	return h.failedWithOutput(phase, kind, err, "")
+}
+
+// failedWithOutput is failed for a call that ran guest code: output is
+// what the guest wrote to stdout/stderr during the call (capped).
+func (h *Hook) failedWithOutput(phase Phase, kind ErrorKind, err error, output string) error {
 	h.errs[kind.ordinal()].Add(1)
-	ce := &CallError{Hook: h.name, Module: h.path, Phase: phase, Kind: kind, Err: err}
+	ce := &CallError{Hook: h.name, Module: h.path, Phase: phase, Kind: kind, Err: err, Output: output}
 	msg := ce.Error()
 	now := time.Now()
 	h.errMu.Lock()
 	h.lastErr, h.lastErrAt = msg, now
 	h.errMu.Unlock()
-	// At most one log line per hook per second: a broken hook on a busy
-	// route must not flood the log; Stats has the counts.
-	if last := h.lastLog.Load(); now.UnixNano()-last > int64(time.Second) && h.lastLog.CompareAndSwap(last, now.UnixNano()) {
-		h.rt.logger.Warn("hook call failed", "hook", h.name, "module", h.path,
-			"phase", string(phase), "kind", string(kind), "fail", string(h.spec.Fail), "err", err)
+	// One line per hook per interval: a broken hook on a busy route must
+	// not flood the log; Stats has the counts.
+	if ok, suppressed := h.failLog.allow(now, h.rt.logEvery); ok {
+		args := []any{"hook", h.name, "module", h.path, "phase", string(phase), "kind", string(kind),
+			"fail", string(h.spec.Fail), "err", err}
+		if output != "" {
+			args = append(args, "guest_output", output)
+		}
+		if suppressed > 0 {
+			args = append(args, "suppressed", suppressed)
+		}
+		h.rt.logger.Warn("hook call failed", args...)
 	}
 	return ce
 }

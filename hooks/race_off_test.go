@@ -4,3 +4,5 @@ package hooks
 
 // reloads is the reload count of TestReloadUnderLoad.
 const reloads = 200
+
+const raceEnabled = false

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -27,19 +28,30 @@ type RuntimeOptions struct {
 	CacheDir string
 	// Logger receives guest log lines and hook failures. Nil discards.
 	Logger *slog.Logger
+	// LogInterval is how often one hook may log a failure, and the
+	// output its guest printed (default DefaultLogInterval).
+	LogInterval time.Duration
 }
 
 // Runtime is the per-process hook host: one shared compilation cache and
 // one wazero runtime per distinct memory limit (wazero sets the memory cap
 // and the timeout behaviour per runtime, not per module).
 type Runtime struct {
-	cache  wazero.CompilationCache
-	logger *slog.Logger
+	cache    wazero.CompilationCache
+	logger   *slog.Logger
+	logEvery time.Duration
 
 	mu       sync.Mutex
 	closed   bool
 	runtimes map[uint32]*engineRuntime // by memory limit in pages
 	modules  map[moduleKey]*compiledModule
+
+	// guestMu is held for reading while guest code runs or guest memory
+	// is read or written (instantiate, calls); Close takes it for writing
+	// before closing the wazero runtimes, which frees every instance's
+	// memory, and sets stopped so that no guest runs again.
+	guestMu sync.RWMutex
+	stopped bool
 
 	live      atomic.Int64 // instantiated guest modules, all hooks
 	compiles  atomic.Int64 // CompileModule calls (cache hits included)
@@ -86,9 +98,14 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
+	logEvery := opts.LogInterval
+	if logEvery <= 0 {
+		logEvery = DefaultLogInterval
+	}
 	return &Runtime{
 		cache:    cache,
 		logger:   logger,
+		logEvery: logEvery,
 		runtimes: map[uint32]*engineRuntime{},
 		modules:  map[moduleKey]*compiledModule{},
 	}, nil
@@ -106,8 +123,12 @@ func (r *Runtime) CompiledModules() int {
 }
 
 // Close releases every wazero runtime and the compilation cache. Hooks
-// still open stop working; close them first.
+// still open stop working (calls fail as closed); close them first. Close
+// waits for guest code already running, which its timeout bounds.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.guestMu.Lock()
+	r.stopped = true
+	r.guestMu.Unlock()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -129,6 +150,20 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// enterGuest starts a section that runs guest code or touches guest
+// memory; it returns false once the runtime is closed. End it with
+// leaveGuest. Sections must not nest.
+func (r *Runtime) enterGuest() bool {
+	r.guestMu.RLock()
+	if r.stopped {
+		r.guestMu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (r *Runtime) leaveGuest() { r.guestMu.RUnlock() }
 
 // engineFor returns the wazero runtime for a memory limit, creating it on
 // first use. Caller holds r.mu.

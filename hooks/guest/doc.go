@@ -1,21 +1,9 @@
 // Package guest is the Go SDK for writing balance hooks. It hides the
-// balance hook ABI (see hooks/README.md) behind plain Go handlers:
-//
-//	package main
-//
-//	import "github.com/balanceproxy/balance/hooks/guest"
-//
-//	func init() {
-//		guest.OnRequest(func(in *guest.Envelope) (*guest.Result, error) {
-//			if in.Model == "fast" {
-//				body, err := guest.SetString(in.Body, "model", "gemini-2.5-flash")
-//				return guest.ReplaceBody(body), err
-//			}
-//			return guest.Continue(), nil
-//		})
-//	}
-//
-//	func main() {}
+// balance hook ABI (see hooks/README.md) behind plain Go handlers: a hook
+// is a package main that registers a Handler per phase from init
+// (OnRequest, OnResponse, OnChunk) and has an empty main. The package
+// example shows a handler and how a hook registers it; it is compiled
+// with the package's tests, so it stays correct.
 //
 // Build with the stock toolchain (no TinyGo):
 //

@@ -133,7 +133,9 @@ func hex1(c byte) uint32 { return uint32(c&0xf) + 9*uint32(c>>6) }
 // Phase returns the phase being handled (known without parsing).
 func (e *Envelope) Phase() Phase { return e.phase }
 
-// Route returns the name of the route that matched the call.
+// Route returns the API path of the call, e.g.
+// "/v1beta/models/gemini-2.5-flash:generateContent" or
+// "/v1/chat/completions".
 func (e *Envelope) Route() string { return str(e.value(idxRoute)) }
 
 // Protocol returns the caller's protocol: "gemini" or "openai". Answers

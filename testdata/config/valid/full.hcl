@@ -119,7 +119,7 @@ model "gemini-2.0-flash-lite" {
 hook "noop" {
   module        = "noop.wasm"
   phases        = ["request", "response"]
-  routes        = ["generateContent"]
+  routes        = ["/v1beta/models/*:generateContent"]
   models        = ["gemini-*"]
   timeout       = "250ms"
   max_instances = 8

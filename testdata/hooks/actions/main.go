@@ -7,6 +7,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,9 @@ func handle(in *guest.Envelope) (*guest.Result, error) {
 			guest.Log(guest.LevelInfo, "hello from guest "+strconv.Itoa(i))
 		}
 		return nil, nil
+	case "print":
+		os.Stdout.WriteString("debug: handled " + string(in.Phase()) + "\n")
+		return guest.Continue(), nil
 	case "error":
 		return nil, errors.New("handler says no")
 	case "badjson":
@@ -73,9 +77,15 @@ func handle(in *guest.Envelope) (*guest.Result, error) {
 			calls++
 		}
 	case "hog":
+		// Allocate until out of memory, writing to every page as a real
+		// workload would (untouched pages cost the host nothing).
 		var keep [][]byte
 		for {
-			keep = append(keep, make([]byte, 1<<20))
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			keep = append(keep, b)
 			calls += len(keep)
 		}
 	}
