@@ -1,20 +1,14 @@
 package engine_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/secret"
 )
 
@@ -65,25 +59,8 @@ store { driver = "none" }
 	// Each protocol gets a fresh proxy: the first refusal quarantines
 	// both keys.
 	start := func(t *testing.T) *harness {
-		cfg, err := hcl.LoadBytes(filepath.Join(t.TempDir(), "balance.hcl"), []byte(cfgText), hcl.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = srv.Serve(pl) }()
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-		})
-		return &harness{t: t, srv: srv, url: "http://" + pl.Addr().String(), keys: keys, token: testToken}
+		srv, url := startProxyWith(t, nil, t.TempDir(), cfgText, engine.Options{})
+		return &harness{t: t, srv: srv, url: url, keys: keys, token: testToken}
 	}
 
 	tests := []struct{ name, path, body string }{

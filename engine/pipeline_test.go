@@ -18,7 +18,6 @@ import (
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
@@ -83,18 +82,7 @@ func TestOpenAIErrorTypeIsTheSameOnEveryRoute(t *testing.T) {
 // The keep-alive stream's "no key" answer is the same as every other
 // route's: 503 server_error when every key is quarantined (it was 429).
 func TestKeepAliveNoKeyIs503WhenEveryKeyIsQuarantined(t *testing.T) {
-	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["KEY"]
-}
-token "tester" {
-  secret = "sk-test-client-token"
-  pools  = ["main"]
-}
-openai { keep_alive = "50ms" }
-`, "KEY", keyA))
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, `openai { keep_alive = "50ms" }`))
 	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.InvalidKey})
 	req := `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"hi"}]}`
 	auth := map[string]string{"Authorization": "Bearer " + testToken}
@@ -210,17 +198,25 @@ func (r *recorder) last(t *testing.T) engine.Record {
 	return engine.Record{}
 }
 
-// startRecorded starts a proxy on a mock with the default test config and
-// returns the harness and what it records.
+// startRecorded starts a proxy on a mock with a pool of keys and returns
+// the harness and what it records.
 func startRecorded(t *testing.T, keys ...string) (*harness, *recorder) {
 	t.Helper()
 	mock := mockgemini.Start(t, mockgemini.Options{})
+	rec := &recorder{}
+	srv, url := startProxyWith(t, mock, t.TempDir(), poolConfig(keys, ""), engine.Options{Recorder: rec})
+	return &harness{t: t, mock: mock, srv: srv, url: url, keys: keys, token: testToken}, rec
+}
+
+// poolConfig is one mock upstream, one pool of keys and the test token,
+// plus extra blocks.
+func poolConfig(keys []string, extra string) string {
 	quoted := make([]string, len(keys))
 	for i, k := range keys {
 		quoted[i] = strconv.Quote(k)
 	}
-	src := `
-upstream "mock" { base_url = "` + mock.URL() + `" }
+	return `
+upstream "mock" { base_url = "%MOCK%" }
 pool "main" {
   upstream = "mock"
   keys     = [` + strings.Join(quoted, ", ") + `]
@@ -229,27 +225,7 @@ token "tester" {
   secret = "` + testToken + `"
   pools  = ["main"]
 }
-`
-	cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(src), hcl.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &harness{t: t, mock: mock, srv: srv, url: "http://" + ln.Addr().String(), keys: keys, token: testToken}, rec
+` + extra
 }
 
 // An upstream stream that ends cleanly but before its answer finished is
@@ -316,21 +292,11 @@ func TestUnauthenticatedBodiesAreNotRead(t *testing.T) {
 // is being read, a second that does not fit gets 503 with Retry-After;
 // once the first is done, its memory is free again.
 func TestBodyMemoryIsBounded(t *testing.T) {
-	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, `
 server {
   max_request_body = "64KiB"
   max_body_memory  = "100KiB"
-}
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["KEY"]
-}
-token "tester" {
-  secret = "sk-test-client-token"
-  pools  = ["main"]
-}
-`, "KEY", keyA))
+}`))
 	// A valid 60 KB body: contents with one long text part.
 	head := `{"contents":[{"role":"user","parts":[{"text":"`
 	tail := `"}]}]}`
@@ -453,30 +419,10 @@ token "tester" {
 func TestLogRequests(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		mock := mockgemini.Start(t, mockgemini.Options{})
-		src := fmt.Sprintf(`
-server { log_requests = %v }
-upstream "mock" { base_url = %q }
-pool "main" {
-  upstream = "mock"
-  keys     = [%q]
-}
-token "tester" {
-  secret = %q
-  pools  = ["main"]
-}
-`, on, mock.URL(), keyA, testToken)
-		cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(src), hcl.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var logs syncBuffer
-		srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		go func() { _ = srv.Serve(ln) }()
-		h := &harness{t: t, mock: mock, srv: srv, url: "http://" + ln.Addr().String(), token: testToken}
+		srv, url := startProxyWith(t, mock, t.TempDir(), poolConfig([]string{keyA}, fmt.Sprintf("server { log_requests = %v }", on)),
+			engine.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		h := &harness{t: t, mock: mock, srv: srv, url: url, token: testToken}
 		if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
 			t.Fatal(status)
 		}
@@ -560,29 +506,8 @@ func TestRefusedBeforeRouting(t *testing.T) {
 // in its protocol, and is recorded before Shutdown returns.
 func TestShutdownEndsOpenStreamsWithAnErrorEvent(t *testing.T) {
 	mock := mockgemini.Start(t, mockgemini.Options{StreamDelay: time.Second, StreamChunks: 10})
-	src := fmt.Sprintf(`
-upstream "mock" { base_url = %q }
-pool "main" {
-  upstream = "mock"
-  keys     = [%q]
-}
-token "tester" {
-  secret = %q
-  pools  = ["main"]
-}
-`, mock.URL(), keyA, testToken)
-	cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(src), hcl.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &recorder{}
-	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = srv.Serve(ln) }()
-	url := "http://" + ln.Addr().String()
+	srv, url := startProxyWith(t, mock, t.TempDir(), poolConfig([]string{keyA}, ""), engine.Options{Recorder: rec})
 
 	type result struct {
 		body string

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
-	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
@@ -74,26 +72,8 @@ status {
 }
 `, strings.Join(quoted, ", "), testToken)
 	}
-	hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
-	cfg, err := hcl.LoadBytes(t.TempDir()+"/balance.hcl", []byte(hclBody), hcl.Options{})
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &harness{t: t, mock: mock, srv: srv, url: "http://" + ln.Addr().String(), keys: keys, token: testToken}
+	srv, url := startProxyWith(t, mock, t.TempDir(), hclBody, engine.Options{})
+	return &harness{t: t, mock: mock, srv: srv, url: url, keys: keys, token: testToken}
 }
 
 // do sends a raw request to the proxy and returns status, headers, body.

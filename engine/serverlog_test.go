@@ -2,18 +2,15 @@ package engine_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/balanceproxy/balance/engine"
-	"github.com/balanceproxy/balance/hcl"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 	"github.com/balanceproxy/balance/internal/secret"
 )
@@ -56,25 +53,8 @@ status {
 }
 metrics { token = "`+metricsTok+`" }
 `), "%MOCK%", mock.URL())
-	cfg, err := hcl.LoadBytes(filepath.Join(t.TempDir(), "balance.hcl"), []byte(body), hcl.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs lockedBuffer
-	srv, err := engine.New(cfg, engine.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	_, url := startProxyWith(t, nil, t.TempDir(), body, engine.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
 	secrets := []string{testToken, keyA, keyB, statusTok, metricsTok, unknown}
 	tests := []struct{ name, raw string }{
@@ -92,7 +72,7 @@ metrics { token = "`+metricsTok+`" }
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(logs.String())
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,15 +33,20 @@ func startProxy(t testing.TB, mock *mockgemini.Server, dir, hclBody string) (*en
 	return startProxyWith(t, mock, dir, hclBody, engine.Options{})
 }
 
-// startProxyWith is startProxy with server options (the logger is set).
+// startProxyWith is startProxy with server options; without a Logger the
+// server logs nowhere. mock may be nil for a config that names no mock.
 func startProxyWith(t testing.TB, mock *mockgemini.Server, dir, hclBody string, opts engine.Options) (*engine.Server, string) {
 	t.Helper()
-	hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
+	if mock != nil {
+		hclBody = strings.ReplaceAll(hclBody, "%MOCK%", mock.URL())
+	}
 	cfg, err := hcl.LoadBytes(filepath.Join(dir, "balance.hcl"), []byte(hclBody), hcl.Options{})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	srv, err := engine.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
