@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
@@ -15,18 +16,42 @@ type compatAdapter struct{}
 
 func (compatAdapter) protocol() Protocol { return ProtoOpenAI }
 
-func (compatAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
-	rest := string(ctx.Path()[len(prefixCompat)-1:])
-	if !ctx.IsGet() && !ctx.IsPost() {
-		return &Failure{Status: fasthttp.StatusMethodNotAllowed, Allow: "GET, POST", Message: "Method " + string(ctx.Method()) + " is not allowed on " + string(ctx.Path()) + "."}
-	}
-	*c = call{route: "openai" + rest, subPath: rest, body: ctx.IsPost(), passAnswer: true}
-	return nil
+// compatRoutes are the calls of Google's OpenAI-compatible endpoint that
+// the passthrough forwards, by sub-path, with the method each takes. Any
+// other path is refused here: the upstream path is built from this table,
+// never from what the client's path decodes to.
+var compatRoutes = map[string]string{
+	"/chat/completions":   fasthttp.MethodPost,
+	"/embeddings":         fasthttp.MethodPost,
+	"/images/generations": fasthttp.MethodPost,
+	"/models":             fasthttp.MethodGet,
 }
 
-// parse reads the model and the stream flag from the body.
+func (compatAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
+	rest := string(ctx.Path()[len(prefixCompat)-1:])
+	*c = call{route: "openai" + rest, subPath: rest, passAnswer: true}
+	if id, ok := strings.CutPrefix(rest, "/models/"); ok && id != "" {
+		// GET /models/{id}: the id is a model name, checked by the
+		// same rules as any other model the token asks for.
+		c.model = strings.TrimPrefix(id, "models/")
+		c.route = "openai/models.get"
+		return allowOnly(ctx, fasthttp.MethodGet)
+	}
+	want, ok := compatRoutes[rest]
+	if !ok {
+		return fail(fasthttp.StatusNotFound, "Unknown route "+string(ctx.Path())+" on Google's OpenAI-compatible endpoint. Supported: chat/completions, embeddings, images/generations, models.")
+	}
+	c.body = want == fasthttp.MethodPost
+	return allowOnly(ctx, want)
+}
+
+// parse reads the model and the stream flag from the body. The endpoint
+// takes "models/NAME" as well as "NAME" (its models list answers the
+// former): admission looks at the name.
 func (compatAdapter) parse(body []byte, c *call) *Failure {
-	return parseModelAndStream(body, c)
+	f := parseModelAndStream(body, c)
+	c.model = strings.TrimPrefix(c.model, "models/")
+	return f
 }
 
 func (compatAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
@@ -41,6 +66,8 @@ func (compatAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchang
 			}
 		}
 	}
+	// subPath is one of compatRoutes or /models/{valid model name}: it
+	// holds nothing that needs escaping.
 	req.URI().SetPath(ex.pool.target.PathPrefix + "/v1beta/openai" + ex.call.subPath)
 	copyQuery(req, &ctx.Request)
 	return req, nil

@@ -584,3 +584,51 @@ func TestKeyInUpstreamHeaderIsRedacted(t *testing.T) {
 		t.Fatalf("header %q: want the key's fingerprint only", got)
 	}
 }
+
+// The passthrough forwards only the calls Google's OpenAI-compatible
+// endpoint has, on a path built from its own table (an encoded '?' or '#'
+// in the client's path cannot smuggle a query or a fragment upstream),
+// and applies the token's model rules to every call.
+func TestPassthroughRoutes(t *testing.T) {
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, "")+`
+token "narrow" {
+  secret = "sk-narrow-token"
+  pools  = ["main"]
+  models = ["gemini-2.5-flash"]
+}`)
+	chat := `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`
+	for _, tc := range []struct {
+		name, method, path, body, token string
+		status                          int
+		upstream                        string // the path Google sees, "" for none
+	}{
+		{"chat", "POST", "/openai/v1/chat/completions", chat, testToken, 200, "/v1beta/openai/chat/completions"},
+		{"model named as the models list names it", "POST", "/openai/v1/chat/completions", `{"model":"models/gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`, testToken, 200, "/v1beta/openai/chat/completions"},
+		{"encoded query", "POST", "/openai/v1/chat%3Fkey=x%26y=1", chat, testToken, 404, ""},
+		{"encoded fragment", "POST", "/openai/v1/chat/completions%23x", chat, testToken, 404, ""},
+		{"a path the endpoint does not have", "POST", "/openai/v1/files", chat, testToken, 404, ""},
+		{"wrong method", "GET", "/openai/v1/chat/completions", "", testToken, 405, ""},
+		{"model get, allowed", "GET", "/openai/v1/models/gemini-2.5-flash", "", "sk-narrow-token", -1, "/v1beta/openai/models/gemini-2.5-flash"},
+		{"model get, not the token's", "GET", "/openai/v1/models/gemini-2.5-pro", "", "sk-narrow-token", 403, ""},
+		{"chat, not the token's model", "POST", "/openai/v1/chat/completions", `{"model":"gemini-2.5-pro","messages":[]}`, "sk-narrow-token", 403, ""},
+		{"model get, bad name", "GET", "/openai/v1/models/x%3Fkey=1", "", testToken, 400, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.mock.Total()
+			status, _, body := h.do(tc.method, tc.path, tc.body, map[string]string{"Authorization": "Bearer " + tc.token})
+			if tc.status > 0 && status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, body)
+			}
+			if status >= 400 {
+				openAIErrorOf(t, body)
+			}
+			called := h.mock.Total() != before
+			if called != (tc.upstream != "") {
+				t.Fatalf("upstream called: %v", called)
+			}
+			if called && h.mock.LastRequest().Path != tc.upstream {
+				t.Fatalf("upstream path %q, want %q", h.mock.LastRequest().Path, tc.upstream)
+			}
+		})
+	}
+}
