@@ -168,6 +168,10 @@ type variant struct {
 	name string
 	run  func() *result
 	pid  int
+	// settle, when set, is a pause after the run that still counts
+	// towards the variant's CPU: a batched writer's last flush then
+	// lands in its own figure, not in the next variant's round.
+	settle time.Duration
 }
 
 // sample is one variant's run in one round.
@@ -181,8 +185,8 @@ type sample struct {
 // in the machine's speed, and whoever runs right after a warm or cold
 // phase, is spread over all of them. It returns samples[round][variant].
 //
-// With -profile, the first run of each variant but the first (the
-// baseline) is CPU-profiled as label-name.
+// With -profile, the first run of each variant whose process serves
+// pprof is CPU-profiled as label-name.
 func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []variant) [][]sample {
 	out := make([][]sample, rounds)
 	for i := range rounds {
@@ -195,10 +199,11 @@ func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []va
 				m = startCPU(v.pid)
 			}
 			wait := func() {}
-			if b.prof != nil && k > 0 && v.pid > 0 {
+			if b.prof != nil && v.pid > 0 {
 				wait = b.prof.start(label+"-"+v.name, v.pid, dur)
 			}
 			r := v.run()
+			time.Sleep(v.settle)
 			s := sample{r: r}
 			if v.pid > 0 {
 				s.cpu = m.micros()

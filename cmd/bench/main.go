@@ -45,6 +45,7 @@ type bench struct {
 	opt               options
 	root, tmp         string
 	proxyBin, mockBin string
+	bareBin           string // the bare fasthttp pass-through (cmd/bench/bareproxy)
 	keys              []string
 	log               io.Writer
 	rows              []row
@@ -69,7 +70,7 @@ func run() (code int) {
 	flag.IntVar(&o.conns, "c", 64, "connections for the saturation scenarios")
 	flag.IntVar(&o.rate, "rate", 2000, "fixed request rate of the latency scenario (req/s)")
 	flag.IntVar(&o.streams, "streams", 1000, "concurrent SSE streams of the streams scenario")
-	flag.StringVar(&o.binDir, "bin", "bin", "where to build bin/balance and bin/mockgemini (relative to the module root)")
+	flag.StringVar(&o.binDir, "bin", "bin", "where to build bin/balance, bin/mockgemini and bin/bareproxy (relative to the module root)")
 	flag.StringVar(&o.markdown, "out", "", "also write the final table to this file")
 	flag.StringVar(&o.profile, "profile", "", "build a pprof-enabled proxy and save one CPU profile per scenario into this directory (skews the profiled rounds slightly)")
 	flag.Parse()
@@ -126,12 +127,13 @@ func run() (code int) {
 		binDir = filepath.Join(b.root, binDir)
 	}
 	b.proxyBin, b.mockBin = filepath.Join(binDir, "balance"), filepath.Join(binDir, "mockgemini")
-	b.logf("building %s and %s", b.proxyBin, b.mockBin)
+	b.bareBin = filepath.Join(binDir, "bareproxy")
+	b.logf("building %s, %s and %s", b.proxyBin, b.mockBin, b.bareBin)
 	b.loadStart, b.commitAtBuild = loadAvg(), gitDescribe(b.root)
 	if err := buildBinaries(b.root, binDir); err != nil {
 		// The checkout is shared with engineers mid-edit; an older binary
 		// still measures something, as long as the report says so.
-		if !exists(b.proxyBin) || !exists(b.mockBin) {
+		if !exists(b.proxyBin) || !exists(b.mockBin) || !exists(b.bareBin) {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
 		}

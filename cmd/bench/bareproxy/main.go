@@ -1,0 +1,101 @@
+// Command bareproxy is the load benchmark's baseline: the smallest honest
+// fasthttp reverse proxy. Its handler forwards the client's request, in
+// place, to one fasthttp.HostClient pointed at the upstream and passes the
+// answer back; there is no auth, no key choice, no retry, no stats and no
+// timeout. cmd/bench runs it beside balance on the same mock, so
+// "balance ÷ bare" prices everything balance does beyond moving bytes.
+//
+//	bareproxy -upstream 127.0.0.1:9100 [-listen 127.0.0.1:0] [-key key-001]
+//
+// It prints its address ("http://127.0.0.1:N") on the first line of
+// stdout once it listens, as cmd/mockgemini does.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // only served with -pprof
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// hopHeaders never cross a proxy (RFC 9110 §7.6.1): stripping them is the
+// one thing an honest pass-through must do to the request.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Connection"}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bareproxy:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	upstream := flag.String("upstream", "", "upstream host:port (required)")
+	key := flag.String("key", "", "when set, sent upstream as x-goog-api-key in place of the client's (a constant, not a key choice)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (cmd/bench -profile)")
+	flag.Parse()
+	if *upstream == "" {
+		return fmt.Errorf("-upstream is required")
+	}
+	hc := &fasthttp.HostClient{
+		Addr: *upstream,
+		// The product's upstream default, so the baseline never waits
+		// for a connection where balance would not.
+		MaxConns: 4096,
+	}
+	srv := &fasthttp.Server{
+		Handler: handler(hc, *key),
+		// The product's max_request_body; everything else is fasthttp's
+		// default.
+		MaxRequestBodySize: 32 << 20,
+	}
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.ShutdownWithContext(sctx)
+}
+
+// handler forwards every request, in place, through hc and passes the
+// answer back; key, when not empty, replaces the client's x-goog-api-key.
+func handler(hc *fasthttp.HostClient, key string) fasthttp.RequestHandler {
+	keyHeader := []byte(key)
+	return func(ctx *fasthttp.RequestCtx) {
+		req := &ctx.Request
+		for _, h := range hopHeaders {
+			req.Header.Del(h)
+		}
+		if len(keyHeader) > 0 {
+			req.Header.SetBytesV("x-goog-api-key", keyHeader)
+		}
+		if err := hc.Do(req, &ctx.Response); err != nil {
+			ctx.Response.Reset()
+			ctx.Error("upstream: "+err.Error(), fasthttp.StatusBadGateway)
+		}
+	}
+}
