@@ -110,9 +110,6 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 			if err != nil {
 				return nil, err
 			}
-			if idle <= 0 {
-				return conn, nil
-			}
 			return &idleConn{Conn: conn, idle: idle}, nil
 		},
 	}
@@ -213,28 +210,97 @@ func mix(x uint64) uint64 {
 	return x
 }
 
-// idleConn ends a read that sees no bytes for idle, unless fasthttp set a
-// deadline of its own. fasthttp's own ReadTimeout bounds a whole
-// streamed body, which would cut long SSE answers; this bounds silence.
+// idleConn ends a read that sees no bytes for idle (when idle > 0),
+// unless fasthttp set a deadline of its own. fasthttp's own ReadTimeout
+// bounds a whole streamed body, which would cut long SSE answers; this
+// bounds silence.
+//
+// It also makes deadlines cheap. fasthttp sets a write and a read
+// deadline on every unary request, and each one costs a clock read and a
+// locked update of the runtime's poll timer. Here a deadline is armed a
+// little late, by deadlineSlack, and the requests that follow on the same
+// connection keep it, without reading the clock, as long as their own
+// deadline falls between the one it was armed for and the armed one.
+// With balance's minutes-long timeouts one timer update per connection
+// per second serves every request. A deadline thus fires no earlier than
+// asked and at most min(1 s, 1/64 of the time from arming to it) later.
 type idleConn struct {
 	net.Conn
 	idle time.Duration
 	mu   sync.Mutex
-	hard time.Time
+	// hard is the read deadline fasthttp asked for; zero means none (a
+	// stream), and reads are then bounded by idle.
+	hard   time.Time
+	rd, wr armed
+}
+
+// armed is the deadline set on the socket in one direction.
+type armed struct {
+	at   time.Time // on the socket; zero: none
+	from time.Time // the deadline it was armed for; it serves [from, at]
+}
+
+// serves reports whether the armed deadline may stand in for want.
+func (a *armed) serves(want time.Time) bool {
+	return !a.at.IsZero() && !want.Before(a.from) && !want.After(a.at)
+}
+
+// deadlineSlack is how much later than asked a deadline d from now may
+// fire: 1/64 of d, at most a second (none for one already past).
+func deadlineSlack(d time.Duration) time.Duration {
+	return max(0, min(d/64, time.Second))
+}
+
+// arm makes the socket's deadline in one direction serve want (zero: no
+// deadline), calling set only when the armed one does not. now is read
+// only then, unless the caller has it already.
+func (a *armed) arm(want, now time.Time, set func(time.Time) error) error {
+	if want.IsZero() {
+		if a.at.IsZero() {
+			return nil
+		}
+		if err := set(time.Time{}); err != nil {
+			return err
+		}
+		*a = armed{}
+		return nil
+	}
+	if a.serves(want) {
+		return nil
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	at := want.Add(deadlineSlack(want.Sub(now)))
+	if err := set(at); err != nil {
+		return err
+	}
+	*a = armed{at: at, from: want}
+	return nil
 }
 
 func (c *idleConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.hard = t
-	c.mu.Unlock()
-	return c.Conn.SetReadDeadline(t)
+	if t.IsZero() {
+		// A stream follows: Read arms the idle bound itself.
+		return nil
+	}
+	return c.rd.arm(t, time.Time{}, c.Conn.SetReadDeadline)
+}
+
+func (c *idleConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wr.arm(t, time.Time{}, c.Conn.SetWriteDeadline)
 }
 
 func (c *idleConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.hard = t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
 }
 
 // Read bounds silence on calls without a deadline (streams). A call with
@@ -242,14 +308,19 @@ func (c *idleConn) SetDeadline(t time.Time) error {
 // a long-thinking model may send nothing for minutes before answering.
 func (c *idleConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	hard := c.hard
+	if c.hard.IsZero() {
+		// No deadline of fasthttp's: bound silence by idle, or clear what
+		// an earlier request on this connection armed.
+		var now, want time.Time
+		if c.idle > 0 {
+			now = time.Now()
+			want = now.Add(c.idle)
+		}
+		if err := c.rd.arm(want, now, c.Conn.SetReadDeadline); err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+	}
 	c.mu.Unlock()
-	if !hard.IsZero() {
-		return c.Conn.Read(p)
-	}
-	d := time.Now().Add(c.idle)
-	if err := c.Conn.SetReadDeadline(d); err != nil {
-		return 0, err
-	}
 	return c.Conn.Read(p)
 }
