@@ -143,6 +143,26 @@ func (b *bench) store() error {
 		rpsMed[i] = summarize(xs).med
 	}
 	b.info(sc, "req/s bare / none / sqlite, median", fmt.Sprintf("%.0f / %.0f / %.0f", rpsMed[bareI], rpsMed[noneI], rpsMed[liteI]))
+	// Socket reads and writes per request: a proxy that batches less per
+	// wake-up pays for it here, whatever its own code costs.
+	var sys []string
+	for i := range vs {
+		var rd, wr []float64
+		for _, r := range samples {
+			if s := r[i]; s.reads >= 0 && s.r.sent > 0 {
+				rd = append(rd, float64(s.reads)/float64(s.r.sent))
+				wr = append(wr, float64(s.writes)/float64(s.r.sent))
+			}
+		}
+		if len(rd) == 0 {
+			sys = nil
+			break
+		}
+		sys = append(sys, fmt.Sprintf("%.2f / %.2f", summarize(rd).med, summarize(wr).med))
+	}
+	if sys != nil {
+		b.info(sc, "read / write system calls per request (/proc/PID/io), bare; none; sqlite", strings.Join(sys, "; "))
+	}
 	ln := summarize(liteNone)
 	b.row(sc, "store sqlite / none req/s ratio", ln.format(3, "")+invalid, "≥ 0.95 (issue 5)", ln.med >= 0.95 && healthy)
 	for i, v := range vs {

@@ -178,6 +178,9 @@ type variant struct {
 type sample struct {
 	r   *result
 	cpu float64 // µs of the variant's process during the run
+	// reads and writes are the process's read and write system calls
+	// during the run (-1 when /proc/PID/io could not be read).
+	reads, writes int64
 }
 
 // interleaveN runs rounds of every variant in turn. The starting variant
@@ -195,8 +198,11 @@ func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []va
 			k := (i + j) % len(vs)
 			v := vs[k]
 			var m cpuMeter
+			var rd0, wr0 int64
+			var ioErr error
 			if v.pid > 0 {
 				m = startCPU(v.pid)
+				rd0, wr0, ioErr = syscalls(v.pid)
 			}
 			wait := func() {}
 			if b.prof != nil && v.pid > 0 {
@@ -204,9 +210,12 @@ func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []va
 			}
 			r := v.run()
 			time.Sleep(v.settle)
-			s := sample{r: r}
+			s := sample{r: r, reads: -1, writes: -1}
 			if v.pid > 0 {
 				s.cpu = m.micros()
+				if rd1, wr1, err := syscalls(v.pid); err == nil && ioErr == nil {
+					s.reads, s.writes = rd1-rd0, wr1-wr0
+				}
 			}
 			wait()
 			out[i][k] = s

@@ -478,3 +478,40 @@ func (m cpuMeter) micros() float64 {
 }
 
 func selfPID() int { return os.Getpid() }
+
+// syscalls returns the read-type and write-type system calls pid has made
+// (syscr and syscw of /proc/PID/io): on a proxy these are almost all
+// socket reads and writes, so their count per request shows how well
+// each wake-up is batched.
+func syscalls(pid int) (reads, writes int64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, 0, fmt.Errorf("read syscalls of %d: %w", pid, err)
+	}
+	return parseProcIO(b)
+}
+
+// parseProcIO reads the syscr and syscw lines of /proc/PID/io.
+func parseProcIO(b []byte) (reads, writes int64, err error) {
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "syscr" && name != "syscw") {
+			continue
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+		if perr != nil || n < 0 {
+			return 0, 0, fmt.Errorf("proc io: %s value %q", name, rest)
+		}
+		if name == "syscr" {
+			reads = n
+		} else {
+			writes = n
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, errors.New("proc io: syscr or syscw missing")
+	}
+	return reads, writes, nil
+}
