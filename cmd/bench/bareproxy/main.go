@@ -1,9 +1,10 @@
 // Command bareproxy is the load benchmark's baseline: the smallest honest
-// fasthttp reverse proxy. Its handler forwards the client's request, in
-// place, to one fasthttp.HostClient pointed at the upstream and passes the
-// answer back; there is no auth, no key choice, no retry, no stats and no
-// timeout. cmd/bench runs it beside balance on the same mock, so
-// "balance ÷ bare" prices everything balance does beyond moving bytes.
+// fasthttp reverse proxy (internal/barepass) as a process of its own. Its
+// handler forwards the client's request, in place, through one
+// fasthttp.HostClient pointed at the upstream and passes the answer back;
+// there is no auth, no key choice, no retry, no stats and no timeout.
+// cmd/bench runs it beside balance on the same mock, so "balance ÷ bare"
+// prices everything balance does beyond moving bytes.
 //
 //	bareproxy -upstream 127.0.0.1:9100 [-listen 127.0.0.1:0] [-key key-001]
 //
@@ -13,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -24,11 +26,9 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-)
 
-// hopHeaders never cross a proxy (RFC 9110 §7.6.1): stripping them is the
-// one thing an honest pass-through must do to the request.
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Connection"}
+	"github.com/balanceproxy/balance/internal/barepass"
+)
 
 func main() {
 	if err := run(); err != nil {
@@ -44,16 +44,10 @@ func run() error {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (cmd/bench -profile)")
 	flag.Parse()
 	if *upstream == "" {
-		return fmt.Errorf("-upstream is required")
-	}
-	hc := &fasthttp.HostClient{
-		Addr: *upstream,
-		// The product's upstream default, so the baseline never waits
-		// for a connection where balance would not.
-		MaxConns: 4096,
+		return errors.New("-upstream is required")
 	}
 	srv := &fasthttp.Server{
-		Handler: handler(hc, *key),
+		Handler: barepass.Handler(barepass.Client(*upstream), *key),
 		// The product's max_request_body; everything else is fasthttp's
 		// default.
 		MaxRequestBodySize: 32 << 20,
@@ -79,23 +73,4 @@ func run() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return srv.ShutdownWithContext(sctx)
-}
-
-// handler forwards every request, in place, through hc and passes the
-// answer back; key, when not empty, replaces the client's x-goog-api-key.
-func handler(hc *fasthttp.HostClient, key string) fasthttp.RequestHandler {
-	keyHeader := []byte(key)
-	return func(ctx *fasthttp.RequestCtx) {
-		req := &ctx.Request
-		for _, h := range hopHeaders {
-			req.Header.Del(h)
-		}
-		if len(keyHeader) > 0 {
-			req.Header.SetBytesV("x-goog-api-key", keyHeader)
-		}
-		if err := hc.Do(req, &ctx.Response); err != nil {
-			ctx.Response.Reset()
-			ctx.Error("upstream: "+err.Error(), fasthttp.StatusBadGateway)
-		}
-	}
 }

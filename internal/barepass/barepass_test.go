@@ -1,4 +1,4 @@
-package main
+package barepass
 
 import (
 	"net"
@@ -40,7 +40,7 @@ func TestHandlerForwards(t *testing.T) {
 		ctx.SetStatusCode(201)
 		ctx.SetBody(append([]byte("echo:"), ctx.Request.Body()...))
 	})
-	px := serve(t, handler(up, "key-001"))
+	px := serve(t, Handler(up, "key-001"))
 
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -64,7 +64,7 @@ func TestHandlerForwards(t *testing.T) {
 // A dead upstream is a 502, not a hang or an empty 200.
 func TestHandlerUpstreamDown(t *testing.T) {
 	dead := &fasthttp.HostClient{Addr: "127.0.0.1:1"}
-	px := serve(t, handler(dead, ""))
+	px := serve(t, Handler(dead, ""))
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
