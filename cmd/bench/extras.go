@@ -177,16 +177,16 @@ func (b *bench) store() error {
 
 // startBare starts the bare pass-through for the bench, with its pprof
 // listener when -profile is on. It sends the mock the bench's direct key.
-func (b *bench) startBare(mockAddr string) (*child, string, error) {
+func (b *bench) startBare(mockAddr string, knobs ...string) (*child, string, error) {
 	if b.prof == nil {
-		return startBare(b.bareBin, mockAddr, directKey, "")
+		return startBare(b.bareBin, mockAddr, directKey, "", knobs...)
 	}
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
 	}
 	paddr := "127.0.0.1:" + strconv.Itoa(port)
-	c, addr, err := startBare(b.bareBin, mockAddr, directKey, paddr)
+	c, addr, err := startBare(b.bareBin, mockAddr, directKey, paddr, knobs...)
 	if err == nil {
 		b.prof.register(c.pid(), paddr)
 	}

@@ -41,6 +41,9 @@ type options struct {
 // allScenarios in run order; the first five are the core set.
 var allScenarios = []string{"throughput", "latency", "streams", "failing", "bigbody", "store", "hook", "openai"}
 
+// extraScenarios run only when named: they diagnose, they have no target.
+var extraScenarios = []string{"knobs"}
+
 type bench struct {
 	opt               options
 	root, tmp         string
@@ -65,7 +68,7 @@ func run() (code int) {
 	var scen string
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved direct/proxy rounds per scenario (≥ 1)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one saturation round; other scenarios use fractions of it")
-	flag.StringVar(&scen, "scenarios", "all", "comma-separated: all or "+strings.Join(allScenarios, ","))
+	flag.StringVar(&scen, "scenarios", "all", "comma-separated: all (= "+strings.Join(allScenarios, ",")+") or any of those, or "+strings.Join(extraScenarios, ","))
 	flag.BoolVar(&o.wrk, "wrk", false, "also run the saturation rounds with wrk (must be on PATH) as a cross-check")
 	flag.IntVar(&o.conns, "c", 64, "connections for the saturation scenarios")
 	flag.IntVar(&o.rate, "rate", 2000, "fixed request rate of the latency scenario (req/s)")
@@ -83,12 +86,12 @@ func run() (code int) {
 		switch {
 		case s == "all":
 			o.scenarios = allScenarios
-		case slices.Contains(allScenarios, s):
+		case slices.Contains(allScenarios, s), slices.Contains(extraScenarios, s):
 			if !slices.Contains(o.scenarios, s) {
 				o.scenarios = append(o.scenarios, s)
 			}
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (have: all, %s)\n", s, strings.Join(allScenarios, ", "))
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (have: all, %s, %s)\n", s, strings.Join(allScenarios, ", "), strings.Join(extraScenarios, ", "))
 			return 2
 		}
 	}
@@ -186,6 +189,8 @@ func run() (code int) {
 			err = b.hook()
 		case "openai":
 			err = b.openai()
+		case "knobs":
+			err = b.knobs()
 		}
 		if err != nil {
 			failed = true

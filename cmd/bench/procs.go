@@ -231,13 +231,14 @@ func startMock(bin string, keys []string, o mockOpts) (*child, string, error) {
 // startBare starts bin/bareproxy, the bare fasthttp pass-through, in
 // front of the mock at mockAddr. It sends every request upstream with
 // x-goog-api-key key, so it takes the same client requests as balance.
-// pprof, when not empty, is the address its pprof listener serves on.
-func startBare(bin, mockAddr, key, pprof string) (*child, string, error) {
+// pprof, when not empty, is the address its pprof listener serves on;
+// knobs are more bareproxy flags.
+func startBare(bin, mockAddr, key, pprof string, knobs ...string) (*child, string, error) {
 	args := []string{"-listen", "127.0.0.1:0", "-upstream", mockAddr, "-key", key}
 	if pprof != "" {
 		args = append(args, "-pprof", pprof)
 	}
-	return startListener("bareproxy", bin, args, nil)
+	return startListener("bareproxy", bin, append(args, knobs...), nil)
 }
 
 // startListener starts a child that listens on a port it picks itself and

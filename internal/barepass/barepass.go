@@ -7,7 +7,13 @@
 // "balance ÷ bare" prices everything balance does beyond moving bytes.
 package barepass
 
-import "github.com/valyala/fasthttp"
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/upstream"
+)
 
 // hopHeaders never cross a proxy (RFC 9110 §7.6.1): stripping them is the
 // one thing an honest pass-through must do to the request.
@@ -24,6 +30,13 @@ func Client(addr string) *fasthttp.HostClient {
 // answer back; key, when not empty, replaces the client's x-goog-api-key
 // (a constant: there is no key choice).
 func Handler(hc *fasthttp.HostClient, key string) fasthttp.RequestHandler {
+	return TimeoutHandler(hc, key, 0)
+}
+
+// TimeoutHandler is Handler with a deadline of timeout on every upstream
+// call (none when 0), as balance sets its upstream timeout: for pricing
+// that one setting on the baseline (cmd/bench's knobs scenario).
+func TimeoutHandler(hc *fasthttp.HostClient, key string, timeout time.Duration) fasthttp.RequestHandler {
 	keyHeader := []byte(key)
 	return func(ctx *fasthttp.RequestCtx) {
 		req := &ctx.Request
@@ -33,9 +46,27 @@ func Handler(hc *fasthttp.HostClient, key string) fasthttp.RequestHandler {
 		if len(keyHeader) > 0 {
 			req.Header.SetBytesV("x-goog-api-key", keyHeader)
 		}
-		if err := hc.Do(req, &ctx.Response); err != nil {
+		var err error
+		if timeout > 0 {
+			err = hc.DoTimeout(req, &ctx.Response, timeout)
+		} else {
+			err = hc.Do(req, &ctx.Response)
+		}
+		if err != nil {
 			ctx.Response.Reset()
 			ctx.Error("upstream: "+err.Error(), fasthttp.StatusBadGateway)
 		}
 	}
+}
+
+// BalanceClient is the HostClient balance itself would use for an
+// upstream at addr with the product's defaults (engine/upstream: 4096
+// connections, the 120 s stream idle bound), for pricing its settings on
+// the baseline.
+func BalanceClient(addr string) (*fasthttp.HostClient, error) {
+	t, err := upstream.ParseTarget("http://" + addr)
+	if err != nil {
+		return nil, err
+	}
+	return upstream.NewClients().Get(t, "", upstream.Options{MaxConns: 4096, IdleTimeout: 120 * time.Second})
 }

@@ -42,15 +42,32 @@ func run() error {
 	upstream := flag.String("upstream", "", "upstream host:port (required)")
 	key := flag.String("key", "", "when set, sent upstream as x-goog-api-key in place of the client's (a constant, not a key choice)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (cmd/bench -profile)")
+	// Knobs that price one of balance's settings at a time on the
+	// baseline (cmd/bench -scenarios knobs); all off by default.
+	reduceMem := flag.Bool("reduce-memory", false, "fasthttp.Server.ReduceMemoryUsage, as balance sets it")
+	readTimeout := flag.Duration("read-timeout", 0, "fasthttp.Server.ReadTimeout (balance: server read_timeout, 30s)")
+	idleTimeout := flag.Duration("idle-timeout", 0, "fasthttp.Server.IdleTimeout (balance: server idle_timeout, 90s)")
+	upTimeout := flag.Duration("upstream-timeout", 0, "deadline of every upstream call (balance: upstream timeout, 600s)")
+	balanceClient := flag.Bool("balance-client", false, "use balance's upstream HostClient (engine/upstream: its settings and connection wrapper)")
 	flag.Parse()
 	if *upstream == "" {
 		return errors.New("-upstream is required")
 	}
+	hc := barepass.Client(*upstream)
+	if *balanceClient {
+		var err error
+		if hc, err = barepass.BalanceClient(*upstream); err != nil {
+			return err
+		}
+	}
 	srv := &fasthttp.Server{
-		Handler: barepass.Handler(barepass.Client(*upstream), *key),
+		Handler: barepass.TimeoutHandler(hc, *key, *upTimeout),
 		// The product's max_request_body; everything else is fasthttp's
-		// default.
+		// default unless a knob says otherwise.
 		MaxRequestBodySize: 32 << 20,
+		ReduceMemoryUsage:  *reduceMem,
+		ReadTimeout:        *readTimeout,
+		IdleTimeout:        *idleTimeout,
 	}
 	if *pprofAddr != "" {
 		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
