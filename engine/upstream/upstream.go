@@ -6,6 +6,7 @@ package upstream
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -89,14 +90,21 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 	}
 	idle := opts.IdleTimeout
 	hc := &fasthttp.HostClient{
-		Addr:                          t.Addr,
-		IsTLS:                         t.TLS,
-		TLSConfig:                     &tls.Config{ServerName: hostOnly(t.Host), MinVersion: tls.VersionTLS12},
-		MaxConns:                      opts.MaxConns,
-		MaxConnWaitTimeout:            5 * time.Second,
-		MaxIdleConnDuration:           60 * time.Second,
-		MaxIdemponentCallAttempts:     1,
-		RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		Addr:                t.Addr,
+		IsTLS:               t.TLS,
+		TLSConfig:           &tls.Config{ServerName: hostOnly(t.Host), MinVersion: tls.VersionTLS12},
+		MaxConns:            opts.MaxConns,
+		MaxConnWaitTimeout:  5 * time.Second,
+		MaxIdleConnDuration: 60 * time.Second,
+		// fasthttp retries nothing itself (the engine decides what a
+		// failed request deserves) except a pooled connection the server
+		// closed while it was idle, caught before anything was written on
+		// it (see idleConn.SetWriteDeadline): after a quiet spell every
+		// pooled connection may be stale, so up to staleRetries of them.
+		MaxIdemponentCallAttempts: staleRetries + 1,
+		RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (bool, bool) {
+			return false, errors.Is(err, errStaleConn)
+		},
 		NoDefaultUserAgentHeader:      true,
 		SecureErrorLogMessage:         true, // never log the key header
 		DisableHeaderNamesNormalizing: false,
@@ -234,6 +242,20 @@ type idleConn struct {
 	rd, wr armed
 }
 
+// errStaleConn fails a request on a pooled connection that the server
+// closed, or wrote to, while it was idle. Nothing was written on it, so
+// the client retries on another connection (RetryIfErr).
+var errStaleConn = errors.New("pooled upstream connection was closed by the server while idle")
+
+// staleCheckAfter is the write-deadline gap after which a connection
+// counts as having been idle and is checked before reuse; a busy one is
+// re-armed, so its gap stays under a second and it costs nothing. A
+// variable only so tests can lower it.
+var staleCheckAfter = 2 * time.Second
+
+// staleRetries bounds the stale connections one request discards.
+const staleRetries = 16
+
 // armed is the deadline set on the socket in one direction.
 type armed struct {
 	at   time.Time // on the socket; zero: none
@@ -290,9 +312,20 @@ func (c *idleConn) SetReadDeadline(t time.Time) error {
 	return c.rd.arm(t, time.Time{}, c.Conn.SetReadDeadline)
 }
 
+// SetWriteDeadline is where fasthttp starts every request on a
+// connection (the client always has a WriteTimeout). A connection that
+// has been idle is checked first: a server that closed it meanwhile (an
+// idle timeout shorter than ours) would otherwise fail the request after
+// it was sent, with nothing to tell that it is safe to repeat. The idle
+// time comes for free from the write deadlines: each is now plus the same
+// WriteTimeout, so the gap between this one and the one last armed for
+// is at least how long the connection sat unused, less the slack.
 func (c *idleConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !t.IsZero() && !c.wr.from.IsZero() && t.Sub(c.wr.from) > staleCheckAfter && !alive(c.Conn) {
+		return errStaleConn
+	}
 	return c.wr.arm(t, time.Time{}, c.Conn.SetWriteDeadline)
 }
 

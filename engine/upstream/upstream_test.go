@@ -450,3 +450,126 @@ func BenchmarkDeadlines(b *testing.B) {
 		})
 	}
 }
+
+// idleClosingServer answers every request with "ok" and closes
+// connections idle for idle; it counts the connections it accepted.
+func idleClosingServer(t *testing.T, idle time.Duration) (Target, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	srv := &fasthttp.Server{
+		Handler:     func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") },
+		IdleTimeout: idle,
+		ConnState: func(_ net.Conn, st fasthttp.ConnState) {
+			if st == fasthttp.StateNew {
+				conns.Add(1)
+			}
+		},
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	target, _ := ParseTarget("http://" + ln.Addr().String())
+	return target, &conns
+}
+
+func post(hc *fasthttp.HostClient, target Target) error {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + target.Host + "/v1beta/models/m:generateContent")
+	req.Header.SetMethod("POST")
+	req.SetBodyString(`{}`)
+	if err := hc.DoTimeout(req, resp, 5*time.Second); err != nil {
+		return err
+	}
+	if string(resp.Body()) != "ok" {
+		return fmt.Errorf("body %q", resp.Body())
+	}
+	return nil
+}
+
+// A POST on pooled connections the server closed while they sat idle (its
+// idle timeout shorter than ours) goes out on a new connection instead of
+// failing: fasthttp alone answers "the server closed connection before
+// returning the first response byte", which the engine cannot tell from
+// a failure after the request was sent.
+func TestStaleIdleConnsAreReplaced(t *testing.T) {
+	defer func(d time.Duration) { staleCheckAfter = d }(staleCheckAfter)
+	staleCheckAfter = 150 * time.Millisecond
+	target, conns := idleClosingServer(t, 100*time.Millisecond)
+	hc, err := NewClients().Get(target, "", Options{MaxConns: 4, IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four pooled connections, then a quiet spell that outlasts the
+	// server's idle timeout: all four are stale.
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- post(hc, target) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := conns.Load()
+	time.Sleep(400 * time.Millisecond)
+	for i := range 3 {
+		if err := post(hc, target); err != nil {
+			t.Fatalf("request %d after the idle spell: %v", i, err)
+		}
+	}
+	if n := conns.Load() - before; n != 1 {
+		t.Fatalf("%d new connections after the idle spell, want 1", n)
+	}
+}
+
+func TestAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	server := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			server <- c
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := <-server
+	if !alive(c) {
+		t.Fatal("an open idle connection counts as dead")
+	}
+	if _, err := s.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !alive(c) }, "unsolicited bytes to make the connection unusable")
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil || b[0] != 'x' { // the peek left the byte in place
+		t.Fatalf("read %q, %v after the peek, want x", b, err)
+	}
+	if !alive(c) {
+		t.Fatal("drained connection counts as dead")
+	}
+	_ = s.Close()
+	waitFor(t, func() bool { return !alive(c) }, "the server's close to make the connection unusable")
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
