@@ -96,6 +96,14 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		MaxConns:            opts.MaxConns,
 		MaxConnWaitTimeout:  5 * time.Second,
 		MaxIdleConnDuration: 60 * time.Second,
+		// LIFO: the most recently used connection serves next, so after a
+		// burst (a thousand streams) the busy set shrinks back and the
+		// rest idle out, instead of FIFO keeping every one of them in
+		// rotation and copying the whole idle list on every take
+		// (BenchmarkConnPool: 244 -> 113 ns with 1024 idle, 132 -> 107 ns
+		// with 64). A connection left idle at the bottom is checked before
+		// reuse (idleConn.SetWriteDeadline).
+		ConnPoolStrategy: fasthttp.LIFO,
 		// fasthttp retries nothing itself (the engine decides what a
 		// failed request deserves) except a pooled connection the server
 		// closed while it was idle, caught before anything was written on

@@ -573,3 +573,40 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkConnPool prices taking a pooled connection and giving it back
+// with n connections idle in the pool (after a burst of streams there can
+// be a thousand), for fasthttp's FIFO strategy (its default) and LIFO.
+func BenchmarkConnPool(b *testing.B) {
+	for _, n := range []int{64, 1024} {
+		for _, st := range []struct {
+			name string
+			s    fasthttp.ConnPoolStrategyType
+		}{{"FIFO", fasthttp.FIFO}, {"LIFO", fasthttp.LIFO}} {
+			b.Run(fmt.Sprintf("%s/idle=%d", st.name, n), func(b *testing.B) {
+				hc := &fasthttp.HostClient{
+					Addr: "pool", MaxConns: 4096, ConnPoolStrategy: st.s, MaxIdleConnDuration: time.Hour,
+					Dial: func(string) (net.Conn, error) { c, _ := net.Pipe(); return c, nil },
+				}
+				var pooled []func()
+				for range n {
+					c, err := hc.AcquireConn(0, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					pooled = append(pooled, func() { hc.ReleaseConn(c) })
+				}
+				for _, release := range pooled {
+					release()
+				}
+				for b.Loop() {
+					c, err := hc.AcquireConn(0, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					hc.ReleaseConn(c)
+				}
+			})
+		}
+	}
+}
