@@ -63,7 +63,7 @@ func (b *bench) store() error {
 		return nil
 	}
 	defer on.stop()
-	// All three take the same client request (the client token; the bare
+	// All take the same client request (the client token; the bare
 	// pass-through swaps in one pool key, balance picks one).
 	vs := []variant{
 		{name: "bare", pid: bare.pid()},
@@ -75,6 +75,20 @@ func (b *bench) store() error {
 		proxied(offAddr, genPath, []byte(smallBody)),
 		proxied(onAddr, genPath, []byte(smallBody)),
 	}
+	var cmpAddr string
+	if b.opt.compare != "" {
+		// -compare: the other build, configured like the sqlite one.
+		cmpDir := b.dataDir("store-compare")
+		cmpStore := fmt.Sprintf("store {\n  driver = \"sqlite\"\n  path   = %q\n}", filepath.Join(cmpDir, "bench.db"))
+		cmp, addr, err := startProxy(b.opt.compare, b.tmp, "store-compare", proxyConfig(mockAddr, b.keys, cmpDir, cmpStore, statusBlock()), nil)
+		if err != nil {
+			return fmt.Errorf("-compare %s: %w", b.opt.compare, err)
+		}
+		defer cmp.stop()
+		cmpAddr = addr
+		vs = append(vs, variant{name: "compare", pid: cmp.pid()})
+		targets = append(targets, proxied(addr, genPath, []byte(smallBody)))
+	}
 	for i, t := range targets {
 		if err := b.checkOK(t); err != nil {
 			return fmt.Errorf("%s: %w", vs[i].name, err)
@@ -84,6 +98,12 @@ func (b *bench) store() error {
 	before, err := settledStoreCounters(onAddr, 0, 3*time.Second) // the warm-up's rows
 	if err != nil {
 		return err
+	}
+	var cmpBefore storeCounters
+	if cmpAddr != "" {
+		if cmpBefore, err = settledStoreCounters(cmpAddr, 0, 3*time.Second); err != nil {
+			return err
+		}
 	}
 	rounds, dur := b.opt.rounds, b.opt.duration*2/5
 	for i := range vs {
@@ -131,6 +151,13 @@ func (b *bench) store() error {
 	b.row(sc, "balance (sqlite) / bare pass-through req/s ratio, median (min–max)", lb.format(3, "")+invalid, "≥ 0.85 (issue 9)", lb.med >= 0.85 && healthy)
 	b.row(sc, "balance (sqlite) proxy CPU per request", ls.format(1, " µs")+invalid, "≤ 22 µs (issue 9)", ls.med <= 22 && healthy)
 	b.info(sc, "bare pass-through proxy CPU per request", summarize(cpu[bareI]).format(1, " µs"))
+	// Per-request CPU moves with the machine's load (less batching per
+	// wake-up on a busy box); its ratio to the bare proxy's moves less.
+	var cpuRatio []float64
+	for _, r := range samples {
+		cpuRatio = append(cpuRatio, safeDiv(safeDiv(r[liteI].cpu, float64(r[liteI].r.sent)), safeDiv(r[bareI].cpu, float64(r[bareI].r.sent))))
+	}
+	b.info(sc, "balance (sqlite) / bare CPU per request ratio", summarize(cpuRatio).format(2, ""))
 	b.info(sc, "balance (store none) / bare req/s ratio; its CPU per request", summarize(noneBare).format(3, "")+"; "+summarize(cpu[noneI]).format(1, " µs"))
 	b.info(sc, "added CPU per request over bare: engine (none − bare) / store (sqlite − none)",
 		fmt.Sprintf("%.1f / %.1f µs", summarize(cpu[noneI]).med-summarize(cpu[bareI]).med, ls.med-summarize(cpu[noneI]).med))
@@ -172,6 +199,34 @@ func (b *bench) store() error {
 	b.row(sc, "rows committed / dropped / failed batches (status) vs requests sent",
 		fmt.Sprintf("%d / %d / %d vs %d%s", d.written, d.dropped, d.failed, sent, after.lastErrNote()),
 		"committed = requests (+ in flight at round ends), 0 dropped", healthy)
+	if cmpAddr != "" {
+		const cmpI = 3
+		var ratio, cpuRatio []float64
+		cmpSent := 0
+		for _, r := range samples {
+			ratio = append(ratio, safeDiv(r[liteI].r.rps(), r[cmpI].r.rps()))
+			cpuRatio = append(cpuRatio, safeDiv(safeDiv(r[liteI].cpu, float64(r[liteI].r.sent)), safeDiv(r[cmpI].cpu, float64(r[cmpI].r.sent))))
+			cmpSent += r[cmpI].r.sent
+		}
+		ca, err := settledStoreCounters(cmpAddr, cmpBefore.written+cmpBefore.dropped+uint64(cmpSent), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		cd := ca.sub(cmpBefore)
+		cmpOK := cd.written >= uint64(cmpSent) && cd.written <= uint64(cmpSent)+slack && cd.dropped == 0 && cd.failed == 0
+		b.info(sc, "-compare "+filepath.Base(b.opt.compare)+": this build / that one (both sqlite), req/s ratio; CPU per request ratio",
+			summarize(ratio).format(3, "")+"; "+summarize(cpuRatio).format(3, ""))
+		b.info(sc, "-compare: that build's CPU per request; bare / that build req/s ratio", summarize(cpu[cmpI]).format(1, " µs")+"; "+summarize(func() []float64 {
+			var xs []float64
+			for _, r := range samples {
+				xs = append(xs, safeDiv(r[cmpI].r.rps(), r[bareI].r.rps()))
+			}
+			return xs
+		}()).format(3, ""))
+		ok, n := successOf(all[cmpI]...)
+		b.row(sc, "-compare: that build's success and rows committed / dropped vs sent", fmt.Sprintf("%s; %d / %d vs %d", pct(ok, n), cd.written, cd.dropped, cmpSent),
+			"100 %, committed = requests", ok == n && n > 0 && cmpOK)
+	}
 	return nil
 }
 

@@ -36,6 +36,9 @@ type options struct {
 	binDir    string
 	markdown  string
 	profile   string
+	// compare is another balance binary the store scenario also runs
+	// (store sqlite), for a before/after of a change in the same run.
+	compare string
 }
 
 // allScenarios in run order; the first five are the core set.
@@ -75,6 +78,7 @@ func run() (code int) {
 	flag.IntVar(&o.streams, "streams", 1000, "concurrent SSE streams of the streams scenario")
 	flag.StringVar(&o.binDir, "bin", "bin", "where to build bin/balance, bin/mockgemini and bin/bareproxy (relative to the module root)")
 	flag.StringVar(&o.markdown, "out", "", "also write the final table to this file")
+	flag.StringVar(&o.compare, "compare", "", "another balance binary (say, a build of the previous commit) that the store scenario also runs with store sqlite, as a fourth variant, for a before/after in the same run")
 	flag.StringVar(&o.profile, "profile", "", "build a pprof-enabled proxy and save one CPU profile per scenario into this directory (skews the profiled rounds slightly)")
 	flag.Parse()
 	if o.rounds < 1 || o.duration < 100*time.Millisecond || o.conns < 1 || o.rate < 1 || o.streams < 1 {
@@ -128,6 +132,16 @@ func run() (code int) {
 	binDir := o.binDir
 	if !filepath.IsAbs(binDir) {
 		binDir = filepath.Join(b.root, binDir)
+	}
+	if o.compare != "" {
+		if o.compare, err = filepath.Abs(o.compare); err == nil && !exists(o.compare) {
+			err = fmt.Errorf("-compare %s: no such file", o.compare)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 2
+		}
+		b.opt.compare = o.compare
 	}
 	b.proxyBin, b.mockBin = filepath.Join(binDir, "balance"), filepath.Join(binDir, "mockgemini")
 	b.bareBin = filepath.Join(binDir, "bareproxy")
