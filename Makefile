@@ -41,7 +41,7 @@ fmt-check:
 
 ## bench: micro-benchmarks plus the load benchmark (mock direct vs through balance)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/... ./hcl/... ./hooks/... ./store/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/... ./hcl/... ./hooks/... ./store/... ./cmd/bench
 	$(GO) run ./cmd/bench
 
 ## hooks: build the example WASM hooks under examples/hooks

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Raw request rows are stored a batch at a time: one request_chunks row
@@ -43,6 +44,26 @@ type chunkEncoder struct {
 	buf         []byte
 	n           int
 	first, last int64 // min and max ts
+	// strs caches the JSON of the last value of each string column but
+	// the request id: consecutive requests mostly share their token,
+	// route, protocol, models, pool and key, so a repeat costs one
+	// comparison (of identical pointers, usually) and a copy instead of
+	// an escape scan.
+	strs [8]encodedString
+}
+
+// encodedString is one column's last value and its JSON encoding.
+type encodedString struct {
+	s   string
+	enc []byte
+	ok  bool
+}
+
+func (c *encodedString) appendTo(dst []byte, s string) []byte {
+	if !c.ok || s != c.s {
+		c.s, c.enc, c.ok = s, appendJSONString(c.enc[:0], s), true
+	}
+	return append(dst, c.enc...)
 }
 
 func (e *chunkEncoder) reset() {
@@ -69,10 +90,12 @@ func (e *chunkEncoder) add(r *Request) {
 	}
 	e.first, e.last = min(e.first, ts), max(e.last, ts)
 	e.buf = strconv.AppendInt(e.buf, ts, 10)
-	for _, s := range [...]string{r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked, r.ModelSent,
+	e.buf = append(e.buf, ',')
+	e.buf = appendJSONString(e.buf, r.RequestID)
+	for i, s := range [...]string{r.Token, r.Route, r.Protocol, r.ModelAsked, r.ModelSent,
 		r.Pool, r.KeyFP, r.ErrorClass} {
 		e.buf = append(e.buf, ',')
-		e.buf = appendJSONString(e.buf, s)
+		e.buf = e.strs[i].appendTo(e.buf, s)
 	}
 	for _, v := range [...]int64{int64(r.Status), int64(r.Attempts), r.Latency.Milliseconds(), r.TTFB.Milliseconds(),
 		int64(r.PromptTokens), int64(r.CompletionTokens), int64(r.ThoughtTokens), int64(r.CachedTokens),
@@ -86,6 +109,16 @@ func (e *chunkEncoder) add(r *Request) {
 
 // body returns the finished JSON text.
 func (e *chunkEncoder) body() []byte { return append(e.buf, ']') }
+
+// bodyString returns the finished JSON text as a string that shares the
+// encoder's buffer, for binding as a TEXT value without copying the
+// chunk (up to maxChunkBytes) once more: valid only until the encoder is
+// next reset or added to. Both drivers are done with an argument when the
+// statement returns (SQLite binds text as SQLITE_TRANSIENT, a copy).
+func (e *chunkEncoder) bodyString() string {
+	b := e.body()
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
 
 // appendJSONString appends s (valid UTF-8: prepare clipped it) as a JSON
 // string.

@@ -19,6 +19,11 @@ func chunkSample() []Request {
 			Pool: "p", KeyFP: "k2", Status: 429, ErrorClass: "rate_limit", Attempts: 3},
 		{Time: base.Add(40 * time.Second), RequestID: "", Token: "ünï", Route: "/r", Protocol: "openai", Status: 200},
 		{Time: base.Add(40 * time.Second)}, // every string empty after non-empty ones
+		// Back to earlier values, and values that need escapes, repeated:
+		// the encoder caches each column's last encoding.
+		{Time: base, RequestID: "c", Token: "t", Route: "/r\"q\u0001\\", Protocol: "gemini", KeyFP: "k1"},
+		{Time: base, RequestID: "d\n", Token: "t", Route: "/r\"q\u0001\\", Protocol: "gemini", KeyFP: "k1"},
+		{Time: base, RequestID: "e", Token: "t", Route: "/r", Protocol: "gemini", KeyFP: "k2"},
 	}
 }
 

@@ -524,9 +524,11 @@ func (s *Store) writeChunks(ctx context.Context, b *batch, w inserter) error {
 			return nil
 		}
 		// A string, not []byte: the views expand it as JSON text (SQLite
-		// would take a BLOB for JSONB).
-		args = append(args[:0], e.first, e.last, int64(e.n), s.instance, string(e.body()))
+		// would take a BLOB for JSONB). It shares e's buffer, so e is
+		// reset only once the insert has returned, and args let go of it.
+		args = append(args[:0], e.first, e.last, int64(e.n), s.instance, e.bodyString())
 		err := insertChunks(ctx, w, &s.ins.chunks, args, nil)
+		clear(args)
 		e.reset()
 		return err
 	}

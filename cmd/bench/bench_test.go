@@ -282,3 +282,19 @@ func TestParseStoreCounters(t *testing.T) {
 		t.Errorf("sub = %+v", d)
 	}
 }
+
+func TestParseProcIO(t *testing.T) {
+	good := "rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 3\nread_bytes: 0\n"
+	r, w, err := parseProcIO([]byte(good))
+	if err != nil || r != 10 || w != 3 {
+		t.Fatalf("got %d %d %v, want 10 3 nil", r, w, err)
+	}
+	for _, bad := range []string{"syscr: 1\n", "syscr: x\nsyscw: 1\n", "syscr: -1\nsyscw: 1\n", ""} {
+		if _, _, err := parseProcIO([]byte(bad)); err == nil {
+			t.Errorf("parseProcIO(%q) accepted malformed input", bad)
+		}
+	}
+	if _, _, err := syscalls(selfPID()); err != nil {
+		t.Skipf("no /proc/self/io here: %v", err)
+	}
+}

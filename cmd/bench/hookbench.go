@@ -168,12 +168,19 @@ type variant struct {
 	name string
 	run  func() *result
 	pid  int
+	// settle, when set, is a pause after the run that still counts
+	// towards the variant's CPU: a batched writer's last flush then
+	// lands in its own figure, not in the next variant's round.
+	settle time.Duration
 }
 
 // sample is one variant's run in one round.
 type sample struct {
 	r   *result
 	cpu float64 // µs of the variant's process during the run
+	// reads and writes are the process's read and write system calls
+	// during the run (-1 when /proc/PID/io could not be read).
+	reads, writes int64
 }
 
 // interleaveN runs rounds of every variant in turn. The starting variant
@@ -181,8 +188,8 @@ type sample struct {
 // in the machine's speed, and whoever runs right after a warm or cold
 // phase, is spread over all of them. It returns samples[round][variant].
 //
-// With -profile, the first run of each variant but the first (the
-// baseline) is CPU-profiled as label-name.
+// With -profile, the first run of each variant whose process serves
+// pprof is CPU-profiled as label-name.
 func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []variant) [][]sample {
 	out := make([][]sample, rounds)
 	for i := range rounds {
@@ -191,17 +198,24 @@ func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []va
 			k := (i + j) % len(vs)
 			v := vs[k]
 			var m cpuMeter
+			var rd0, wr0 int64
+			var ioErr error
 			if v.pid > 0 {
 				m = startCPU(v.pid)
+				rd0, wr0, ioErr = syscalls(v.pid)
 			}
 			wait := func() {}
-			if b.prof != nil && k > 0 && v.pid > 0 {
+			if b.prof != nil && v.pid > 0 {
 				wait = b.prof.start(label+"-"+v.name, v.pid, dur)
 			}
 			r := v.run()
-			s := sample{r: r}
+			time.Sleep(v.settle)
+			s := sample{r: r, reads: -1, writes: -1}
 			if v.pid > 0 {
 				s.cpu = m.micros()
+				if rd1, wr1, err := syscalls(v.pid); err == nil && ioErr == nil {
+					s.reads, s.writes = rd1-rd0, wr1-wr0
+				}
 			}
 			wait()
 			out[i][k] = s

@@ -36,15 +36,22 @@ type options struct {
 	binDir    string
 	markdown  string
 	profile   string
+	// compare is another balance binary the store scenario also runs
+	// (store sqlite), for a before/after of a change in the same run.
+	compare string
 }
 
 // allScenarios in run order; the first five are the core set.
 var allScenarios = []string{"throughput", "latency", "streams", "failing", "bigbody", "store", "hook", "openai"}
 
+// extraScenarios run only when named: they diagnose, they have no target.
+var extraScenarios = []string{"knobs"}
+
 type bench struct {
 	opt               options
 	root, tmp         string
 	proxyBin, mockBin string
+	bareBin           string // the bare fasthttp pass-through (cmd/bench/bareproxy)
 	keys              []string
 	log               io.Writer
 	rows              []row
@@ -64,13 +71,14 @@ func run() (code int) {
 	var scen string
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved direct/proxy rounds per scenario (≥ 1)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one saturation round; other scenarios use fractions of it")
-	flag.StringVar(&scen, "scenarios", "all", "comma-separated: all or "+strings.Join(allScenarios, ","))
+	flag.StringVar(&scen, "scenarios", "all", "comma-separated: all (= "+strings.Join(allScenarios, ",")+") or any of those, or "+strings.Join(extraScenarios, ","))
 	flag.BoolVar(&o.wrk, "wrk", false, "also run the saturation rounds with wrk (must be on PATH) as a cross-check")
 	flag.IntVar(&o.conns, "c", 64, "connections for the saturation scenarios")
 	flag.IntVar(&o.rate, "rate", 2000, "fixed request rate of the latency scenario (req/s)")
 	flag.IntVar(&o.streams, "streams", 1000, "concurrent SSE streams of the streams scenario")
-	flag.StringVar(&o.binDir, "bin", "bin", "where to build bin/balance and bin/mockgemini (relative to the module root)")
+	flag.StringVar(&o.binDir, "bin", "bin", "where to build bin/balance, bin/mockgemini and bin/bareproxy (relative to the module root)")
 	flag.StringVar(&o.markdown, "out", "", "also write the final table to this file")
+	flag.StringVar(&o.compare, "compare", "", "another balance binary (say, a build of the previous commit) that the store scenario also runs with store sqlite, as a fourth variant, for a before/after in the same run")
 	flag.StringVar(&o.profile, "profile", "", "build a pprof-enabled proxy and save one CPU profile per scenario into this directory (skews the profiled rounds slightly)")
 	flag.Parse()
 	if o.rounds < 1 || o.duration < 100*time.Millisecond || o.conns < 1 || o.rate < 1 || o.streams < 1 {
@@ -82,12 +90,12 @@ func run() (code int) {
 		switch {
 		case s == "all":
 			o.scenarios = allScenarios
-		case slices.Contains(allScenarios, s):
+		case slices.Contains(allScenarios, s), slices.Contains(extraScenarios, s):
 			if !slices.Contains(o.scenarios, s) {
 				o.scenarios = append(o.scenarios, s)
 			}
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (have: all, %s)\n", s, strings.Join(allScenarios, ", "))
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (have: all, %s, %s)\n", s, strings.Join(allScenarios, ", "), strings.Join(extraScenarios, ", "))
 			return 2
 		}
 	}
@@ -125,13 +133,24 @@ func run() (code int) {
 	if !filepath.IsAbs(binDir) {
 		binDir = filepath.Join(b.root, binDir)
 	}
+	if o.compare != "" {
+		if o.compare, err = filepath.Abs(o.compare); err == nil && !exists(o.compare) {
+			err = fmt.Errorf("-compare %s: no such file", o.compare)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 2
+		}
+		b.opt.compare = o.compare
+	}
 	b.proxyBin, b.mockBin = filepath.Join(binDir, "balance"), filepath.Join(binDir, "mockgemini")
-	b.logf("building %s and %s", b.proxyBin, b.mockBin)
+	b.bareBin = filepath.Join(binDir, "bareproxy")
+	b.logf("building %s, %s and %s", b.proxyBin, b.mockBin, b.bareBin)
 	b.loadStart, b.commitAtBuild = loadAvg(), gitDescribe(b.root)
 	if err := buildBinaries(b.root, binDir); err != nil {
 		// The checkout is shared with engineers mid-edit; an older binary
 		// still measures something, as long as the report says so.
-		if !exists(b.proxyBin) || !exists(b.mockBin) {
+		if !exists(b.proxyBin) || !exists(b.mockBin) || !exists(b.bareBin) {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
 		}
@@ -184,6 +203,8 @@ func run() (code int) {
 			err = b.hook()
 		case "openai":
 			err = b.openai()
+		case "knobs":
+			err = b.knobs()
 		}
 		if err != nil {
 			failed = true

@@ -157,13 +157,24 @@ func repoRoot() (string, error) {
 	}
 }
 
-// buildBinaries runs `go build` for the proxy and the mock into binDir.
-// The go command's build cache makes this a no-op relink check when
-// nothing changed, which is exactly "build if missing or stale".
+// binaries are the children the benchmark builds: package dir under the
+// module root → binary name in binDir.
+var binaries = [][2]string{
+	{"cmd/balance", "balance"},
+	{"cmd/mockgemini", "mockgemini"},
+	{"cmd/bench/bareproxy", "bareproxy"},
+}
+
+// buildBinaries runs `go build` for the proxy, the mock and the bare
+// pass-through into binDir. The go command's build cache makes this a
+// no-op relink check when nothing changed, which is exactly "build if
+// missing or stale".
 func buildBinaries(root, binDir string) error {
-	for _, pkg := range []string{"balance", "mockgemini"} {
-		out := filepath.Join(binDir, pkg)
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/"+pkg)
+	var first error
+	for _, bin := range binaries {
+		pkg, name := bin[0], bin[1]
+		out := filepath.Join(binDir, name)
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./"+pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -174,10 +185,14 @@ func buildBinaries(root, binDir string) error {
 					break
 				}
 			}
-			return fmt.Errorf("go build ./cmd/%s: %w: %s", pkg, err, msg)
+			// Build the others anyway: one package mid-edit should not
+			// leave another binary stale.
+			if first == nil {
+				first = fmt.Errorf("go build ./%s: %w: %s", pkg, err, msg)
+			}
 		}
 	}
-	return nil
+	return first
 }
 
 // freePort returns a 127.0.0.1 port that was free a moment ago.
@@ -210,7 +225,27 @@ func startMock(bin string, keys []string, o mockOpts) (*child, string, error) {
 	if o.streamDelay > 0 {
 		args = append(args, "-stream-delay", o.streamDelay.String())
 	}
-	c, stdout, err := startChild("mockgemini", bin, args, nil)
+	return startListener("mockgemini", bin, args, nil)
+}
+
+// startBare starts bin/bareproxy, the bare fasthttp pass-through, in
+// front of the mock at mockAddr. It sends every request upstream with
+// x-goog-api-key key, so it takes the same client requests as balance.
+// pprof, when not empty, is the address its pprof listener serves on;
+// knobs are more bareproxy flags.
+func startBare(bin, mockAddr, key, pprof string, knobs ...string) (*child, string, error) {
+	args := []string{"-listen", "127.0.0.1:0", "-upstream", mockAddr, "-key", key}
+	if pprof != "" {
+		args = append(args, "-pprof", pprof)
+	}
+	return startListener("bareproxy", bin, append(args, knobs...), nil)
+}
+
+// startListener starts a child that listens on a port it picks itself and
+// prints its URL ("http://127.0.0.1:N") as its first stdout line, and
+// returns the child and that address.
+func startListener(name, bin string, args, env []string) (*child, string, error) {
+	c, stdout, err := startChild(name, bin, args, env)
 	if err != nil {
 		return nil, "", err
 	}
@@ -227,17 +262,17 @@ func startMock(bin string, keys []string, o mockOpts) (*child, string, error) {
 	case line, ok := <-lines:
 		if !ok {
 			c.stop()
-			return nil, "", fmt.Errorf("mock printed no address: %s", c.exitInfo())
+			return nil, "", fmt.Errorf("%s printed no address: %s", name, c.exitInfo())
 		}
 		addr := strings.TrimPrefix(strings.TrimSpace(line), "http://")
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			c.stop()
-			return nil, "", fmt.Errorf("mock printed %q, not an address: %w", line, err)
+			return nil, "", fmt.Errorf("%s printed %q, not an address: %w", name, line, err)
 		}
 		return c, addr, nil
 	case <-time.After(10 * time.Second):
 		c.stop()
-		return nil, "", errors.New("mock did not print its address within 10s")
+		return nil, "", fmt.Errorf("%s did not print its address within 10s", name)
 	}
 }
 
@@ -444,3 +479,40 @@ func (m cpuMeter) micros() float64 {
 }
 
 func selfPID() int { return os.Getpid() }
+
+// syscalls returns the read-type and write-type system calls pid has made
+// (syscr and syscw of /proc/PID/io): on a proxy these are almost all
+// socket reads and writes, so their count per request shows how well
+// each wake-up is batched.
+func syscalls(pid int) (reads, writes int64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, 0, fmt.Errorf("read syscalls of %d: %w", pid, err)
+	}
+	return parseProcIO(b)
+}
+
+// parseProcIO reads the syscr and syscw lines of /proc/PID/io.
+func parseProcIO(b []byte) (reads, writes int64, err error) {
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "syscr" && name != "syscw") {
+			continue
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+		if perr != nil || n < 0 {
+			return 0, 0, fmt.Errorf("proc io: %s value %q", name, rest)
+		}
+		if name == "syscr" {
+			reads = n
+		} else {
+			writes = n
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, errors.New("proc io: syscr or syscw missing")
+	}
+	return reads, writes, nil
+}

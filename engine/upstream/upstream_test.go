@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -263,5 +264,349 @@ func TestIdleTimeoutCutsSilentStreamsOnly(t *testing.T) {
 	}
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Fatalf("cut after %v, want about 300ms after the last event", d)
+	}
+}
+
+func TestArmedDeadlines(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	var sets []time.Time
+	var a armed
+	arm := func(want, now time.Time) {
+		t.Helper()
+		if err := a.arm(want, now, func(at time.Time) error { sets = append(sets, at); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := now.Add(600 * time.Second)
+	if arm(want, now); len(sets) != 1 || sets[0] != want.Add(time.Second) {
+		t.Fatalf("unarmed socket: sets %v, want one, 1 s late", sets)
+	}
+	// Later requests on the connection keep it while their deadline is
+	// between the one it was armed for and the armed one.
+	for _, d := range []time.Duration{0, 10 * time.Millisecond, 999 * time.Millisecond, time.Second} {
+		if arm(want.Add(d), now.Add(d)); len(sets) != 1 {
+			t.Fatalf("+%v: re-armed (%v), want the armed deadline kept", d, sets)
+		}
+	}
+	// Past it: re-armed, never earlier than wanted.
+	w2 := want.Add(1001 * time.Millisecond)
+	if arm(w2, now.Add(1001*time.Millisecond)); len(sets) != 2 || sets[1].Before(w2) {
+		t.Fatalf("past the armed deadline: sets %v", sets)
+	}
+	// A shorter timeout on the same connection is armed at once, with its
+	// own (small) slack.
+	short := now.Add(200 * time.Millisecond)
+	if arm(short, now); len(sets) != 3 || sets[2].Before(short) || sets[2].Sub(short) > 200*time.Millisecond/64 {
+		t.Fatalf("shorter timeout: sets %v, want within 1/64 after %v", sets, short)
+	}
+	// Deadlines already past are armed as asked; zero clears an armed one
+	// and is a no-op on an unarmed socket.
+	past := now.Add(-time.Second)
+	if arm(past, now); len(sets) != 4 || sets[3] != past {
+		t.Fatalf("past deadline: sets %v", sets)
+	}
+	if arm(time.Time{}, now); len(sets) != 5 || !sets[4].IsZero() {
+		t.Fatalf("zero must clear an armed deadline: sets %v", sets)
+	}
+	if arm(time.Time{}, now); len(sets) != 5 {
+		t.Fatalf("zero on an unarmed socket must not touch it: sets %v", sets)
+	}
+}
+
+// hangAfter serves n answers per connection, then reads the next request
+// and never answers it.
+func hangAfter(t *testing.T, n int, stream bool) Target {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					if i >= n {
+						if stream {
+							fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+						}
+						time.Sleep(5 * time.Second)
+						return
+					}
+					fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}(c)
+		}
+	}()
+	target, _ := ParseTarget("http://" + ln.Addr().String())
+	return target
+}
+
+// A deadline armed for a long request must not delay the timeout of a
+// shorter one that follows on the same connection.
+func TestShortTimeoutAfterLongOnSameConn(t *testing.T) {
+	target := hangAfter(t, 3, false)
+	hc, err := NewClients().Get(target, "", Options{MaxConns: 1, IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	req.SetRequestURI("http://" + target.Host + "/u")
+	for range 3 {
+		if err := hc.DoTimeout(req, resp, 600*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	err = hc.DoTimeout(req, resp, 200*time.Millisecond)
+	if !errors.Is(err, fasthttp.ErrTimeout) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d < 195*time.Millisecond || d > 700*time.Millisecond {
+		t.Fatalf("timed out after %v, want about 200ms", d)
+	}
+}
+
+// A stream after unary requests on the same connection is bounded by the
+// idle timeout, not by the unary requests' long deadline.
+func TestStreamAfterUnaryOnSameConnIsIdleBounded(t *testing.T) {
+	target := hangAfter(t, 2, true)
+	hc, err := NewClients().Get(target, "", Options{MaxConns: 1, IdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	req.SetRequestURI("http://" + target.Host + "/u")
+	for range 2 {
+		if err := hc.DoTimeout(req, resp, 600*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A fresh request: DoTimeout leaves its timeout on req.
+	sreq := fasthttp.AcquireRequest()
+	sreq.SetRequestURI("http://" + target.Host + "/s")
+	resp.StreamBody = true
+	if err := hc.Do(sreq, resp); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, err := io.ReadAll(resp.BodyStream())
+	if err == nil || string(got) != "hello" {
+		t.Fatalf("got %q, %v: want the first event, then the idle cut", got, err)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("cut after %v, want about 300ms", d)
+	}
+}
+
+// BenchmarkDeadlines prices what fasthttp does to a connection per unary
+// request (a write deadline from WriteTimeout, a read deadline from the
+// request timeout) on a loopback TCP socket: straight on the socket, as
+// before idleConn coalesced them, and through idleConn.
+func BenchmarkDeadlines(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	defer (<-accepted).Close()
+	for _, bc := range []struct {
+		name string
+		conn net.Conn
+	}{
+		{"socket", raw},
+		{"idleConn", &idleConn{Conn: raw, idle: 2 * time.Minute}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				now := time.Now()
+				if err := bc.conn.SetWriteDeadline(now.Add(60 * time.Second)); err != nil {
+					b.Fatal(err)
+				}
+				if err := bc.conn.SetReadDeadline(now.Add(600 * time.Second)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// idleClosingServer answers every request with "ok" and closes
+// connections idle for idle; it counts the connections it accepted.
+func idleClosingServer(t *testing.T, idle time.Duration) (Target, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	srv := &fasthttp.Server{
+		Handler:     func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") },
+		IdleTimeout: idle,
+		ConnState: func(_ net.Conn, st fasthttp.ConnState) {
+			if st == fasthttp.StateNew {
+				conns.Add(1)
+			}
+		},
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	target, _ := ParseTarget("http://" + ln.Addr().String())
+	return target, &conns
+}
+
+func post(hc *fasthttp.HostClient, target Target) error {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + target.Host + "/v1beta/models/m:generateContent")
+	req.Header.SetMethod("POST")
+	req.SetBodyString(`{}`)
+	if err := hc.DoTimeout(req, resp, 5*time.Second); err != nil {
+		return err
+	}
+	if string(resp.Body()) != "ok" {
+		return fmt.Errorf("body %q", resp.Body())
+	}
+	return nil
+}
+
+// A POST on pooled connections the server closed while they sat idle (its
+// idle timeout shorter than ours) goes out on a new connection instead of
+// failing: fasthttp alone answers "the server closed connection before
+// returning the first response byte", which the engine cannot tell from
+// a failure after the request was sent.
+func TestStaleIdleConnsAreReplaced(t *testing.T) {
+	defer func(d time.Duration) { staleCheckAfter = d }(staleCheckAfter)
+	staleCheckAfter = 150 * time.Millisecond
+	target, conns := idleClosingServer(t, 100*time.Millisecond)
+	hc, err := NewClients().Get(target, "", Options{MaxConns: 4, IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four pooled connections, then a quiet spell that outlasts the
+	// server's idle timeout: all four are stale.
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- post(hc, target) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := conns.Load()
+	time.Sleep(400 * time.Millisecond)
+	for i := range 3 {
+		if err := post(hc, target); err != nil {
+			t.Fatalf("request %d after the idle spell: %v", i, err)
+		}
+	}
+	if n := conns.Load() - before; n != 1 {
+		t.Fatalf("%d new connections after the idle spell, want 1", n)
+	}
+}
+
+func TestAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	server := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			server <- c
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := <-server
+	if !alive(c) {
+		t.Fatal("an open idle connection counts as dead")
+	}
+	if _, err := s.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !alive(c) }, "unsolicited bytes to make the connection unusable")
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil || b[0] != 'x' { // the peek left the byte in place
+		t.Fatalf("read %q, %v after the peek, want x", b, err)
+	}
+	if !alive(c) {
+		t.Fatal("drained connection counts as dead")
+	}
+	_ = s.Close()
+	waitFor(t, func() bool { return !alive(c) }, "the server's close to make the connection unusable")
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// BenchmarkConnPool prices taking a pooled connection and giving it back
+// with n connections idle in the pool (after a burst of streams there can
+// be a thousand), for fasthttp's FIFO strategy (its default) and LIFO.
+func BenchmarkConnPool(b *testing.B) {
+	for _, n := range []int{64, 1024} {
+		for _, st := range []struct {
+			name string
+			s    fasthttp.ConnPoolStrategyType
+		}{{"FIFO", fasthttp.FIFO}, {"LIFO", fasthttp.LIFO}} {
+			b.Run(fmt.Sprintf("%s/idle=%d", st.name, n), func(b *testing.B) {
+				hc := &fasthttp.HostClient{
+					Addr: "pool", MaxConns: 4096, ConnPoolStrategy: st.s, MaxIdleConnDuration: time.Hour,
+					Dial: func(string) (net.Conn, error) { c, _ := net.Pipe(); return c, nil },
+				}
+				var pooled []func()
+				for range n {
+					c, err := hc.AcquireConn(0, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					pooled = append(pooled, func() { hc.ReleaseConn(c) })
+				}
+				for _, release := range pooled {
+					release()
+				}
+				for b.Loop() {
+					c, err := hc.AcquireConn(0, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					hc.ReleaseConn(c)
+				}
+			})
+		}
 	}
 }
