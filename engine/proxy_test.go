@@ -220,6 +220,7 @@ func TestBadRequestsNeverReachUpstream(t *testing.T) {
 		{"no token", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", genBody, map[string]string{"x-goog-api-key": ""}, 401, "UNAUTHENTICATED"},
 		{"wrong token", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", genBody, map[string]string{"x-goog-api-key": "sk-wrong-token-value"}, 401, "UNAUTHENTICATED"},
 		{"malformed json", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", `{"contents":[`, nil, 400, "INVALID_ARGUMENT"},
+		{"invalid UTF-8", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", "{\"contents\":[{\"parts\":[{\"text\":\"\xff\xfe\"}]}]}", nil, 400, "INVALID_ARGUMENT"},
 		{"unknown route", "GET", "/v2/whatever", "", nil, 404, "NOT_FOUND"},
 		{"unknown method", "POST", "/v1beta/models/gemini-2.5-flash:explode", genBody, nil, 404, "NOT_FOUND"},
 		{"markup as model name", "POST", "/v1beta/models/%3Cimg%20src=x%20onerror=%22alert(1)%22%3E:generateContent", genBody, nil, 404, "NOT_FOUND"},
