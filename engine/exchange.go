@@ -101,12 +101,13 @@ type call struct {
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}
 
 // newExchange starts a request's bookkeeping with a fresh request id: a
-// per-process random prefix and a counter, unique within the run.
-func (s *Server) newExchange(a adapter) *exchange {
+// per-process random prefix and a counter, unique within the run. start is
+// when the server began reading the request (fasthttp's ctx.Time).
+func (s *Server) newExchange(a adapter, start time.Time) *exchange {
 	ex := exchangePool.Get().(*exchange)
 	id, scratch, peeked, retained := ex.id[:0], ex.scratch[:0], ex.peeked[:0], ex.retained[:0]
 	ex.reset()
-	ex.start, ex.adapter, ex.scratch, ex.peeked, ex.retained = time.Now(), a, scratch, peeked, retained
+	ex.start, ex.adapter, ex.scratch, ex.peeked, ex.retained = start, a, scratch, peeked, retained
 	id = append(id, s.idPrefix...)
 	id = append(id, '-')
 	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)

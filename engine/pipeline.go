@@ -47,7 +47,7 @@ type adapter interface {
 // fetch, an upstream call) runs before the client is authenticated and
 // authorized.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, a adapter) {
-	ex := s.newExchange(a)
+	ex := s.newExchange(a, ctx.Time())
 	ex.logRequest = rt.Config.Server.LogRequests
 	if f := s.run(ctx, rt, ex); f != nil {
 		s.fail(ctx, ex, f)

@@ -25,64 +25,88 @@ type Usage struct {
 	TotalTokenCount         int `json:"totalTokenCount"`
 }
 
-var usageField = []byte(`"usageMetadata"`)
-
-// usageFields are read from usageMetadata by a byte scan: this runs on
-// every response, and a JSON decode would cost a handful of allocations.
-var usageFields = [...][]byte{
-	[]byte(`"promptTokenCount"`),
-	[]byte(`"candidatesTokenCount"`),
-	[]byte(`"thoughtsTokenCount"`),
-	[]byte(`"cachedContentTokenCount"`),
-	[]byte(`"totalTokenCount"`),
-}
+// The names are searched without their opening quote: bytes.Index scans
+// for a name's first byte, and quotes are everywhere in JSON.
+var usageField = []byte(`usageMetadata"`)
 
 // parseUsage finds the last usageMetadata object in b (a response body or
-// the tail of a stream, where it is cumulative) and reads its counts.
+// the tail of a stream, where it is cumulative) and reads its counts. It
+// runs on every answer, so it is a byte scan: one pass over the object,
+// reading its top-level members, where a JSON decode would cost a handful
+// of allocations.
 func parseUsage(b []byte) (Usage, bool) {
-	i := bytes.LastIndex(b, usageField)
+	// The last occurrence, found with forward searches: bytes.Index is
+	// vectorised, bytes.LastIndex is not, and an answer holds one or (a
+	// stream's tail) a few.
+	i := bytes.Index(b, usageField)
 	if i < 0 {
 		return Usage{}, false
+	}
+	for {
+		j := bytes.Index(b[i+len(usageField):], usageField)
+		if j < 0 {
+			break
+		}
+		i += len(usageField) + j
 	}
 	rest := b[i+len(usageField):]
 	start := bytes.IndexByte(rest, '{')
 	if start < 0 {
 		return Usage{}, false
 	}
-	depth, end := 0, -1
-	for j := start; j < len(rest) && end < 0; j++ {
+	var u Usage
+	depth := 0
+	for j := start; j < len(rest); j++ {
 		switch rest[j] {
-		case '{':
+		case '{', '[':
 			depth++
-		case '}':
+		case '}', ']':
 			depth--
 			if depth == 0 {
-				end = j
+				return u, true
 			}
-		}
-	}
-	if end < 0 {
-		return Usage{}, false
-	}
-	obj := rest[start:end]
-	var u Usage
-	dst := [...]*int{&u.PromptTokenCount, &u.CandidatesTokenCount, &u.ThoughtsTokenCount, &u.CachedContentTokenCount, &u.TotalTokenCount}
-	for f, name := range usageFields {
-		// Only top-level fields: the *TokensDetails arrays hold
-		// "tokenCount", which no name here is a suffix of.
-		k := bytes.Index(obj, name)
-		if k < 0 {
-			continue
-		}
-		v := bytes.TrimLeft(obj[k+len(name):], " \t\r\n:")
-		n := 0
-		for _, c := range v {
-			if c < '0' || c > '9' {
-				break
+		case '"':
+			end := bytes.IndexByte(rest[j+1:], '"')
+			if end < 0 {
+				return Usage{}, false
 			}
-			n = n*10 + int(c-'0')
+			key := rest[j+1 : j+1+end]
+			j += 1 + end
+			if depth != 1 {
+				continue // inside a *TokensDetails list
+			}
+			dst := u.field(key)
+			if dst == nil {
+				continue
+			}
+			k := j + 1
+			for k < len(rest) && (rest[k] == ' ' || rest[k] == ':' || rest[k] == '\n' || rest[k] == '\r' || rest[k] == '\t') {
+				k++
+			}
+			n := 0
+			for ; k < len(rest) && rest[k] >= '0' && rest[k] <= '9'; k++ {
+				n = n*10 + int(rest[k]-'0')
+			}
+			*dst = n
+			j = k - 1
 		}
-		*dst[f] = n
 	}
-	return u, true
+	return Usage{}, false
+}
+
+// field is the count a usageMetadata member name holds, or nil.
+func (u *Usage) field(name []byte) *int {
+	switch string(name) {
+	case "promptTokenCount":
+		return &u.PromptTokenCount
+	case "candidatesTokenCount":
+		return &u.CandidatesTokenCount
+	case "thoughtsTokenCount":
+		return &u.ThoughtsTokenCount
+	case "cachedContentTokenCount":
+		return &u.CachedContentTokenCount
+	case "totalTokenCount":
+		return &u.TotalTokenCount
+	}
+	return nil
 }

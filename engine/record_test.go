@@ -42,3 +42,14 @@ func FuzzParseUsage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseUsage reads the usage of a typical unary answer (the
+// mock's, 600 bytes), as every generateContent answer is read.
+func BenchmarkParseUsage(b *testing.B) {
+	body := []byte(`{"candidates":[{"content":{"parts":[{"text":"Echo: Write a haiku about load balancers and the keys they spend, and another one about the quotas they keep."}],"role":"model"},"finishReason":"STOP","index":0,"safetyRatings":[{"category":"HARM_CATEGORY_HATE_SPEECH","probability":"NEGLIGIBLE"},{"category":"HARM_CATEGORY_DANGEROUS_CONTENT","probability":"NEGLIGIBLE"}]}],"usageMetadata":{"promptTokenCount":17,"candidatesTokenCount":31,"totalTokenCount":112,"promptTokensDetails":[{"modality":"TEXT","tokenCount":17}],"thoughtsTokenCount":64},"modelVersion":"gemini-2.5-flash","responseId":"mock-0123456789abcdef"}`)
+	for b.Loop() {
+		if u, ok := parseUsage(body); !ok || u.TotalTokenCount != 112 {
+			b.Fatal(u)
+		}
+	}
+}

@@ -25,14 +25,20 @@ var (
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	rt := s.rt.Load()
 	p := ctx.Path()
-	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
 	switch {
 	case bytes.HasPrefix(p, prefixGemini), bytes.HasPrefix(p, prefixV1beta):
 		s.serve(ctx, rt, nativeAdapter{})
+		return
 	case bytes.HasPrefix(p, prefixV1), bytes.HasPrefix(p, prefixHF):
 		s.serve(ctx, rt, openAIAdapter(p))
+		return
 	case bytes.HasPrefix(p, prefixCompat):
 		s.serve(ctx, rt, compatAdapter{})
+		return
+	}
+	// Answers beside the pipeline; serve sets the header on its own.
+	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
+	switch {
 	case bytes.Equal(p, pathHealth):
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

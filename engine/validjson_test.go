@@ -34,27 +34,46 @@ func TestValidStructure(t *testing.T) {
 		{`nul`, false},
 		{strings.Repeat("[", 20000) + strings.Repeat("]", 20000), false},
 	} {
-		if got := validStructure([]byte(tc.in)); got != tc.want {
+		if got := validStructure([]byte(tc.in), true); got != tc.want {
 			t.Errorf("validStructure(%.40q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }
 
-// FuzzValidStructure: the fast check agrees with encoding/json plus a
-// UTF-8 check, except on raw control characters inside strings.
+// FuzzValidStructure: the strict scanner agrees with encoding/json plus a
+// UTF-8 check; the lenient one differs only on raw control characters
+// inside strings.
 func FuzzValidStructure(f *testing.F) {
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}]}]}`))
 	f.Add([]byte(`[1,{"a":"\u0041"},null]`))
+	f.Add([]byte("{\"a\":\"x\ty\"}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fast, slow := validStructure(b), json.Valid(b) && utf8.Valid(b)
-		if fast == slow {
-			return
+		want := json.Valid(b) && utf8.Valid(b)
+		if got := validStructure(b, true); got != want {
+			t.Fatalf("strict: %v, encoding/json: %v for %q", got, want, b)
 		}
-		if slow && !fast {
-			t.Fatalf("valid JSON refused: %q", b)
+		if lenient := validStructure(b, false); lenient != want && (!lenient || !bytes.ContainsFunc(b, func(r rune) bool { return r < 0x20 })) {
+			t.Fatalf("lenient: %v, encoding/json: %v for %q", lenient, want, b)
 		}
-		if !bytes.ContainsFunc(b, func(r rune) bool { return r < 0x20 }) {
-			t.Fatalf("invalid JSON accepted: %q", b)
+	})
+}
+
+// BenchmarkValidJSONSmall: a typical small request, the scanner against
+// encoding/json plus utf8.Valid in the same run.
+func BenchmarkValidJSONSmall(b *testing.B) {
+	body := []byte(`{"contents":[{"role":"user","parts":[{"text":"Write a haiku about load balancers and the keys they spend."}]}],"generationConfig":{"temperature":0.7}}`)
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if !json.Valid(body) || !utf8.Valid(body) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("validJSON", func(b *testing.B) {
+		for b.Loop() {
+			if !validJSON(body) {
+				b.Fatal("invalid")
+			}
 		}
 	})
 }
