@@ -40,7 +40,10 @@ type Redactor struct {
 	secrets [][]byte
 	names   [][]byte
 	// w is the window length: the shortest secret, at most 8 bytes.
-	w    int
+	w int
+	// shortest is the length of the shortest secret: a shorter text
+	// holds none, verbatim or escaped (escapes only lengthen it).
+	shortest int
 	mask uint64
 	// filter has a bit set for the hash of every secret's last w bytes;
 	// tails maps those bytes to the secrets that end with them.
@@ -81,6 +84,9 @@ func NewRedactorWith(known []Known) *Redactor {
 		r.secrets = append(r.secrets, []byte(k.Value))
 		r.names = append(r.names, []byte(k.Name))
 		r.w = min(r.w, len(k.Value))
+		if r.shortest == 0 || len(k.Value) < r.shortest {
+			r.shortest = len(k.Value)
+		}
 	}
 	if len(r.secrets) == 0 {
 		return r
@@ -150,6 +156,9 @@ func (r *Redactor) String(s string) string {
 
 // contains reports whether b holds a secret, verbatim or escaped.
 func (r *Redactor) contains(b []byte) bool {
+	if len(b) < r.shortest {
+		return false
+	}
 	if len(r.scan(b, nil, true)) > 0 {
 		return true
 	}
