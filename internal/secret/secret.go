@@ -44,7 +44,7 @@ type Redactor struct {
 	// shortest is the length of the shortest secret: a shorter text
 	// holds none, verbatim or escaped (escapes only lengthen it).
 	shortest int
-	mask uint64
+	mask     uint64
 	// filter has a bit set for the hash of every secret's last w bytes;
 	// tails maps those bytes to the secrets that end with them.
 	filter []uint64
