@@ -250,29 +250,38 @@ func (p *poolRuntime) redact(s string) string { return p.redactor.String(s) }
 
 func (p *poolRuntime) redactBytes(b []byte) []byte { return p.redactor.Bytes(b) }
 
-// upstreamHeaders are the client request headers that may reach Google:
-// an allowlist, so a credential in a header balance does not know
-// (x-api-key, Cookie) or a client-identity header (X-Forwarded-For,
-// Forwarded) never leaves. The upstream key is set per attempt.
-var upstreamHeaders = [...]string{
-	"Content-Type", "Accept", "Accept-Language", "User-Agent",
-	"X-Goog-Api-Client", "X-Server-Timeout", "X-Goog-Upload-Protocol", "X-Goog-Upload-Command",
-	"X-Goog-Upload-Header-Content-Length", "X-Goog-Upload-Header-Content-Type", "X-Goog-Upload-Offset",
-}
-
 // newUpstreamRequest starts the upstream request for a client request:
-// its method, the allowed headers and (without copying) its body. The
-// caller sets the path and query and releases it.
+// its method, the client headers that may reach Google and (without
+// copying) its body. The caller sets the path and query and releases it.
+//
+// The headers are an allowlist, so a credential in a header balance does
+// not know (x-api-key, Cookie) or a client-identity header
+// (X-Forwarded-For, Forwarded) never leaves. The key is set per attempt.
 func newUpstreamRequest(client *fasthttp.Request) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
 	req.Header.SetMethodBytes(client.Header.Method())
-	for _, name := range upstreamHeaders {
-		if v := client.Header.Peek(name); len(v) > 0 {
-			req.Header.SetBytesV(name, v)
+	if ct := client.Header.ContentType(); len(ct) > 0 {
+		req.Header.SetContentTypeBytes(ct)
+	}
+	for k, v := range client.Header.All() {
+		if forwardedHeader(k) {
+			req.Header.SetBytesKV(k, v)
 		}
 	}
 	req.SetBodyRaw(client.Body())
 	return req
+}
+
+// forwardedHeader reports whether a client header (in fasthttp's
+// canonical case) may reach Google. Content-Type is copied apart.
+func forwardedHeader(name []byte) bool {
+	switch string(name) {
+	case "Accept", "Accept-Language", "User-Agent", "X-Goog-Api-Client", "X-Server-Timeout",
+		"X-Goog-Upload-Protocol", "X-Goog-Upload-Command", "X-Goog-Upload-Header-Content-Length",
+		"X-Goog-Upload-Header-Content-Type", "X-Goog-Upload-Offset":
+		return true
+	}
+	return false
 }
 
 // geminiRequest starts a Gemini API call that balance composed itself (a
