@@ -183,7 +183,8 @@ func (s *Server) Apply(cfg *hcl.Config) (applied bool, err error) {
 	defer s.reloadMu.Unlock()
 	prev := s.rt.Load()
 	if prev.Config.Hash == cfg.Hash {
-		s.events.unchanged()
+		s.events.unchanged(reloadEvent{Time: time.Now(), Generation: prev.Generation, Hash: cfg.Hash,
+			Summary: "the file is the live config again; the rejection before this is history"})
 		s.log.Debug("config unchanged", "generation", prev.Generation, "hash", shortHash(cfg.Hash))
 		return false, nil
 	}
@@ -350,13 +351,18 @@ func (l *reloadLog) rejected(e reloadEvent) {
 	l.push(e)
 }
 
-// unchanged counts a reload skipped because its hash was live. It adds no
-// event: with polling that is every poll, and the history would show
-// nothing else.
-func (l *reloadLog) unchanged() {
+// unchanged counts a reload skipped because its hash was live. It adds
+// back only after a rejection: a file reverted to the live config ends
+// the alert, which status shows while a rejection is the newest event.
+// Otherwise it adds nothing: with polling that is every poll, and the
+// history would show nothing else.
+func (l *reloadLog) unchanged(back reloadEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.counts.unchanged++
+	if n := len(l.events); n > 0 && l.events[n-1].Error != "" {
+		l.push(back)
+	}
 }
 
 func (l *reloadLog) push(e reloadEvent) {

@@ -128,6 +128,36 @@ func TestReloadRapidWrites(t *testing.T) {
 
 // TestReloadInvalidThenFixed: a broken file changes nothing and is
 // recorded; the watcher keeps watching and applies the fix.
+// A broken save then reverted to the live config (same hash, so nothing
+// to apply) ends the "config rejected" alert: the rejection is history.
+func TestRevertedBrokenConfigIsHistory(t *testing.T) {
+	f := newFixture(t, staticConfig(keysA), fixtureOpts{})
+	live, err := os.ReadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAtomic(t, f.path, strings.Replace(string(live), "pools  =", "pols =", 1))
+	f.waitCounts("a rejection", func(c reloadCounts) bool { return c.rejected == 1 })
+	if f.lastReloadError() == nil {
+		t.Fatal("the rejection is not shown")
+	}
+	writeAtomic(t, f.path, string(live))
+	f.waitCounts("an unchanged reload", func(c reloadCounts) bool { return c.unchanged >= 1 })
+	if last := f.lastReloadError(); last != nil {
+		t.Fatalf("after the revert the rejection is still the current alert: %+v", last)
+	}
+	if g := f.generation(); g != 1 {
+		t.Fatalf("generation %d: a revert to the live config applies nothing", g)
+	}
+	// More unchanged reloads (polling) add nothing more to the history.
+	n := len(f.reloads())
+	f.rl.Trigger()
+	f.waitCounts("a second unchanged reload", func(c reloadCounts) bool { return c.unchanged >= 2 })
+	if len(f.reloads()) != n {
+		t.Fatalf("an unchanged reload after a good one added history: %+v", f.reloads())
+	}
+}
+
 func TestReloadInvalidThenFixed(t *testing.T) {
 	f := newFixture(t, staticConfig(keysA), fixtureOpts{})
 	broken := strings.Replace(configFor(f.mock.URL(), keysB, ""), "pools  =", "pols =", 1)
@@ -332,18 +362,23 @@ func TestReloadOutcomesRecordedOnce(t *testing.T) {
 	}
 	check("validation error", reloadCounts{rejected: 2}, 3)
 
-	// The live config again: skipped, counted, no history event.
+	// The live config again: skipped and counted; after rejections it adds
+	// one history event that ends the "config rejected" alert.
 	writeFile(t, f.path, configFor(f.mock.URL(), keysA, ""))
 	if f.rl.Reload() {
 		t.Fatal("the live config was applied again")
 	}
-	check("unchanged", reloadCounts{rejected: 2, unchanged: 1}, 3)
+	check("unchanged", reloadCounts{rejected: 2, unchanged: 1}, 4)
+	if f.rl.Reload() {
+		t.Fatal("the live config was applied again")
+	}
+	check("unchanged again", reloadCounts{rejected: 2, unchanged: 2}, 4)
 
 	writeFile(t, f.path, configFor(f.mock.URL(), keysB, ""))
 	if !f.rl.Reload() {
 		t.Fatalf("a good config was not applied: %q", f.rejections())
 	}
-	check("applied", reloadCounts{applied: 1, rejected: 2, unchanged: 1}, 4)
+	check("applied", reloadCounts{applied: 1, rejected: 2, unchanged: 2}, 5)
 	if g := f.generation(); g != 2 {
 		t.Errorf("generation %d, want 2", g)
 	}
