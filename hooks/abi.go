@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/balanceproxy/balance/internal/jsonw"
@@ -204,7 +206,7 @@ func appendEnvelope(b []byte, phase Phase, in *Envelope, config []byte, withBody
 	b = append(b, `{"name":`...)
 	b = jsonw.AppendString(b, in.Token.Name)
 	b = append(b, `,"labels":{`...)
-	for i, k := range sortedKeys(in.Token.Labels) {
+	for i, k := range slices.Sorted(maps.Keys(in.Token.Labels)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -274,24 +276,6 @@ func putHex8(b []byte, v uint32) {
 		b[i] = hexDigits[v&0xf]
 		v >>= 4
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	// Insertion sort: label maps are tiny and this avoids pulling in sort
-	// for an allocation-free common case.
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 const hexDigits = "0123456789abcdef"
@@ -464,7 +448,7 @@ func (w *wireResult) result() (Result, error) {
 	default:
 		return Result{}, fmt.Errorf("output action %q is not continue, respond or reject", truncate(string(w.Action), 64))
 	}
-	for _, k := range sortedKeys(w.Headers.Set) {
+	for _, k := range slices.Sorted(maps.Keys(w.Headers.Set)) {
 		if isSensitiveHeader(k) || !validHeaderName(k) {
 			continue
 		}
@@ -497,7 +481,7 @@ func validHeaderName(k string) bool {
 
 // sanitizeHeaderValue drops CR, LF and NUL so a guest cannot split headers.
 func sanitizeHeaderValue(v string) string {
-	if !containsAny(v, "\r\n\x00") {
+	if !strings.ContainsAny(v, "\r\n\x00") {
 		return v
 	}
 	b := make([]byte, 0, len(v))
@@ -507,17 +491,6 @@ func sanitizeHeaderValue(v string) string {
 		}
 	}
 	return string(b)
-}
-
-func containsAny(s, chars string) bool {
-	for i := 0; i < len(s); i++ {
-		for j := 0; j < len(chars); j++ {
-			if s[i] == chars[j] {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func truncate(s string, n int) string {
