@@ -63,8 +63,8 @@ func (s *Server) metricsSnapshot() metrics.Snapshot {
 	}
 	rc := s.events.snapshot()
 	snap.ReloadsApplied, snap.ReloadsRejected, snap.ReloadsUnchanged = rc.applied, rc.rejected, rc.unchanged
-	if s.store != nil {
-		h := s.store.Health()
+	if st := s.store.Load(); st != nil {
+		h := st.Health()
 		snap.Store = &h
 	}
 	return snap

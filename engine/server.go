@@ -35,6 +35,9 @@ type Options struct {
 	// KeyObserver is told when a key starts cooling or is quarantined,
 	// so a store can persist and share the state.
 	KeyObserver func(k *keypool.Key, pool, model string)
+	// StoreRetry is the first wait before the store is tried again when it
+	// cannot be opened at start (doubling to a minute); 0 means 1 s.
+	StoreRetry time.Duration
 	// ProbeTick is how often quarantined keys are checked for a due probe.
 	ProbeTick time.Duration
 	// StoreQueueSize, StoreBatchSize and StoreFlushInterval tune the
@@ -65,14 +68,15 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 
-	store *store.Store
+	// store is the stats database once open (nil without one).
+	store atomic.Pointer[store.Store]
 	// bodies counts request bodies in memory against max_body_memory.
 	bodies bodyMemory
 	// streams are the streams being relayed, for shutdown.
 	streams openStreams
 	hookRT  *hooks.Runtime
-	// notes are conditions worth an operator's attention, shown in status.
-	notes []string
+	// storeNote, when set, says why the store is not in use: shown in status.
+	storeNote atomic.Pointer[string]
 	// obs holds the Prometheus metrics (observe.go).
 	obs *observer
 
@@ -288,12 +292,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.hookRT.Close(hctx)
 		cancel()
 	}
-	if s.store != nil {
+	if st := s.store.Load(); st != nil {
 		// Flush what is queued; give it its own budget so a slow drain
 		// of streams does not cost the stats.
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if serr := s.store.Close(fctx); serr != nil {
+		if serr := st.Close(fctx); serr != nil {
 			s.log.Error("store flush at shutdown incomplete", "error", serr)
 		}
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -15,52 +16,95 @@ import (
 // recorded, key state changes are persisted, persisted state is loaded, and
 // with share_key_state the states other instances publish are applied. A
 // store that cannot be opened is fatal only when the config says
-// required = true; otherwise balance serves without persistence and says
-// so in the log and in status.
+// required = true; otherwise balance serves without persistence, says so
+// in the log and in status, and keeps trying in the background: once the
+// database answers, migrations run and writing starts.
 func (s *Server) openStore(cfg *hcl.Config, opts Options) error {
 	sc := cfg.Store
 	if sc.Driver == "none" || sc.Driver == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, store.Config{
+	sconf := store.Config{
 		Driver: sc.Driver, DSN: sc.DSN, MaxBodyBytes: sc.MaxBodyBytes, Logger: s.log.With("component", "store"),
 		Retention: store.Retention{Requests: sc.RetainRequests, Errors: sc.RetainErrors, Rollups: sc.RetainRollups},
 		QueueSize: opts.StoreQueueSize, BatchSize: opts.StoreBatchSize, FlushInterval: opts.StoreFlushInterval,
-	})
-	if err != nil {
-		if sc.Required {
-			return fmt.Errorf("store (required = true): %w", err)
-		}
-		note := "store unavailable, serving without persistence: " + err.Error()
-		s.notes = append(s.notes, note)
-		s.log.Error(note)
+	}
+	if s.recorder == nil {
+		s.recorder = storeRecorder{s}
+	}
+	err := s.tryStore(sconf, sc.ShareKeyState, sc.KeyStateRefresh)
+	if err == nil {
 		return nil
 	}
-	s.store = st
-	if s.recorder == nil {
-		s.recorder = storeRecorder{st}
+	if sc.Required {
+		return fmt.Errorf("store (required = true): %w", err)
+	}
+	note := "store unavailable, serving without persistence (retrying in the background): " + err.Error()
+	s.storeNote.Store(&note)
+	s.log.Error(note)
+	s.bgDone.Add(1)
+	go func() {
+		defer s.bgDone.Done()
+		s.retryStore(sconf, sc.ShareKeyState, sc.KeyStateRefresh, opts.StoreRetry)
+	}()
+	return nil
+}
+
+// tryStore opens the store once and, on success, makes it the server's.
+func (s *Server) tryStore(sconf store.Config, share bool, refresh time.Duration) error {
+	ctx, cancel := context.WithTimeout(s.bgCtx, 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, sconf)
+	if err != nil {
+		return err
 	}
 	states, err := st.LoadKeyStates(ctx)
 	if err != nil {
 		s.log.Warn("could not load persisted key states", "error", err)
 	}
 	s.applyKeyStates(states)
-	if sc.ShareKeyState {
-		st.WatchKeyStates(s.bgCtx, sc.KeyStateRefresh, s.applyKeyStates)
+	s.store.Store(st)
+	if share {
+		st.WatchKeyStates(s.bgCtx, refresh, s.applyKeyStates)
 	}
 	return nil
 }
 
-// storeRecorder queues records in the store; Record never blocks.
-type storeRecorder struct{ st *store.Store }
+// retryStore opens the store until it answers or the server stops, with a
+// backoff from first (1 s when zero) doubling to a minute.
+func (s *Server) retryStore(sconf store.Config, share bool, refresh, first time.Duration) {
+	wait := cmp.Or(first, time.Second)
+	for {
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-time.After(wait):
+		}
+		err := s.tryStore(sconf, share, refresh)
+		if err == nil {
+			s.storeNote.Store(nil)
+			s.log.Info("store available again: stats and key state are persisted from now on")
+			return
+		}
+		s.log.Warn("store still unavailable", "error", err, "next_try", wait)
+		wait = min(2*wait, time.Minute)
+	}
+}
 
-func (r storeRecorder) Record(rec Record) { r.st.Record(store.Request(rec)) }
+// storeRecorder queues records in the store once it is open; records made
+// before that are dropped (the status note says the store is unavailable).
+type storeRecorder struct{ s *Server }
+
+func (r storeRecorder) Record(rec Record) {
+	if st := r.s.store.Load(); st != nil {
+		st.Record(store.Request(rec))
+	}
+}
 
 // persistKey publishes a key's new state for restarts and other instances.
 func (s *Server) persistKey(k *keypool.Key, pool, model string) {
-	if s.store == nil {
+	db := s.store.Load()
+	if db == nil {
 		return
 	}
 	now := time.Now()
@@ -74,7 +118,7 @@ func (s *Server) persistKey(k *keypool.Key, pool, model string) {
 			ks.State, ks.Reason, ks.Until = store.StateCooling, st.LastError, until
 		}
 	}
-	s.store.SaveKeyState(ks)
+	db.SaveKeyState(ks)
 }
 
 // applyKeyStates applies states loaded at start or published by other

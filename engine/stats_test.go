@@ -284,3 +284,46 @@ store {
 		t.Fatalf("first probe in %v, want the pool's 7m", d)
 	}
 }
+
+// A store that cannot be opened at start (required = false) is tried again
+// in the background: once it opens, status stops saying it is unavailable
+// and requests are written.
+func TestStoreUnavailableAtStartIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "blocker") // a file where the database's directory must go
+	if err := os.WriteFile(blocker, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	cfg := storeConfig([]string{keyA}, fmt.Sprintf("store {\n  driver = \"sqlite\"\n  dsn    = %q\n}\n", filepath.Join(blocker, "stats.db")))
+	srv, url := startProxyWith(t, mock, dir, cfg, engine.Options{StoreRetry: 50 * time.Millisecond})
+	h := &harness{t: t, mock: mock, srv: srv, url: url, token: testToken}
+	if srv.Stats() != nil || len(srv.Snapshot(time.Now()).Notes) == 0 {
+		t.Fatal("the store opened, or status does not say it is unavailable")
+	}
+	if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+		t.Fatalf("without a store: %d", status)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats() == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if srv.Stats() == nil {
+		t.Fatal("the store was not opened once it could be")
+	}
+	if notes := srv.Snapshot(time.Now()).Notes; len(notes) != 0 {
+		t.Fatalf("status still says %q", notes)
+	}
+	if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 200 {
+		t.Fatalf("with the store: %d", status)
+	}
+	for srv.Stats().Health().Written == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if w := srv.Stats().Health().Written; w == 0 {
+		t.Fatal("no request was written after the store opened")
+	}
+}

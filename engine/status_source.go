@@ -14,7 +14,7 @@ func (s *Server) Snapshot(now time.Time) status.Snapshot {
 	cfg := rt.Config
 	snap := status.Snapshot{
 		Generation: rt.Generation, ConfigHash: cfg.Hash, ConfigPath: cfg.Path, Started: s.started,
-		StoreConfigured: cfg.Store.Driver != "none" && cfg.Store.Driver != "", Notes: s.notes,
+		StoreConfigured: cfg.Store.Driver != "none" && cfg.Store.Driver != "", Notes: s.notes(),
 	}
 	for _, e := range s.events.list() {
 		snap.Reloads = append(snap.Reloads, status.Reload{Time: e.Time, Generation: e.Generation, Hash: e.Hash,
@@ -47,8 +47,17 @@ func (s *Server) Snapshot(now time.Time) status.Snapshot {
 // Stats implements status.Source: the stats database, nil when none runs
 // (an explicit nil: a nil *store.Store would make a non-nil Stats).
 func (s *Server) Stats() status.Stats {
-	if s.store == nil {
+	st := s.store.Load()
+	if st == nil {
 		return nil
 	}
-	return s.store
+	return st
+}
+
+// notes are conditions worth an operator's attention, shown in status.
+func (s *Server) notes() []string {
+	if n := s.storeNote.Load(); n != nil {
+		return []string{*n}
+	}
+	return nil
 }
