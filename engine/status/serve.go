@@ -63,7 +63,10 @@ func Serve(ctx *fasthttp.RequestCtx, src Source, conf hcl.Status) {
 			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 			return
 		}
-		writeJSON(ctx, document(ctx, src, q, time.Now()))
+		// The store reads get a context of their own, not ctx: a
+		// RequestCtx must not parent a context whose goroutine can
+		// outlive the handler (fasthttp reuses the ctx).
+		writeJSON(ctx, document(context.Background(), src, q, time.Now()))
 	case subUI:
 		if len(ctx.QueryArgs().QueryString()) > 0 {
 			writeError(ctx, fasthttp.StatusBadRequest, "The status page takes no query parameters other than token.")
@@ -96,7 +99,9 @@ func serveSeries(ctx *fasthttp.RequestCtx, src Source) {
 	if st == nil {
 		return
 	}
-	c, cancel := context.WithTimeout(ctx, queryTimeout)
+	// Not ctx: a RequestCtx must not be a context's parent, whose
+	// goroutine can outlive the handler (fasthttp reuses the ctx).
+	c, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
 	pts, err := st.Series(c, q.period.d, q.step.d, q.filter)
 	if err != nil {
@@ -116,7 +121,9 @@ func serveErrors(ctx *fasthttp.RequestCtx, src Source) {
 	if st == nil {
 		return
 	}
-	c, cancel := context.WithTimeout(ctx, queryTimeout)
+	// Not ctx: a RequestCtx must not be a context's parent, whose
+	// goroutine can outlive the handler (fasthttp reuses the ctx).
+	c, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
 	recs, err := st.RecentErrors(c, q)
 	if err != nil {
