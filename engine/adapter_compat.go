@@ -55,7 +55,7 @@ func (compatAdapter) parse(body []byte, c *call) *Failure {
 }
 
 func (compatAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
-	req := newUpstreamRequest(&ctx.Request)
+	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
 	if ex.call.model != "" && ex.model.Target != ex.call.model {
 		// A model rule renamed the model: send the target upstream.
 		var body map[string]json.RawMessage

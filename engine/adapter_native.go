@@ -50,7 +50,7 @@ func (nativeAdapter) parse([]byte, *call) *Failure { return nil }
 
 func (nativeAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
 	nc := ex.call.native
-	req := newUpstreamRequest(&ctx.Request)
+	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
 	if ex.model.editsBody() && (nc.Method == "generateContent" || nc.Method == "streamGenerateContent") {
 		edited, err := ex.model.editBody(req.Body())
 		if err != nil {

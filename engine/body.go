@@ -42,6 +42,7 @@ const bodyChunk = 64 << 10
 func (s *Server) readBody(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failure {
 	stream := ctx.RequestBodyStream()
 	if stream == nil {
+		ex.bodyRead = true
 		return nil // already in memory (a server without body streaming)
 	}
 	limit := int64(rt.Config.Server.MaxRequestBody)
@@ -88,6 +89,7 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *
 		}
 	}
 	ctx.Request.SetBodyRaw(buf.B)
+	ex.bodyRead = true
 	return nil
 }
 
@@ -104,5 +106,15 @@ func (s *Server) releaseBody(ctx *fasthttp.RequestCtx, ex *exchange) {
 	ctx.Request.ResetBody()
 	s.bodies.release(ex.bodyReserved)
 	bytebufferpool.Put(ex.body)
-	ex.body, ex.bodyReserved = nil, 0
+	ex.body, ex.bodyReserved, ex.bodyRead = nil, 0, false
+}
+
+// clientBody is the client's request body once readBody has it, and nil
+// for a call that has none: ctx.Request.Body() on an unread streamed body
+// would read all of it, past every limit.
+func (ex *exchange) clientBody(ctx *fasthttp.RequestCtx) []byte {
+	if !ex.bodyRead {
+		return nil
+	}
+	return ctx.Request.Body()
 }

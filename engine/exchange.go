@@ -42,6 +42,9 @@ type exchange struct {
 	streamed bool
 	usage    Usage
 	errBody  string
+	// requestBody is the client's body kept for the record of a failed
+	// request (store.record_request_bodies).
+	requestBody string
 
 	// chain is the request's hooks (nil without any); retained are those
 	// pinned until the request ends so a reload cannot close them between
@@ -60,6 +63,10 @@ type exchange struct {
 	// is what it counts against server.max_body_memory.
 	body         *bytebufferpool.ByteBuffer
 	bodyReserved int64
+	// bodyRead is set once the whole body is in memory: only then may
+	// anything call ctx.Request.Body(), which would read the rest of an
+	// unread body.
+	bodyRead bool
 }
 
 // call is what a request's adapter read from it: enough for the driver to
@@ -121,9 +128,9 @@ func (ex *exchange) reset() {
 	ex.start, ex.id, ex.adapter, ex.call = time.Time{}, nil, nil, call{}
 	ex.token, ex.tstate, ex.model, ex.pool = nil, nil, resolved{}, nil
 	ex.attempts, ex.member, ex.verdict, ex.inBandError, ex.peeked = 0, nil, verdict.Verdict{}, nil, nil
-	ex.status, ex.ttfb, ex.streamed, ex.usage, ex.errBody = 0, 0, false, Usage{}, ""
+	ex.status, ex.ttfb, ex.streamed, ex.usage, ex.errBody, ex.requestBody = 0, 0, false, Usage{}, "", ""
 	ex.chain, ex.retained, ex.scratch, ex.detached, ex.logRequest = nil, nil, nil, false, false
-	ex.body, ex.bodyReserved = nil, 0
+	ex.body, ex.bodyReserved, ex.bodyRead = nil, 0, false
 }
 
 // releaseExchange returns an exchange to the pool once nothing uses it.
@@ -143,7 +150,7 @@ func (ex *exchange) record() Record {
 		Status: ex.status, Attempts: ex.attempts, Latency: time.Since(ex.start), TTFB: ex.ttfb,
 		PromptTokens: ex.usage.PromptTokenCount, CompletionTokens: ex.usage.CandidatesTokenCount,
 		ThoughtTokens: ex.usage.ThoughtsTokenCount, CachedTokens: ex.usage.CachedContentTokenCount,
-		Streamed: ex.streamed, ErrorBody: ex.errBody,
+		Streamed: ex.streamed, ErrorBody: ex.errBody, RequestBody: ex.requestBody,
 	}
 	if ex.status >= 400 {
 		rec.ErrorClass = ex.verdict.Class.String()

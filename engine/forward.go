@@ -252,12 +252,12 @@ func (p *poolRuntime) redactBytes(b []byte) []byte { return p.redactor.Bytes(b) 
 
 // newUpstreamRequest starts the upstream request for a client request:
 // its method, the client headers that may reach Google and (without
-// copying) its body. The caller sets the path and query and releases it.
+// copying) body, the client's body or nil. The caller sets the path and query and releases it.
 //
 // The headers are an allowlist, so a credential in a header balance does
 // not know (x-api-key, Cookie) or a client-identity header
 // (X-Forwarded-For, Forwarded) never leaves. The key is set per attempt.
-func newUpstreamRequest(client *fasthttp.Request) *fasthttp.Request {
+func newUpstreamRequest(client *fasthttp.Request, body []byte) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
 	req.Header.SetMethodBytes(client.Header.Method())
 	if ct := client.Header.ContentType(); len(ct) > 0 {
@@ -268,7 +268,9 @@ func newUpstreamRequest(client *fasthttp.Request) *fasthttp.Request {
 			req.Header.SetBytesKV(k, v)
 		}
 	}
-	req.SetBodyRaw(client.Body())
+	if body != nil {
+		req.SetBodyRaw(body)
+	}
 	return req
 }
 

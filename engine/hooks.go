@@ -166,7 +166,7 @@ func (s *Server) requestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 	if !chainHandles(chain, hooks.PhaseRequest) {
 		return nil
 	}
-	body := ctx.Request.Body()
+	body := ex.clientBody(ctx)
 	out, err := chain.Run(context.Background(), hooks.PhaseRequest, ex.envelope(ex.call.apiPath, ctx.Request.Header.VisitAll, body))
 	if err != nil {
 		return s.hookFailure(err)

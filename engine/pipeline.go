@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/balanceproxy/balance/internal/verdict"
+	"github.com/balanceproxy/balance/store"
 )
 
 // An adapter is one front door: it reads one kind of client call, builds
@@ -52,6 +53,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, a adapter) {
 	if f := s.run(ctx, rt, ex); f != nil {
 		s.fail(ctx, ex, f)
 	}
+	if rt.Config.Store.RecordRequests && ex.bodyRead && ctx.Response.StatusCode() >= 400 {
+		ex.requestBody = bodyForRecord(rt, ex.clientBody(ctx))
+	}
 	s.releaseBody(ctx, ex)
 	ctx.Response.Header.SetBytesV("X-Request-Id", ex.id)
 	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
@@ -75,7 +79,7 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 			return f
 		}
 	}
-	body := ctx.Request.Body()
+	body := ex.clientBody(ctx)
 	if c.body {
 		if f := a.parse(body, c); f != nil {
 			return f
@@ -197,6 +201,27 @@ func (s *Server) finish(ex *exchange) {
 		h.Release()
 	}
 	releaseExchange(ex)
+}
+
+// bodyForRecord is a failed request's body as store.record_request_bodies
+// keeps it: every pool key and client token redacted, then clipped to
+// store.max_body_bytes. It is redacted before the final cut, over a margin
+// longer than any secret written escaped, so the cut cannot leave the
+// first part of a secret the redactor did not see whole.
+func bodyForRecord(rt *Runtime, body []byte) string {
+	limit := rt.Config.Store.MaxBodyBytes
+	if limit <= 0 {
+		limit = store.DefaultMaxBodyBytes
+	}
+	const margin = 4 << 10
+	if len(body) > limit+margin {
+		body = body[:limit+margin]
+	}
+	body = rt.redactor.Bytes(body)
+	if len(body) > limit {
+		body = body[:limit]
+	}
+	return string(body)
 }
 
 // statusClientClosed is nginx's 499, recorded for a client that went away.

@@ -327,3 +327,39 @@ func TestStoreUnavailableAtStartIsRetried(t *testing.T) {
 		t.Fatal("no request was written after the store opened")
 	}
 }
+
+// store.record_request_bodies keeps the body of a failed request, with
+// every pool key and client token in it redacted; without it, none.
+func TestRecordRequestBodies(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		dir := t.TempDir()
+		mock := mockgemini.Start(t, mockgemini.Options{})
+		mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.BadRequest})
+		cfg := storeConfig([]string{keyA}, fmt.Sprintf("store {\n  driver = \"sqlite\"\n  dsn    = %q\n  required = true\n  record_request_bodies = %v\n}\n", filepath.Join(dir, "stats.db"), on))
+		srv, url := startProxy(t, mock, dir, cfg)
+		h := &harness{t: t, mock: mock, srv: srv, url: url, token: testToken}
+		body := `{"contents":[{"role":"user","parts":[{"text":"my key is ` + keyA + ` and my token ` + testToken + `"}]}]}`
+		if status, _, _ := h.do("POST", generatePath, body, nil); status != 400 {
+			t.Fatalf("status %d", status)
+		}
+		var recs []store.ErrorRecord
+		deadline := time.Now().Add(5 * time.Second)
+		for len(recs) == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			recs, _ = srv.Stats().RecentErrors(context.Background(), store.ErrorQuery{})
+		}
+		if len(recs) != 1 {
+			t.Fatalf("record_request_bodies = %v: %d error records", on, len(recs))
+		}
+		got := recs[0].RequestBody
+		if !on {
+			if got != "" {
+				t.Fatalf("a body was kept without record_request_bodies: %q", got)
+			}
+			continue
+		}
+		if !strings.Contains(got, "my key is") || strings.Contains(got, keyA) || strings.Contains(got, testToken) {
+			t.Fatalf("kept body %q: want it with the key and token redacted", got)
+		}
+	}
+}
