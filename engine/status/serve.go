@@ -90,29 +90,26 @@ func Serve(ctx *fasthttp.RequestCtx, src Source, conf hcl.Status) {
 }
 
 func serveSeries(ctx *fasthttp.RequestCtx, src Source) {
-	q, err := parseSeriesQuery(ctx.QueryArgs())
-	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
-		return
-	}
-	st := statsOrFail(ctx, src)
-	if st == nil {
-		return
-	}
-	// Not ctx: a RequestCtx must not be a context's parent, whose
-	// goroutine can outlive the handler (fasthttp reuses the ctx).
-	c, cancel := context.WithTimeout(context.Background(), queryTimeout)
-	defer cancel()
-	pts, err := st.Series(c, q.period.d, q.step.d, q.filter)
-	if err != nil {
-		storeFailed(ctx, "series", err)
-		return
-	}
-	writeJSON(ctx, seriesView(q, pts))
+	serveQuery(ctx, src, "series", parseSeriesQuery, func(c context.Context, st Stats, q *seriesQuery) (any, error) {
+		pts, err := st.Series(c, q.period.d, q.step.d, q.filter)
+		return seriesView(q, pts), err
+	})
 }
 
 func serveErrors(ctx *fasthttp.RequestCtx, src Source) {
-	q, err := parseErrorsQuery(ctx.QueryArgs())
+	serveQuery(ctx, src, "errors", parseErrorsQuery, func(c context.Context, st Stats, q store.ErrorQuery) (any, error) {
+		recs, err := st.RecentErrors(c, q)
+		var v ErrorsView
+		v.Errors, v.Next = errorViews(recs, q.Limit)
+		return v, err
+	})
+}
+
+// serveQuery answers one query of the stats database: its arguments
+// parsed (400 when they are bad), the query run (503 without a store or
+// when it fails) and its view written as JSON.
+func serveQuery[Q any](ctx *fasthttp.RequestCtx, src Source, what string, parse func(*fasthttp.Args) (Q, error), run func(context.Context, Stats, Q) (any, error)) {
+	q, err := parse(ctx.QueryArgs())
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
@@ -125,13 +122,11 @@ func serveErrors(ctx *fasthttp.RequestCtx, src Source) {
 	// goroutine can outlive the handler (fasthttp reuses the ctx).
 	c, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	recs, err := st.RecentErrors(c, q)
+	v, err := run(c, st, q)
 	if err != nil {
-		storeFailed(ctx, "errors", err)
+		storeFailed(ctx, what, err)
 		return
 	}
-	var v ErrorsView
-	v.Errors, v.Next = errorViews(recs, q.Limit)
 	writeJSON(ctx, v)
 }
 
