@@ -3,7 +3,6 @@ package engine
 import (
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/bytebufferpool"
@@ -57,8 +56,6 @@ type exchange struct {
 	detached bool
 	// logRequest is server.log_requests of the request's generation.
 	logRequest bool
-	// cut is set when shutdown ends the request's stream.
-	cut atomic.Bool
 	// body holds the client's request body, read by readBody; bodyReserved
 	// is what it counts against server.max_body_memory.
 	body         *bytebufferpool.ByteBuffer
@@ -113,24 +110,11 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte,
 func (s *Server) newExchange(a adapter, start time.Time) *exchange {
 	ex := exchangePool.Get().(*exchange)
 	id, scratch, peeked, retained := ex.id[:0], ex.scratch[:0], ex.peeked[:0], ex.retained[:0]
-	ex.reset()
-	ex.start, ex.adapter, ex.scratch, ex.peeked, ex.retained = start, a, scratch, peeked, retained
+	*ex = exchange{start: start, adapter: a, scratch: scratch, peeked: peeked, retained: retained}
 	id = append(id, s.idPrefix...)
 	id = append(id, '-')
 	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)
 	return ex
-}
-
-// reset zeroes the exchange field by field (it holds an atomic, which must
-// not be copied over).
-func (ex *exchange) reset() {
-	ex.cut.Store(false)
-	ex.start, ex.id, ex.adapter, ex.call = time.Time{}, nil, nil, call{}
-	ex.token, ex.tstate, ex.model, ex.pool = nil, nil, resolved{}, nil
-	ex.attempts, ex.member, ex.verdict, ex.inBandError, ex.peeked = 0, nil, verdict.Verdict{}, nil, nil
-	ex.status, ex.ttfb, ex.streamed, ex.usage, ex.errBody, ex.requestBody = 0, 0, false, Usage{}, "", ""
-	ex.chain, ex.retained, ex.scratch, ex.detached, ex.logRequest = nil, nil, nil, false, false
-	ex.body, ex.bodyReserved, ex.bodyRead = nil, 0, false
 }
 
 // releaseExchange returns an exchange to the pool once nothing uses it.

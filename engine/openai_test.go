@@ -254,18 +254,7 @@ func TestOpenAIStreamFailureAfterStartIsAnErrorChunk(t *testing.T) {
 }
 
 func TestOpenAIKeepAliveStreamsASlowUnaryAnswer(t *testing.T) {
-	h := newHarness(t, []string{keyA}, strings.ReplaceAll(`
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["KEY"]
-}
-token "tester" {
-  secret = "sk-test-client-token"
-  pools  = ["main"]
-}
-openai { keep_alive = "100ms" }
-`, "KEY", keyA))
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, `openai { keep_alive = "100ms" }`))
 	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.Slow, Delay: 450 * time.Millisecond})
 	status, hdr, body := h.do("POST", "/v1/chat/completions", `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"slow one"}]}`, map[string]string{"Authorization": "Bearer " + testToken})
 	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") {

@@ -112,7 +112,7 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 // of one that failed, and finishes the exchange.
 func (s *Server) endStream(w *bufio.Writer, ex *exchange, sse bool, err error) {
 	var end *streamEnd
-	if err != nil && ex.cut.Load() {
+	if err != nil && s.streams.wasCut(ex) {
 		cut := shutdownFailure
 		err = &streamEnd{failure: &cut}
 	}

@@ -13,8 +13,15 @@ import (
 // their protocol (and record them) instead of cutting them silently.
 type openStreams struct {
 	mu   sync.Mutex
-	byEx map[*exchange]*fasthttp.Response
+	byEx map[*exchange]*openStream
 	wg   sync.WaitGroup
+}
+
+// openStream is one stream's entry: the upstream answer it reads (nil
+// once its writer is done reading) and whether shutdown cut it.
+type openStream struct {
+	up  *fasthttp.Response
+	cut bool
 }
 
 // add registers a committed stream and the upstream answer it reads.
@@ -22,9 +29,9 @@ func (o *openStreams) add(ex *exchange, up *fasthttp.Response) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.byEx == nil {
-		o.byEx = map[*exchange]*fasthttp.Response{}
+		o.byEx = map[*exchange]*openStream{}
 	}
-	o.byEx[ex] = up
+	o.byEx[ex] = &openStream{up: up}
 	o.wg.Add(1)
 }
 
@@ -33,9 +40,17 @@ func (o *openStreams) add(ex *exchange, up *fasthttp.Response) {
 func (o *openStreams) stopReading(ex *exchange) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, ok := o.byEx[ex]; ok {
-		o.byEx[ex] = nil
+	if st, ok := o.byEx[ex]; ok {
+		st.up = nil
 	}
+}
+
+// wasCut reports whether shutdown cut the stream.
+func (o *openStreams) wasCut(ex *exchange) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st, ok := o.byEx[ex]
+	return ok && st.cut
 }
 
 // done unregisters a stream once its writer has ended and recorded it.
@@ -49,17 +64,17 @@ func (o *openStreams) done(ex *exchange) {
 }
 
 // cutAll ends every open stream: its upstream read fails at once, and its
-// writer, seeing ex.cut, ends the stream with a shutdown error event.
+// writer, seeing it was cut, ends the stream with a shutdown error event.
 func (o *openStreams) cutAll() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
-	for ex, up := range o.byEx {
-		if up == nil {
+	for _, st := range o.byEx {
+		if st.up == nil {
 			continue
 		}
-		ex.cut.Store(true)
-		closeStream(up, errShuttingDown)
+		st.cut = true
+		closeStream(st.up, errShuttingDown)
 		n++
 	}
 	return n

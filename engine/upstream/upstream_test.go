@@ -413,23 +413,7 @@ func TestStreamAfterUnaryOnSameConnIsIdleBounded(t *testing.T) {
 // request timeout) on a loopback TCP socket: straight on the socket, as
 // before idleConn coalesced them, and through idleConn.
 func BenchmarkDeadlines(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	defer (<-accepted).Close()
+	raw, _ := tcpPair(b)
 	for _, bc := range []struct {
 		name string
 		conn net.Conn
@@ -528,24 +512,7 @@ func TestStaleIdleConnsAreReplaced(t *testing.T) {
 }
 
 func TestAlive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	server := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			server <- c
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := <-server
+	c, s := tcpPair(t)
 	if !alive(c) {
 		t.Fatal("an open idle connection counts as dead")
 	}
@@ -609,4 +576,35 @@ func BenchmarkConnPool(b *testing.B) {
 			})
 		}
 	}
+}
+
+// tcpPair is both ends of one loopback TCP connection, closed when the
+// test ends.
+func tcpPair(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		tb.Fatal("accept failed")
+	}
+	tb.Cleanup(func() {
+		client.Close()
+		server.Close()
+	})
+	return client, server
 }
