@@ -469,7 +469,7 @@ func TestRefusedBeforeRouting(t *testing.T) {
 		openAI            bool
 	}{
 		// A head that could not be parsed has no path to go by: Google's shape.
-		{"headers too large", "/v1/chat/completions", "X-Pad: " + strings.Repeat("p", 9<<10) + "\r\n", 431, false},
+		{"headers too large", "/v1/chat/completions", "X-Pad: " + strings.Repeat("p", 17<<10) + "\r\n", 431, false},
 		{"bad header value", "/v1/chat/completions", "X-Bad: a\x00b\r\n", 400, false},
 		// Refusals after the head was read speak the route's protocol.
 		{"body too large, openai", "/v1/chat/completions", "Content-Length: 40000000\r\n", 413, true},
@@ -499,6 +499,23 @@ func TestRefusedBeforeRouting(t *testing.T) {
 				t.Fatal("the client token was echoed")
 			}
 		})
+	}
+}
+
+// A head just under the limit, as a browser with many cookies sends, is
+// served: the limit is sized for real cookies, not for curl.
+func TestLargeCookieHeadIsServed(t *testing.T) {
+	h := newHarness(t, []string{keyA}, "")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cookie := "Cookie: session=" + strings.Repeat("c", 15<<10) + "\r\n"
+	fmt.Fprintf(conn, "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n%s\r\n", testToken, cookie)
+	resp, body := readResponse(t, conn)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"object":"list"`)) {
+		t.Fatalf("status %d %s", resp.StatusCode, body)
 	}
 }
 

@@ -256,7 +256,7 @@ func TestBadRequestsNeverReachUpstream(t *testing.T) {
 	t.Run("oversized", func(t *testing.T) {
 		// Announce a body over the 32 MiB default, send only its first
 		// 16 KiB and read the answer: the proxy must refuse without
-		// waiting for the rest (it reads at most fasthttp's 8 KiB
+		// waiting for the rest (it reads at most fasthttp's 16 KiB
 		// prefetch before the handler runs).
 		before := h.mock.Total()
 		conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))

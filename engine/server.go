@@ -24,12 +24,17 @@ import (
 
 // maxHeaderBytes is the largest request head (request line and headers)
 // the server reads: fasthttp's read buffer, held by every active
-// connection and by every open stream.
-const maxHeaderBytes = 8 << 10
+// connection and by every open stream. 16 KiB fits the cookies browsers
+// really send (Chrome caps one cookie at 4 KiB, a request's at ~16 KiB).
+const maxHeaderBytes = 16 << 10
 
 // Options are the parts of a Server that do not come from the config.
 type Options struct {
 	Logger *slog.Logger
+	// LogLevel, when set, is the level Logger's handler filters by: New
+	// and every applied reload set it to server.log_level, so a reload
+	// changes the level like any other setting.
+	LogLevel *slog.LevelVar
 	// Recorder receives a Record per request; nil records nothing.
 	Recorder Recorder
 	// KeyObserver is told when a key starts cooling or is quarantined,
@@ -51,6 +56,7 @@ type Options struct {
 // Server is the running proxy.
 type Server struct {
 	log         *slog.Logger
+	logLevel    *slog.LevelVar // nil: the logger's level is the caller's
 	recorder    Recorder
 	keyObserver func(k *keypool.Key, pool, model string)
 	rt          atomic.Pointer[Runtime]
@@ -98,6 +104,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
 		log:         opts.Logger,
+		logLevel:    opts.LogLevel,
 		recorder:    opts.Recorder,
 		keyObserver: opts.KeyObserver,
 		registry:    keypool.NewRegistry(),
@@ -117,6 +124,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 	rt.hooks = hs
 	s.generation = 1
 	s.rt.Store(rt)
+	s.setLogLevel(cfg)
 	s.obs = newObserver(s)
 	s.events.start(reloadEvent{Time: rt.Loaded, Generation: 1, Hash: cfg.Hash, Summary: rt.summary(nil)})
 	s.srv = &fasthttp.Server{
@@ -206,6 +214,7 @@ func (s *Server) Apply(cfg *hcl.Config) (applied bool, err error) {
 	rt.hooks = hs
 	s.generation++
 	s.rt.Store(rt)
+	s.setLogLevel(cfg)
 	// Old hooks close once their in-flight calls (and requests that
 	// retained them) are done.
 	closeAll(retiredHooks(prev.hooks, hs))
@@ -228,6 +237,18 @@ func (s *Server) Apply(cfg *hcl.Config) (applied bool, err error) {
 		s.log.Warn("config change needs a restart", "detail", f)
 	}
 	return true, nil
+}
+
+// setLogLevel makes server.log_level the logger's level, when the
+// logger was built on Options.LogLevel. Levels are validated by hcl.
+func (s *Server) setLogLevel(cfg *hcl.Config) {
+	if s.logLevel == nil {
+		return
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(cfg.Server.LogLevel)); err == nil {
+		s.logLevel.Set(l)
+	}
 }
 
 // RejectReload records a config that failed to load or validate and so

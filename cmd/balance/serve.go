@@ -46,11 +46,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	log := newLogger(stderr, cfg.Server.LogLevel)
+	// The engine sets level from server.log_level at start and on every
+	// applied reload.
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	for _, w := range cfg.Warnings {
 		log.Warn("config warning", "diagnostic", w)
 	}
-	srv, err := engine.New(cfg, engine.Options{Logger: log})
+	srv, err := engine.New(cfg, engine.Options{Logger: log, LogLevel: level})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
@@ -122,10 +125,4 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	<-served
 	log.Info("stopped")
 	return 0
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
