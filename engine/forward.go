@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -58,7 +60,9 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		if m == nil && len(done[0].fallback) > 0 {
 			var next *poolRuntime
 			if next, m, free = fallbackPick(ex, done[0], &done, tried, now, free); m != nil {
-				s.log.Debug("request moved to fallback pool", "from", p.cfg.Name, "to", next.cfg.Name, "model", ex.model.Target, "request_id", string(ex.id))
+				if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments cost allocations even when dropped
+					s.log.Debug("request moved to fallback pool", "from", p.cfg.Name, "to", next.cfg.Name, "model", ex.model.Target, "request_id", string(ex.id))
+				}
 				ex.moveTo(next, req)
 				p = next
 			}
