@@ -13,8 +13,9 @@ import (
 )
 
 // probeKey re-checks a quarantined key with models.get, which costs no
-// quota (countTokens on Vertex AI Express, which has no models.get). A key that answers (even with 429, which proves it is valid) is
-// restored; one that is still refused stays quarantined with backoff.
+// quota (countTokens on Vertex AI Express, which has no models.get). A
+// key that answers (even with 429, which proves it is valid) is restored;
+// one that is still refused stays quarantined with backoff.
 func (s *Server) probeKey(ctx context.Context, k *keypool.Key) (time.Duration, error) {
 	rt := s.rt.Load()
 	var pool *poolRuntime
