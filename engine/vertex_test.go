@@ -169,12 +169,16 @@ func TestVertexPoolRefusesWhatVertexLacks(t *testing.T) {
 		{"models list", "GET", "/v1beta/models", "lists no models"},
 		{"models get", "GET", "/v1beta/models/gemini-2.5-flash", "lists no models"},
 		{"compat passthrough", "POST", "/openai/v1/chat/completions", "OpenAI-compatible endpoint"},
+		{"openai embeddings", "POST", "/v1/embeddings", "does not serve batchEmbedContents"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := h.mock.Total()
 			body := genBody
-			if strings.HasPrefix(tc.path, "/openai") {
+			switch {
+			case strings.HasPrefix(tc.path, "/openai"):
 				body = `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}`
+			case tc.path == "/v1/embeddings":
+				body = `{"model":"text-embedding-005","input":"hi"}`
 			}
 			status, _, got := h.do(tc.method, tc.path, body, map[string]string{"Authorization": "Bearer " + testToken})
 			var e struct {
