@@ -39,6 +39,10 @@ func (modelsAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchan
 		ctx.SetBody(openai.TranslateModel(id))
 		return nil, nil
 	}
+	if ex.pool.vertex {
+		// Vertex AI Express lists no models: the config's own list it is.
+		return nil, modelsAnswer(rt, emptyModelsPage, &ctx.Response)
+	}
 	if page, ok := rt.modelLists.get(ex.pool.cfg.Name); ok {
 		return nil, modelsAnswer(rt, page, &ctx.Response)
 	}

@@ -59,8 +59,7 @@ func (nativeAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchang
 		}
 		req.SetBodyRaw(edited)
 	}
-	ex.scratch = upstreamPath(ex.scratch[:0], ex.pool, nc, ex.model.Target)
-	req.URI().SetPathBytes(ex.scratch)
+	ex.setUpstreamPath(req, nc)
 	copyQuery(req, &ctx.Request)
 	return req, nil
 }
@@ -84,6 +83,9 @@ func (nativeAdapter) sink(*Runtime, *exchange) eventSink { return nil }
 // upstreamPath builds the upstream path for a call on the target model.
 // It appends to dst so the hot path reuses one buffer.
 func upstreamPath(dst []byte, p *poolRuntime, c gemini.Call, model string) []byte {
+	if p.vertex {
+		return vertexPath(dst, p, c, model)
+	}
 	dst = append(dst, p.target.PathPrefix...)
 	dst = append(dst, '/')
 	dst = append(dst, c.Version...)
@@ -101,6 +103,14 @@ func upstreamPath(dst []byte, p *poolRuntime, c gemini.Call, model string) []byt
 		dst = append(dst, c.Method...)
 	}
 	return dst
+}
+
+// setUpstreamPath sets req's path for call c on the pool's upstream and
+// notes c, from which a fallback pool builds its own path.
+func (ex *exchange) setUpstreamPath(req *fasthttp.Request, c gemini.Call) {
+	ex.upCall = c
+	ex.scratch = upstreamPath(ex.scratch[:0], ex.pool, c, ex.model.Target)
+	req.URI().SetPathBytes(ex.scratch)
 }
 
 // copyQuery gives req the client's query (alt=sse, pageSize, …) without

@@ -15,7 +15,8 @@
 //	check the body    pipeline.go          one JSON value
 //	request hooks     hooks.go             WASM edits; a changed model is authorized again
 //	translate         adapter              the upstream request (OpenAI → Gemini)
-//	forward           forward.go           pick a key, call, classify, retry elsewhere
+//	forward           forward.go           pick a key, call, classify, retry elsewhere;
+//	                  fallback.go          then the pool's fallback pools
 //	reply or relay    adapter, relay.go    the answer, whole or event by event
 //	response hooks    hooks.go             WASM edits of a whole answer
 //	record            pipeline.go          key and token accounting, stats, metrics

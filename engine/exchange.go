@@ -52,6 +52,10 @@ type exchange struct {
 	retained []*hooks.Hook
 	// scratch is a reusable buffer (the upstream path).
 	scratch []byte
+	// upCall is the model call the upstream path was built for, so a
+	// fallback pool of another kind can build its own; zero for calls
+	// whose path is not built from a model call (compat, models list).
+	upCall gemini.Call
 	// detached is set once a stream writer owns the exchange.
 	detached bool
 	// logRequest is server.log_requests of the request's generation.

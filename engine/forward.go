@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -46,6 +48,8 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	p := ex.pool
 	var triedBuf [8]*keypool.Key
 	tried := triedBuf[:0]
+	var doneBuf [4]*poolRuntime
+	done := append(doneBuf[:0], p) // pools this request has drained (fallback.go)
 	maxAttempts := p.cfg.MaxRetries + 1
 	keyFaults := 0
 	last := outNoKey
@@ -53,6 +57,16 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	for {
 		now := time.Now()
 		m, free := p.pool.Pick(ex.model.Target, tried, now)
+		if m == nil && len(done[0].fallback) > 0 {
+			var next *poolRuntime
+			if next, m, free = fallbackPick(ex, done[0], &done, tried, now, free); m != nil {
+				if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments cost allocations even when dropped
+					s.log.Debug("request moved to fallback pool", "from", p.cfg.Name, "to", next.cfg.Name, "model", ex.model.Target, "request_id", string(ex.id))
+				}
+				ex.moveTo(next, req)
+				p = next
+			}
+		}
 		if m == nil {
 			if ex.attempts == 0 {
 				return outNoKey, free
@@ -293,8 +307,7 @@ func geminiRequest(ex *exchange, method string, body []byte, sse bool) *fasthttp
 	req := fasthttp.AcquireRequest()
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
-	ex.scratch = upstreamPath(ex.scratch[:0], ex.pool, gemini.Call{Version: "v1beta", Model: ex.model.Target, Method: method}, ex.model.Target)
-	req.URI().SetPathBytes(ex.scratch)
+	ex.setUpstreamPath(req, gemini.Call{Version: "v1beta", Model: ex.model.Target, Method: method})
 	if sse {
 		req.URI().SetQueryString("alt=sse")
 	}

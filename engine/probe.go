@@ -13,8 +13,9 @@ import (
 )
 
 // probeKey re-checks a quarantined key with models.get, which costs no
-// quota. A key that answers (even with 429, which proves it is valid) is
-// restored; one that is still refused stays quarantined with backoff.
+// quota (countTokens on Vertex AI Express, which has no models.get). A
+// key that answers (even with 429, which proves it is valid) is restored;
+// one that is still refused stays quarantined with backoff.
 func (s *Server) probeKey(ctx context.Context, k *keypool.Key) (time.Duration, error) {
 	rt := s.rt.Load()
 	var pool *poolRuntime
@@ -44,8 +45,12 @@ func (s *Server) probeKey(ctx context.Context, k *keypool.Key) (time.Duration, e
 	if pool.target.TLS {
 		scheme = "https://"
 	}
-	req.SetRequestURI(scheme + pool.target.Host + pool.target.PathPrefix + "/v1beta/models/" + pool.cfg.Probe.Model)
-	req.Header.SetMethod(fasthttp.MethodGet)
+	if pool.vertex {
+		setVertexProbe(req, scheme, pool)
+	} else {
+		req.SetRequestURI(scheme + pool.target.Host + pool.target.PathPrefix + "/v1beta/models/" + pool.cfg.Probe.Model)
+		req.Header.SetMethod(fasthttp.MethodGet)
+	}
 	pool.setHeaders(req)
 	req.Header.Set(headerGoogAPIKeyLower, k.Value())
 	deadline, ok := ctx.Deadline()

@@ -66,6 +66,11 @@ type poolRuntime struct {
 	// headers are the upstream block's extra headers, set on every
 	// upstream request and probe.
 	headers [][2]string
+	// vertex is set for a pool on a vertex_express upstream.
+	vertex bool
+	// fallback are the pools (pool.fallback, in order) that take a
+	// request when no key of this pool can.
+	fallback []*poolRuntime
 }
 
 type tokenRuntime struct {
@@ -104,6 +109,7 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 			cooldown: keypool.CooldownPolicy{Base: p.Cooldown.Base, Max: p.Cooldown.Max, Multiplier: p.Cooldown.Multiplier, Daily: p.Cooldown.Daily},
 			retryOn:  verdict.NewSet(p.RetryOn),
 			blame:    verdict.NewSet(p.Blame),
+			vertex:   up.Kind == hcl.KindVertexExpress,
 		}
 		for _, name := range slices.Sorted(maps.Keys(up.Headers)) {
 			pr.headers = append(pr.headers, [2]string{name, up.Headers[name]})
@@ -128,6 +134,11 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 		pr.pool = keypool.NewPool(p.Name, members, keypool.ParseStrategy(p.Strategy), keypool.Limits{RPM: p.Limits.RPM, RPD: p.Limits.RPD, TPM: p.Limits.TPM})
 		rt.pools[p.Name] = pr
 		rt.poolList = append(rt.poolList, pr)
+	}
+	for _, p := range rt.poolList {
+		for _, name := range p.cfg.Fallback {
+			p.fallback = append(p.fallback, rt.pools[name])
+		}
 	}
 	for _, t := range cfg.Tokens {
 		tr := &tokenRuntime{cfg: t}

@@ -122,6 +122,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 			}
 		}
 		u.Proxies = resolveProxies(b, ru.Proxies, ru.Proxy)
+		u.Kind = l.upstreamKind(ru, b)
 		if dup {
 			continue
 		}
@@ -157,6 +158,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 			l.errorf(attrRange(b, "upstream"), "Unknown upstream", "Pool %q names upstream %q, which is not declared.%s", rp.Name, rp.Upstream, didYouMean(rp.Upstream, upstreamNames))
 		}
 		p := l.buildPool(rp, b)
+		p.Fallback = rp.Fallback
 		p.Proxies = resolveProxies(b, rp.Proxies, rp.ProxyGroup)
 		checkHooks(b, rp.Hooks)
 		if !l.unique(seenPool, "pool", rp.Name, b) {
@@ -166,6 +168,8 @@ func (l *loader) build(raw *rawRoot) *Config {
 		cfg.Pools = append(cfg.Pools, p)
 	}
 	poolNames := keysOf(pools)
+	l.checkPoolKinds(cfg, loc)
+	l.checkFallback(cfg, loc, poolNames)
 
 	secrets := map[string]string{}
 	seenToken := labels{}

@@ -80,7 +80,23 @@ type Upstream struct {
 	MaxConns int
 	// MaxResponseBody bounds a unary answer read into memory.
 	MaxResponseBody int
+	// Kind is the API the endpoint speaks: KindGemini or
+	// KindVertexExpress. It decides the upstream paths, the probe and
+	// which methods a pool on it can serve.
+	Kind string
 }
+
+// Upstream kinds.
+const (
+	// KindGemini is the Gemini Developer API: /{version}/models/{m}:{method}.
+	KindGemini = "gemini"
+	// KindVertexExpress is Vertex AI in express mode (API keys, no project):
+	// /v1/publishers/google/models/{m}:{method}.
+	KindVertexExpress = "vertex_express"
+)
+
+// UpstreamKinds are the values upstream.kind accepts.
+var UpstreamKinds = []string{KindGemini, KindVertexExpress}
 
 // ProxyGroup names a set of egress proxies that upstreams and pools share.
 type ProxyGroup struct {
@@ -115,6 +131,9 @@ type Pool struct {
 	RetryOn []verdict.Class
 	// Hooks names hook blocks applied to every request on this pool.
 	Hooks []string
+	// Fallback names the pools, in order, that take a request when every
+	// key of this pool is cooling or quarantined for its model.
+	Fallback []string
 }
 
 // Cooldown is the policy for keys that answered 429.

@@ -57,6 +57,7 @@ type effUpstream struct {
 	Proxies         []string          `json:"proxies,omitempty"`
 	MaxConns        int               `json:"max_conns"`
 	MaxResponseBody int               `json:"max_response_body"`
+	Kind            string            `json:"kind"`
 }
 
 type effProxy struct {
@@ -79,6 +80,7 @@ type effPool struct {
 	RetryOn    []verdict.Class `json:"retry_on"`
 	Blame      []verdict.Class `json:"blame"`
 	Hooks      []string        `json:"hooks,omitempty"`
+	Fallback   []string        `json:"fallback,omitempty"`
 	Cooldown   struct {
 		Base       string  `json:"base"`
 		Max        string  `json:"max"`
@@ -197,7 +199,7 @@ func (c *Config) Effective() *Effective {
 		LogLevel: s.LogLevel, LogRequests: s.LogRequests,
 	}
 	for _, u := range c.Upstreams {
-		eu := effUpstream{Name: u.Name, BaseURL: u.BaseURL, Timeout: dur(u.Timeout), Proxies: maskURLs(u.Proxies), MaxConns: u.MaxConns, MaxResponseBody: u.MaxResponseBody}
+		eu := effUpstream{Name: u.Name, BaseURL: u.BaseURL, Timeout: dur(u.Timeout), Proxies: maskURLs(u.Proxies), MaxConns: u.MaxConns, MaxResponseBody: u.MaxResponseBody, Kind: u.Kind}
 		if len(u.Headers) > 0 {
 			eu.Headers = map[string]string{}
 			for k, v := range u.Headers {
@@ -214,7 +216,7 @@ func (c *Config) Effective() *Effective {
 	keyNames := secret.NewKeyNames()
 	for _, p := range c.Pools {
 		ep := effPool{Name: p.Name, Upstream: p.Upstream, Keys: []effKey{}, Strategy: p.Strategy, MaxRetries: p.MaxRetries,
-			Proxies: maskURLs(p.Proxies), RetryOn: p.RetryOn, Blame: p.Blame, Hooks: p.Hooks, Limits: KeyLimitsJSON(p.Limits)}
+			Proxies: maskURLs(p.Proxies), RetryOn: p.RetryOn, Blame: p.Blame, Hooks: p.Hooks, Fallback: p.Fallback, Limits: KeyLimitsJSON(p.Limits)}
 		for _, k := range p.Keys {
 			ep.Keys = append(ep.Keys, effKey{Fingerprint: keyNames.Name(k.Value), Weight: k.Weight})
 		}

@@ -45,6 +45,7 @@ type rawUpstream struct {
 	MaxConns *int              `hcl:"max_conns,optional"`
 	// MaxResponseBody is a size such as "64MiB".
 	MaxResponseBody *string `hcl:"max_response_body,optional"`
+	Kind            *string `hcl:"kind,optional"`
 }
 
 type rawProxy struct {
@@ -91,6 +92,7 @@ type rawPool struct {
 	RetryOn     []string     `hcl:"retry_on,optional"`
 	Blame       []string     `hcl:"blame,optional"`
 	Hooks       []string     `hcl:"hooks,optional"`
+	Fallback    []string     `hcl:"fallback,optional"`
 	Cooldown    *rawCooldown `hcl:"cooldown,block"`
 	Probe       *rawProbe    `hcl:"probe,block"`
 	Limits      *rawLimits   `hcl:"limits,block"`

@@ -71,7 +71,7 @@ func Classify(status int, body []byte) verdict.Verdict {
 		if v.RetryAfter == 0 {
 			v.RetryAfter = retryDelayFromMessage(v.Message)
 		}
-	case status == 400 && (v.Reason == "API_KEY_INVALID" || strings.Contains(v.Message, "API key not valid") || strings.Contains(v.Message, "API key expired")):
+	case status == 400 && (v.Reason == "API_KEY_INVALID" || v.Reason == "API_KEY_EXPIRED" || strings.Contains(v.Message, "API key not valid") || strings.Contains(v.Message, "API key expired")):
 		v.Class = verdict.InvalidKey
 	case status == 401 && eb.Error.Status == "UNAUTHENTICATED":
 		// Google answers 401 for credentials it cannot use at all.

@@ -332,6 +332,8 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		r.version, rest = "v1beta", path[len(prefixV1beta):]
 	case bytes.HasPrefix(path, prefixV1):
 		r.version, rest = "v1", path[len(prefixV1):]
+	case bytes.HasPrefix(path, prefixV1beta1):
+		r.version, rest = "v1beta1", path[len(prefixV1beta1):]
 	default:
 		s.writeError(ctx, errNotFound("Requested entity was not found."), false)
 		return
@@ -339,6 +341,16 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	s.total.Add(1)
 	s.bump(&s.perPath, path)
 
+	rest, vertex := vertexRest(rest)
+	if r.version == "v1beta1" && !vertex {
+		s.writeError(ctx, errNotFound("Requested entity was not found."), false)
+		return
+	}
+	if vertex && bytes.IndexByte(rest, ':') < 0 {
+		// Express mode serves model methods only: no models list or get.
+		s.writeError(ctx, errNotFound("Requested entity was not found."), false)
+		return
+	}
 	if r.version == "v1beta" && bytes.HasPrefix(rest, prefixOpenAI) {
 		r.openai = true
 		rest = rest[len(prefixOpenAI):]
@@ -525,6 +537,9 @@ func setCommonHeaders(ctx *fasthttp.RequestCtx, contentType string) {
 }
 
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, e apiError, array bool) {
+	if isVertexPath(ctx.Path()) {
+		e = vertexError(e)
+	}
 	ctx.Response.ResetBody()
 	setCommonHeaders(ctx, ctJSON)
 	ctx.SetStatusCode(e.code)
