@@ -109,3 +109,24 @@ func TestResolutionCacheIsBounded(t *testing.T) {
 		t.Fatalf("cached %d, want the bound %d", n, maxCachedResolutions)
 	}
 }
+
+// BenchmarkResolve is the per-request cost of the model rules: an exact
+// rule name (computed at compile time), a name that only globs match
+// (cached after the first request) and one with a suffix.
+func BenchmarkResolve(b *testing.B) {
+	cfg, err := LoadWith(filepath.Join(configTestdata, "rules", "merge.hcl"), Options{LookupEnv: testEnv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := CompileModelRules(cfg)
+	for _, name := range []string{"gemini-2.5-pro", "gemini-2.0-flash", "gemini-2.5-flash-search"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if r.Resolve(name).Rule == nil {
+					b.Fatal("no rule")
+				}
+			}
+		})
+	}
+}

@@ -123,3 +123,31 @@ func TestPacedStreamStopsWhenAPauseFails(t *testing.T) {
 		t.Fatalf("err %v after %d pauses: %s", err, p.pauses, out.Bytes())
 	}
 }
+
+// FuzzPacedPieces: whatever text the upstream sends, paced pieces are
+// JSON and join to the unpaced answer.
+func FuzzPacedPieces(f *testing.F) {
+	f.Add("plain text", 3)
+	f.Add(`esc\"aped\n\\ \u00e9 \ud83d\ude00 end`, 1)
+	f.Add("héllo wörld ✓", 2)
+	f.Fuzz(func(t *testing.T, text string, size int) {
+		if size < 1 || size > 64 || !utf8.ValidString(text) {
+			return
+		}
+		part, err := json.Marshal(map[string]string{"text": text})
+		if err != nil {
+			return
+		}
+		ev := `{"candidates":[{"content":{"parts":[` + string(part) + `],"role":"model"},"finishReason":"STOP","index":0}]}`
+		st := NewStreamTranslator(Reply{ID: "c1", Model: "m"}, Options{})
+		st.SetPacer(&fixedPacer{size: size})
+		var out bytes.Buffer
+		if err := st.Event([]byte(ev), &out); err != nil {
+			t.Fatal(err)
+		}
+		contents, _, _ := deltas(t, out.Bytes())
+		if got := strings.Join(contents, ""); got != text {
+			t.Fatalf("pieces join to %q, want %q", got, text)
+		}
+	})
+}
