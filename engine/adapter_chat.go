@@ -98,17 +98,36 @@ func untranslatable(err error) *Failure {
 }
 
 func (chatAdapter) sink(rt *Runtime, ex *exchange) eventSink {
-	return chatEvents{openai.NewStreamTranslator(ex.call.reply, rt.openAIOptions())}
+	c := chatEvents{st: openai.NewStreamTranslator(ex.call.reply, rt.openAIOptions())}
+	if p := pacingFor(ex); p != nil {
+		c.pacer = newPacer(*p, ex.streamsCut)
+		c.st.SetPacer(c.pacer)
+	}
+	return c
 }
 
-// chatEvents turns Gemini stream events into chat.completion.chunk events.
-type chatEvents struct{ st *openai.StreamTranslator }
+// chatEvents turns Gemini stream events into chat.completion.chunk
+// events, paced when the token or model rule asks (pacing.go).
+type chatEvents struct {
+	st    *openai.StreamTranslator
+	pacer *pacer
+}
 
 func (c chatEvents) event(w *bufio.Writer, data []byte) error {
+	if c.pacer == nil {
+		return c.translated(w, c.st.Event(data, w))
+	}
+	c.pacer.eventStart(w)
+	defer c.pacer.eventEnd()
 	return c.translated(w, c.st.Event(data, w))
 }
 
-func (c chatEvents) finish(w *bufio.Writer) error { return c.translated(w, c.st.Finish(w)) }
+func (c chatEvents) finish(w *bufio.Writer) error {
+	if c.pacer != nil {
+		c.pacer.close()
+	}
+	return c.translated(w, c.st.Finish(w))
+}
 
 // translated sorts the translator's errors: an in-band upstream error or
 // an untranslatable event ends the stream with an error event; a failed
@@ -116,6 +135,9 @@ func (c chatEvents) finish(w *bufio.Writer) error { return c.translated(w, c.st.
 func (chatEvents) translated(w *bufio.Writer, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errClientGone) {
+		return err
 	}
 	var oe *openai.Error
 	if errors.As(err, &oe) {

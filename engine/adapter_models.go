@@ -62,51 +62,19 @@ func (modelsAdapter) reply(rt *Runtime, ex *exchange, up, resp *fasthttp.Respons
 func (modelsAdapter) sink(*Runtime, *exchange) eventSink { return nil }
 
 // modelsAnswer writes the OpenAI models list for an upstream models page.
-func modelsAnswer(rt *Runtime, page []byte, resp *fasthttp.Response) *Failure {
-	list, err := openai.TranslateModels(rt.virtualModels(page), rt.models.hidden, page)
-	if err != nil {
+func modelsAnswer(rt *Runtime, body []byte, resp *fasthttp.Response) *Failure {
+	var page modelsPage
+	if err := json.Unmarshal(body, &page); err != nil {
 		return &Failure{Status: fasthttp.StatusBadGateway, Message: "Could not translate the models list: " + err.Error()}
 	}
+	listed := rt.models.modelList(&page, true)
+	ids := make([]string, len(listed))
+	for i, m := range listed {
+		ids[i] = m.id
+	}
 	resp.Header.SetContentType("application/json")
-	resp.SetBody(list)
+	resp.SetBody(openai.ModelList(ids))
 	return nil
-}
-
-// virtualModels lists the ids the config adds: listed and alias rules, and
-// the suffix variants of every generative upstream model.
-func (rt *Runtime) virtualModels(page []byte) []string {
-	var out []string
-	for _, m := range rt.Config.Models {
-		if (m.Listed || m.Target != "") && !bytes.ContainsAny([]byte(m.Name), "*?[") {
-			out = append(out, m.Name)
-		}
-	}
-	var list struct {
-		Models []struct {
-			Name    string   `json:"name"`
-			Methods []string `json:"supportedGenerationMethods"`
-		} `json:"models"`
-	}
-	if json.Unmarshal(page, &list) != nil {
-		return out
-	}
-	sfx := rt.Config.OpenAI.Suffixes
-	for _, m := range list.Models {
-		name := string(bytes.TrimPrefix([]byte(m.Name), []byte("models/")))
-		generative := false
-		for _, meth := range m.Methods {
-			generative = generative || meth == "generateContent"
-		}
-		if !generative || !bytes.HasPrefix([]byte(name), []byte("gemini-")) {
-			continue
-		}
-		for _, suffix := range []string{sfx.Search, sfx.NonThinking} {
-			if suffix != "" {
-				out = append(out, name+suffix)
-			}
-		}
-	}
-	return out
 }
 
 // modelListCache keeps each pool's upstream models list for a minute. It

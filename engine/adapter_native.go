@@ -71,8 +71,8 @@ func (nativeAdapter) reply(rt *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 	if nc.Method == "generateContent" {
 		ex.usage, _ = parseUsage(up.Body())
 	}
-	if nc.Model == "" && rt.models.editsList() {
-		up.SetBody(rt.models.editModelsList(up.Body()))
+	if nc.Model == "" {
+		up.SetBody(rt.models.nativeModelsPage(up.Body()))
 	}
 	return nil
 }

@@ -68,6 +68,9 @@ type exchange struct {
 	// anything call ctx.Request.Body(), which would read the rest of an
 	// unread body.
 	bodyRead bool
+	// streamsCut is closed when shutdown cuts the open streams, so that
+	// waits inside a stream's sink (pacing) end at once.
+	streamsCut <-chan struct{}
 }
 
 // call is what a request's adapter read from it: enough for the driver to

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"path"
 	"strings"
 
 	"github.com/balanceproxy/balance/hcl"
@@ -11,28 +10,21 @@ import (
 
 // modelRules resolves the model a client asked for into the model sent
 // upstream, the pool that serves it, and the edits its rules make to the
-// request body.
+// request body. How several matching rules merge is the hcl package's
+// (hcl.ModelRules); this is what the engine makes of the result.
 type modelRules struct {
-	exact    map[string]*hcl.ModelRule
-	globs    []*hcl.ModelRule
+	rules    *hcl.ModelRules
 	suffixes hcl.Suffixes
-	hidden   []string
-	listed   []string
+	// virtual are the rules with a literal name, in declared order: the
+	// candidates for virtual entries in model lists.
+	virtual []string
 }
 
 func newModelRules(cfg *hcl.Config) *modelRules {
-	r := &modelRules{exact: map[string]*hcl.ModelRule{}, suffixes: cfg.OpenAI.Suffixes}
+	r := &modelRules{rules: hcl.CompileModelRules(cfg), suffixes: cfg.OpenAI.Suffixes}
 	for _, m := range cfg.Models {
-		if strings.ContainsAny(m.Name, "*?[") {
-			r.globs = append(r.globs, m)
-		} else {
-			r.exact[m.Name] = m
-		}
-		if m.Hidden {
-			r.hidden = append(r.hidden, m.Name)
-		}
-		if m.Listed {
-			r.listed = append(r.listed, m.Name)
+		if !hcl.IsPattern(m.Name) {
+			r.virtual = append(r.virtual, m.Name)
 		}
 	}
 	return r
@@ -47,63 +39,35 @@ type resolved struct {
 	Search          bool
 	Image           bool
 	NonThinking     bool
+	CodeExecution   bool
+	URLContext      bool
 	ThinkingBudget  *int
 	IncludeThoughts *bool
 	Safety          json.RawMessage
 	Generation      json.RawMessage
+	// Pacing is the rule's stream pacing (nil: none).
+	Pacing *hcl.StreamPacing
 }
 
 func (r *resolved) editsBody() bool {
-	return r.Search || r.Image || r.NonThinking || r.ThinkingBudget != nil || r.IncludeThoughts != nil || r.Safety != nil || r.Generation != nil
+	return r.Search || r.Image || r.NonThinking || r.CodeExecution || r.URLContext || r.ThinkingBudget != nil ||
+		r.IncludeThoughts != nil || r.Safety != nil || r.Generation != nil
 }
 
 // resolve applies suffixes (model-search, model-image, model-non-thinking)
-// then the first matching rule: exact names win over globs, and globs
-// apply in declared order.
+// then the merged rule of the model left.
 func (r *modelRules) resolve(asked string) resolved {
-	res := resolved{Asked: asked, Target: asked}
-	name := asked
-	for changed := true; changed; {
-		changed = false
-		if s := r.suffixes.Search; s != "" && strings.HasSuffix(name, s) && len(name) > len(s) {
-			name, res.Search, changed = strings.TrimSuffix(name, s), true, true
-		}
-		if s := r.suffixes.Image; s != "" && strings.HasSuffix(name, s) && len(name) > len(s) && r.exact[name] == nil && !isNativeImageModel(name) {
-			name, res.Image, changed = strings.TrimSuffix(name, s), true, true
-		}
-		if s := r.suffixes.NonThinking; s != "" && strings.HasSuffix(name, s) && len(name) > len(s) {
-			name, res.NonThinking, changed = strings.TrimSuffix(name, s), true, true
-		}
+	res := r.rules.Resolve(asked)
+	rule := res.Rule
+	out := resolved{Asked: asked, Target: res.Base, Pool: rule.Pool,
+		Search: res.Search || rule.Search, Image: res.Image || rule.Image, NonThinking: res.NonThinking,
+		CodeExecution: rule.CodeExecution, URLContext: rule.URLContext,
+		ThinkingBudget: rule.ThinkingBudget, IncludeThoughts: rule.IncludeThoughts,
+		Safety: rule.SafetySettings, Generation: rule.GenerationConfig, Pacing: rule.StreamPacing}
+	if rule.Target != "" {
+		out.Target = rule.Target
 	}
-	res.Target = name
-	rule := r.exact[name]
-	if rule == nil {
-		for _, g := range r.globs {
-			if ok, _ := path.Match(g.Name, name); ok {
-				rule = g
-				break
-			}
-		}
-	}
-	if rule != nil {
-		if rule.Target != "" {
-			res.Target = rule.Target
-		}
-		res.Pool = rule.Pool
-		res.Search = res.Search || rule.Search
-		res.Image = res.Image || rule.Image
-		res.ThinkingBudget = rule.ThinkingBudget
-		res.IncludeThoughts = rule.IncludeThoughts
-		res.Safety = rule.SafetySettings
-		res.Generation = rule.GenerationConfig
-	}
-	return res
-}
-
-// isNativeImageModel keeps real model names that end in "-image" (such as
-// gemini-2.5-flash-image) from being read as a suffix.
-func isNativeImageModel(name string) bool {
-	return strings.HasPrefix(name, "gemini-") && strings.Count(name, "-") >= 3 && strings.HasSuffix(name, "flash-image")
+	return out
 }
 
 // editBody applies the rule's edits to a GenerateContentRequest. Every
@@ -116,14 +80,20 @@ func (r *resolved) editBody(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	changed := false
-	if r.Search && !hasTool(req["tools"], "googleSearch") {
+	for _, t := range [...]struct {
+		on   bool
+		name string
+	}{{r.Search, "googleSearch"}, {r.CodeExecution, "codeExecution"}, {r.URLContext, "urlContext"}} {
+		if !t.on || hasTool(req["tools"], t.name) {
+			continue
+		}
 		var tools []json.RawMessage
 		if raw, ok := req["tools"]; ok {
 			if err := json.Unmarshal(raw, &tools); err != nil {
 				return nil, err
 			}
 		}
-		tools = append(tools, json.RawMessage(`{"googleSearch":{}}`))
+		tools = append(tools, json.RawMessage(`{"`+t.name+`":{}}`))
 		req["tools"], _ = json.Marshal(tools)
 		changed = true
 	}
@@ -215,58 +185,4 @@ func minimalThinking(model string) (string, json.RawMessage) {
 
 func hasTool(raw json.RawMessage, name string) bool {
 	return len(raw) > 0 && bytes.Contains(raw, []byte(`"`+name+`"`))
-}
-
-// isHidden reports whether the models list hides name.
-func (r *modelRules) isHidden(name string) bool {
-	for _, h := range r.hidden {
-		if ok, _ := path.Match(h, name); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// editsList reports whether the models list needs rewriting at all.
-func (r *modelRules) editsList() bool { return len(r.hidden) > 0 || len(r.listed) > 0 }
-
-// editModelsList removes hidden models from a Gemini models page and, on
-// the last page, appends the configured virtual models.
-func (r *modelRules) editModelsList(body []byte) []byte {
-	var page struct {
-		Models        []json.RawMessage `json:"models"`
-		NextPageToken string            `json:"nextPageToken,omitempty"`
-	}
-	if json.Unmarshal(body, &page) != nil {
-		return body
-	}
-	kept := page.Models[:0]
-	for _, m := range page.Models {
-		var head struct {
-			Name string `json:"name"`
-		}
-		_ = json.Unmarshal(m, &head)
-		if !r.isHidden(strings.TrimPrefix(head.Name, "models/")) {
-			kept = append(kept, m)
-		}
-	}
-	page.Models = kept
-	if page.NextPageToken == "" {
-		for _, name := range r.listed {
-			if strings.ContainsAny(name, "*?[") {
-				continue
-			}
-			entry := map[string]any{
-				"name": "models/" + name, "displayName": name, "description": "Virtual model defined in balance.hcl",
-				"supportedGenerationMethods": []string{"generateContent", "countTokens"},
-			}
-			b, _ := json.Marshal(entry)
-			page.Models = append(page.Models, b)
-		}
-	}
-	out, err := json.Marshal(page)
-	if err != nil {
-		return body
-	}
-	return out
 }

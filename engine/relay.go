@@ -76,6 +76,7 @@ var textEventStream = []byte("text/event-stream")
 func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *fasthttp.Response) {
 	ct := up.Header.ContentType()
 	sse := bytes.HasPrefix(ct, textEventStream)
+	ex.streamsCut = s.streams.cutting()
 	sink := ex.adapter.sink(rt, ex)
 	if sse && chainHandles(ex.chain, hooks.PhaseChunk) {
 		if sink == nil {
@@ -150,6 +151,7 @@ func (s *Server) endStream(w *bufio.Writer, ex *exchange, sse bool, err error) {
 // so the body is copied out of the client's request first.
 func (s *Server) keepAliveStream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, own *fasthttp.Request) {
 	own.SetBodyRaw(append([]byte(nil), own.Body()...))
+	ex.streamsCut = s.streams.cutting()
 	sink := ex.adapter.sink(rt, ex)
 	commitStream(ctx, ex, sink.contentType(textEventStream))
 	every := ex.call.keepAlive

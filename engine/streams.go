@@ -15,6 +15,16 @@ type openStreams struct {
 	mu   sync.Mutex
 	byEx map[*exchange]*openStream
 	wg   sync.WaitGroup
+	// cutCh is closed by cutAll (see cutting).
+	cutOnce sync.Once
+	cutCh   chan struct{}
+}
+
+// cutting is closed when shutdown cuts the streams: a stream's sink waits
+// on it so that no pause outlasts shutdown_grace.
+func (o *openStreams) cutting() <-chan struct{} {
+	o.cutOnce.Do(func() { o.cutCh = make(chan struct{}) })
+	return o.cutCh
 }
 
 // openStream is one stream's entry: the upstream answer it reads (nil
@@ -66,8 +76,14 @@ func (o *openStreams) done(ex *exchange) {
 // cutAll ends every open stream: its upstream read fails at once, and its
 // writer, seeing it was cut, ends the stream with a shutdown error event.
 func (o *openStreams) cutAll() int {
+	cut := o.cutting()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	select {
+	case <-cut:
+	default:
+		close(o.cutCh)
+	}
 	n := 0
 	for _, st := range o.byEx {
 		if st.up == nil {

@@ -42,6 +42,11 @@ const (
 	DefaultProbeInterval   = 30 * time.Second
 	DefaultProbeMax        = 30 * time.Minute
 	DefaultProbeModel      = "gemini-2.5-flash"
+	// Stream pacing: 5 characters every 20 ms is a steady typing effect
+	// (250 characters a second), at most 2 s behind the upstream.
+	DefaultPacingChunkChars = 5
+	DefaultPacingInterval   = 20 * time.Millisecond
+	DefaultPacingMaxDelay   = 2 * time.Second
 	// DefaultKeysPattern is the shape of a Google API key, used to pull
 	// keys out of arbitrary text in keys_file.
 	DefaultKeysPattern = `AIza[0-9A-Za-z_\-]{35}`
@@ -395,6 +400,9 @@ func (l *loader) buildToken(rt *rawToken, b *hclsyntax.Block) *Token {
 			l.errorf(elemRange(b, "models", i), "Invalid model pattern", "%q is not a valid glob: %s.", g, err)
 		}
 	}
+	if rt.StreamPacing != nil {
+		t.StreamPacing = l.buildStreamPacing(rt.StreamPacing, subBlock(b, "stream_pacing"))
+	}
 	t.RPM = l.nonNegative(rt.RPM, b, "rpm")
 	t.Concurrency = l.nonNegative(rt.Concurrency, b, "concurrency")
 	if rt.TokensPerDay != nil {
@@ -455,7 +463,53 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 	if m.SafetySettings != nil && !bytes.HasPrefix(bytes.TrimSpace(m.SafetySettings), []byte("[")) {
 		l.errorf(attrRange(b, "safety_settings"), "Invalid safety_settings", "safety_settings must be a list of { category, threshold } objects.")
 	}
+	m.CodeExecution = deref(rm.CodeExecution)
+	m.URLContext = deref(rm.URLContext)
+	m.Variants = []string{}
+	for i, v := range rm.Variants {
+		if l.oneOfAt(v, variantNames, elemRange(b, "variants", i), "variants") && !slices.Contains(m.Variants, v) {
+			m.Variants = append(m.Variants, v)
+		}
+	}
+	if rm.StreamPacing != nil {
+		m.StreamPacing = l.buildStreamPacing(rm.StreamPacing, subBlock(b, "stream_pacing"))
+	}
+	m.attrs = map[string]bool{}
+	if b != nil {
+		for name := range b.Body.Attributes {
+			m.attrs[name] = true
+		}
+		for _, sub := range b.Body.Blocks {
+			m.attrs[sub.Type] = true
+		}
+	}
 	return m
+}
+
+var variantNames = []string{VariantSearch, VariantImage, VariantNonThinking}
+
+// buildStreamPacing reads a stream_pacing block (of a model rule or a
+// token).
+func (l *loader) buildStreamPacing(rp *rawStreamPacing, b *hclsyntax.Block) *StreamPacing {
+	p := &StreamPacing{Enabled: true, ChunkChars: DefaultPacingChunkChars}
+	if rp.Enabled != nil {
+		p.Enabled = *rp.Enabled
+	}
+	if rp.ChunkChars != nil {
+		p.ChunkChars = *rp.ChunkChars
+		if p.ChunkChars < 1 || p.ChunkChars > 4096 {
+			l.errorf(attrRange(b, "chunk_chars"), "Invalid chunk_chars", "chunk_chars must be between 1 and 4096.")
+		}
+	}
+	p.Interval = l.duration(rp.Interval, DefaultPacingInterval, b, "interval")
+	if p.Interval < time.Millisecond || p.Interval > time.Second {
+		l.errorf(attrRange(b, "interval"), "Invalid interval", "interval must be between 1ms and 1s.")
+	}
+	p.MaxDelay = l.duration(rp.MaxDelay, DefaultPacingMaxDelay, b, "max_delay")
+	if p.MaxDelay > time.Minute {
+		l.errorf(attrRange(b, "max_delay"), "Invalid max_delay", "max_delay must be at most 1m: a client waits that long at most for the end of its answer.")
+	}
+	return p
 }
 
 func (l *loader) buildHook(rh *rawHook, b *hclsyntax.Block) *Hook {

@@ -176,6 +176,9 @@ type Token struct {
 	Expires      time.Time // zero: never
 	Labels       map[string]string
 	Hooks        []string
+	// StreamPacing, when set, paces this token's OpenAI chat streams and
+	// wins over the model rule's.
+	StreamPacing *StreamPacing
 }
 
 // ModelRule shapes requests for one model name, real or virtual.
@@ -203,6 +206,45 @@ type ModelRule struct {
 	// model to them.
 	Hidden bool
 	Listed bool
+	// CodeExecution and URLContext add Google's codeExecution and
+	// urlContext tools.
+	CodeExecution bool
+	URLContext    bool
+	// Variants names the derived models (VariantSearch, VariantImage,
+	// VariantNonThinking) model lists show for the models the rule
+	// matches. Unset (see Sets) means the default set.
+	Variants []string
+	// StreamPacing, when set, paces OpenAI chat streams of the model.
+	StreamPacing *StreamPacing
+
+	// attrs are the attributes and blocks the rule's block wrote: a
+	// merge takes each attribute from the most specific rule that set it.
+	attrs map[string]bool
+}
+
+// Sets reports whether the rule's block wrote the attribute (or block)
+// named attr, as opposed to leaving it at its default.
+func (m *ModelRule) Sets(attr string) bool { return m.attrs[attr] }
+
+// Variant names, as written in a model rule's variants list.
+const (
+	VariantSearch      = "search"
+	VariantImage       = "image"
+	VariantNonThinking = "non_thinking"
+)
+
+// StreamPacing splits large OpenAI stream deltas into small ones sent at
+// a steady rate (a typing effect), never delaying the end of a stream by
+// more than MaxDelay.
+type StreamPacing struct {
+	Enabled bool
+	// ChunkChars is the most characters one paced delta carries.
+	ChunkChars int
+	// Interval is the time between two paced deltas.
+	Interval time.Duration
+	// MaxDelay bounds how far pacing may hold the stream behind the
+	// upstream; past it, deltas go out whole.
+	MaxDelay time.Duration
 }
 
 // Suffix rules apply to any model: "gemini-2.5-flash-search" and so on.

@@ -114,6 +114,7 @@ type effToken struct {
 	Expires      string            `json:"expires,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	Hooks        []string          `json:"hooks,omitempty"`
+	StreamPacing *effPacing        `json:"stream_pacing,omitempty"`
 }
 
 type effModel struct {
@@ -128,6 +129,36 @@ type effModel struct {
 	GenerationConfig json.RawMessage `json:"generation_config,omitempty"`
 	Hidden           bool            `json:"hidden,omitempty"`
 	Listed           bool            `json:"listed,omitempty"`
+	CodeExecution    bool            `json:"code_execution,omitempty"`
+	URLContext       bool            `json:"url_context,omitempty"`
+	Variants         *[]string       `json:"variants,omitempty"`
+	StreamPacing     *effPacing      `json:"stream_pacing,omitempty"`
+}
+
+type effPacing struct {
+	Enabled    bool   `json:"enabled"`
+	ChunkChars int    `json:"chunk_chars"`
+	Interval   string `json:"interval"`
+	MaxDelay   string `json:"max_delay"`
+}
+
+func pacingOf(p *StreamPacing) *effPacing {
+	if p == nil {
+		return nil
+	}
+	return &effPacing{Enabled: p.Enabled, ChunkChars: p.ChunkChars, Interval: dur(p.Interval), MaxDelay: dur(p.MaxDelay)}
+}
+
+func modelOf(m *ModelRule) effModel {
+	e := effModel{Name: m.Name, Target: m.Target, Pool: m.Pool, Search: m.Search, Image: m.Image,
+		ThinkingBudget: m.ThinkingBudget, IncludeThoughts: m.IncludeThoughts, SafetySettings: m.SafetySettings,
+		GenerationConfig: m.GenerationConfig, Hidden: m.Hidden, Listed: m.Listed, CodeExecution: m.CodeExecution,
+		URLContext: m.URLContext, StreamPacing: pacingOf(m.StreamPacing)}
+	if m.Sets("variants") {
+		v := append([]string{}, m.Variants...)
+		e.Variants = &v
+	}
+	return e
 }
 
 type effHook struct {
@@ -228,7 +259,7 @@ func (c *Config) Effective() *Effective {
 	}
 	for _, t := range c.Tokens {
 		et := effToken{Name: t.Name, Secrets: []string{}, Pools: t.Pools, Models: t.Models, RPM: t.RPM, Concurrency: t.Concurrency,
-			TokensPerDay: t.TokensPerDay, Labels: t.Labels, Hooks: t.Hooks}
+			TokensPerDay: t.TokensPerDay, Labels: t.Labels, Hooks: t.Hooks, StreamPacing: pacingOf(t.StreamPacing)}
 		for _, s := range t.Secrets {
 			et.Secrets = append(et.Secrets, secret.Fingerprint(s))
 		}
@@ -238,9 +269,7 @@ func (c *Config) Effective() *Effective {
 		e.Tokens = append(e.Tokens, et)
 	}
 	for _, m := range c.Models {
-		e.Models = append(e.Models, effModel{Name: m.Name, Target: m.Target, Pool: m.Pool, Search: m.Search, Image: m.Image,
-			ThinkingBudget: m.ThinkingBudget, IncludeThoughts: m.IncludeThoughts, SafetySettings: m.SafetySettings,
-			GenerationConfig: m.GenerationConfig, Hidden: m.Hidden, Listed: m.Listed})
+		e.Models = append(e.Models, modelOf(m))
 	}
 	for _, h := range c.Hooks {
 		e.Hooks = append(e.Hooks, effHook{Name: h.Name, Module: h.Module, Phases: h.Phases, Routes: h.Routes, Models: h.Models,
@@ -268,6 +297,46 @@ func (c *Config) EffectiveJSON() ([]byte, error) {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(c.Effective()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// EffectiveRule is how the model rules treat one model name: the
+// suffixes read off it, the rules that matched (most specific first), the
+// merged rule and, per attribute, the rule it came from. It is what
+// `balance config -model NAME` prints.
+type EffectiveRule struct {
+	Model    string            `json:"model"`
+	Base     string            `json:"base"`
+	Suffixes []string          `json:"suffixes,omitempty"`
+	Matched  []string          `json:"matched"`
+	Rule     effModel          `json:"rule"`
+	From     map[string]string `json:"from"`
+}
+
+// EffectiveRuleJSON is EffectiveRule for model as indented JSON, ending
+// in a newline.
+func (c *Config) EffectiveRuleJSON(model string) ([]byte, error) {
+	model = strings.TrimPrefix(model, "models/")
+	res := CompileModelRules(c).Resolve(model)
+	e := EffectiveRule{Model: model, Base: res.Base, Matched: res.Matched, Rule: modelOf(res.Rule), From: res.From}
+	for _, s := range []struct {
+		on   bool
+		name string
+	}{{res.Search, "search"}, {res.Image, "image"}, {res.NonThinking, "non_thinking"}} {
+		if s.on {
+			e.Suffixes = append(e.Suffixes, s.name)
+		}
+	}
+	if e.Matched == nil {
+		e.Matched = []string{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

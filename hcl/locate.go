@@ -32,6 +32,14 @@ func (l locator) block(parent *hclsyntax.Body, typ string, i int) *hclsyntax.Blo
 	return nil
 }
 
+// subBlock returns the first block of a type inside b (nil when b is).
+func subBlock(b *hclsyntax.Block, typ string) *hclsyntax.Block {
+	if b == nil {
+		return nil
+	}
+	return locator{}.block(b.Body, typ, 0)
+}
+
 // top returns the i-th top-level block of a type.
 func (l locator) top(typ string, i int) *hclsyntax.Block {
 	return l.block(l.body, typ, i)

@@ -110,20 +110,32 @@ type rawToken struct {
 	Expires      *string           `hcl:"expires,optional"`
 	Labels       map[string]string `hcl:"labels,optional"`
 	Hooks        []string          `hcl:"hooks,optional"`
+	StreamPacing *rawStreamPacing  `hcl:"stream_pacing,block"`
 }
 
 type rawModel struct {
-	Name             string     `hcl:"name,label"`
-	Target           *string    `hcl:"target,optional"`
-	Pool             *string    `hcl:"pool,optional"`
-	Search           *bool      `hcl:"search,optional"`
-	Image            *bool      `hcl:"image,optional"`
-	ThinkingBudget   *int       `hcl:"thinking_budget,optional"`
-	IncludeThoughts  *bool      `hcl:"include_thoughts,optional"`
-	SafetySettings   *cty.Value `hcl:"safety_settings,optional"`
-	GenerationConfig *cty.Value `hcl:"generation_config,optional"`
-	Hidden           *bool      `hcl:"hidden,optional"`
-	Listed           *bool      `hcl:"listed,optional"`
+	Name             string           `hcl:"name,label"`
+	Target           *string          `hcl:"target,optional"`
+	Pool             *string          `hcl:"pool,optional"`
+	Search           *bool            `hcl:"search,optional"`
+	Image            *bool            `hcl:"image,optional"`
+	ThinkingBudget   *int             `hcl:"thinking_budget,optional"`
+	IncludeThoughts  *bool            `hcl:"include_thoughts,optional"`
+	SafetySettings   *cty.Value       `hcl:"safety_settings,optional"`
+	GenerationConfig *cty.Value       `hcl:"generation_config,optional"`
+	Hidden           *bool            `hcl:"hidden,optional"`
+	Listed           *bool            `hcl:"listed,optional"`
+	CodeExecution    *bool            `hcl:"code_execution,optional"`
+	URLContext       *bool            `hcl:"url_context,optional"`
+	Variants         []string         `hcl:"variants,optional"`
+	StreamPacing     *rawStreamPacing `hcl:"stream_pacing,block"`
+}
+
+type rawStreamPacing struct {
+	Enabled    *bool   `hcl:"enabled,optional"`
+	ChunkChars *int    `hcl:"chunk_chars,optional"`
+	Interval   *string `hcl:"interval,optional"`
+	MaxDelay   *string `hcl:"max_delay,optional"`
 }
 
 type rawHook struct {

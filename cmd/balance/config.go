@@ -14,10 +14,13 @@ import (
 // runConfig prints the effective config as JSON: every default filled in,
 // keys and token secrets as fingerprints, DSN and proxy passwords masked.
 // It is safe to paste into an issue and to diff between two versions.
+// With -model it prints instead how the model rules treat that model: the
+// rules that match and the merged rule, attribute by attribute.
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "balance.hcl", "config file")
+	model := fs.String("model", "", "print the effective model rule for this model instead")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -29,7 +32,12 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		printLoadError(stderr, *path, err, false)
 		return 1
 	}
-	out, err := cfg.EffectiveJSON()
+	var out []byte
+	if *model != "" {
+		out, err = cfg.EffectiveRuleJSON(*model)
+	} else {
+		out, err = cfg.EffectiveJSON()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "balance config: %v\n", err)
 		return 1

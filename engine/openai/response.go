@@ -119,10 +119,14 @@ type choice struct {
 	finished  bool
 	finish    string
 	sources   []source
+	// inlineImage is set while content holds an image as a markdown data
+	// URL, which a paced stream must not cut.
+	inlineImage bool
 }
 
 func (c *choice) resetDelta() {
 	c.content, c.reasoning, c.tools, c.images = c.content[:0], c.reasoning[:0], c.tools[:0], c.images[:0]
+	c.inlineImage = false
 	c.toolOff = c.toolOff[:0]
 }
 
@@ -357,6 +361,7 @@ func (t *translator) image(c *choice, mimeType string, data gjson.Result) {
 		c.images = append(c.images, `"}}`...)
 		return
 	}
+	c.inlineImage = true
 	c.content = append(c.content, `\n\n![image](data:`...)
 	c.content = jsonw.AppendStringBody(c.content, mimeType)
 	c.content = append(c.content, ";base64,"...)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/balanceproxy/balance/internal/jsonw"
 )
@@ -27,7 +29,29 @@ type StreamTranslator struct {
 	prefix []byte // `data: {"id":…,"choices":[`
 	buf    []byte
 	done   bool
+	// pacer, when set, cuts long content deltas into pieces; w and err
+	// are the writer of the current Event and its first write error.
+	pacer Pacer
+	w     io.Writer
+	err   error
 }
+
+// A Pacer spreads long content deltas of a stream over several chunks
+// written apart in time (a typing effect). The translator asks it how to
+// cut each delta and calls Pause between the pieces.
+type Pacer interface {
+	// PieceSize is the most characters the next piece of a delta with n
+	// characters left may carry; n or more sends the rest whole.
+	PieceSize(n int) int
+	// Pause runs between two pieces of a delta, after the first was
+	// written; an error ends the stream.
+	Pause() error
+}
+
+// SetPacer makes the stream cut long content deltas into pieces as p
+// says. Reasoning, tool calls and images are never cut: a delta holding
+// tool calls or an image goes out whole.
+func (s *StreamTranslator) SetPacer(p Pacer) { s.pacer = p }
 
 // NewStreamTranslator starts a stream for one completion.
 func NewStreamTranslator(rep Reply, opt Options) *StreamTranslator {
@@ -53,7 +77,12 @@ func (s *StreamTranslator) Event(gemini []byte, w io.Writer) error {
 		return errors.New("openai: Event after Finish or Fail")
 	}
 	s.buf = s.buf[:0]
+	s.w, s.err = w, nil
 	err := s.t.ingest(gemini, s.emit)
+	s.w = nil
+	if s.err != nil {
+		return s.err
+	}
 	if len(s.buf) > 0 {
 		if _, werr := w.Write(s.buf); werr != nil {
 			return fmt.Errorf("write chunk: %w", werr)
@@ -62,11 +91,87 @@ func (s *StreamTranslator) Event(gemini []byte, w io.Writer) error {
 	return err
 }
 
+// emitPaced writes all but the last piece of a long content delta, each
+// its own chunk with a pause after it, and leaves the last piece in
+// c.content for emit. The first piece carries the role and reasoning.
+func (s *StreamTranslator) emitPaced(idx int, c *choice) {
+	full := c.content
+	left := countChars(full)
+	pos := 0
+	for s.err == nil {
+		size := s.pacer.PieceSize(left)
+		if size <= 0 || size >= left {
+			break
+		}
+		cut := pos + charsLen(full[pos:], size)
+		c.content = full[pos:cut]
+		s.buf = s.appendChunk(s.buf, idx, c)
+		c.reasoning = c.reasoning[:0]
+		if _, err := s.w.Write(s.buf); err != nil {
+			s.err = fmt.Errorf("write chunk: %w", err)
+		}
+		s.buf = s.buf[:0]
+		if s.err == nil {
+			s.err = s.pacer.Pause()
+		}
+		pos, left = cut, left-size
+	}
+	c.content = append(full[:0], full[pos:]...)
+}
+
+// countChars counts the characters of an escaped JSON string body: each
+// escape (a surrogate pair as one) or UTF-8 rune is one.
+func countChars(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i += charLen(b[i:]) {
+		n++
+	}
+	return n
+}
+
+// charsLen is the byte length of the first n characters of b.
+func charsLen(b []byte, n int) int {
+	i := 0
+	for ; n > 0 && i < len(b); n-- {
+		i += charLen(b[i:])
+	}
+	return i
+}
+
+// charLen is the byte length of the character b starts with, so a piece
+// never ends inside an escape or a rune.
+func charLen(b []byte) int {
+	if b[0] != '\\' {
+		_, n := utf8.DecodeRune(b)
+		return n
+	}
+	if len(b) >= 6 && b[1] == 'u' {
+		if len(b) >= 12 && (b[2] == 'd' || b[2] == 'D') && strings.IndexByte("89abAB", b[3]) >= 0 && b[6] == '\\' && b[7] == 'u' {
+			return 12 // a surrogate pair
+		}
+		return 6
+	}
+	return min(2, len(b))
+}
+
 // emit appends the chunk(s) for one candidate's delta to s.buf.
 func (s *StreamTranslator) emit(idx int, c *choice, last bool) {
+	if s.pacer != nil && s.err == nil && len(c.content) > 0 && len(c.tools) == 0 && len(c.images) == 0 && !c.inlineImage {
+		s.emitPaced(idx, c)
+	}
+	s.buf = s.appendChunk(s.buf, idx, c)
+	c.resetDelta()
+	if last {
+		s.buf = s.finishChunk(s.buf, idx, c.finish)
+	}
+}
+
+// appendChunk appends the chunk of one candidate's current delta (nothing
+// when it has none and the role was sent).
+func (s *StreamTranslator) appendChunk(b []byte, idx int, c *choice) []byte {
 	hasDelta := len(c.content) > 0 || len(c.reasoning) > 0 || len(c.tools) > 0 || len(c.images) > 0
 	if hasDelta || !c.started {
-		b := append(s.buf, s.prefix...)
+		b = append(b, s.prefix...)
 		b = append(b, `{"index":`...)
 		b = appendInt(b, int64(idx))
 		b = append(b, `,"delta":{`...)
@@ -124,12 +229,8 @@ func (s *StreamTranslator) emit(idx int, c *choice, last bool) {
 			b = append(b, ']')
 		}
 		b = append(b, `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
-		s.buf = b
 	}
-	c.resetDelta()
-	if last {
-		s.buf = s.finishChunk(s.buf, idx, c.finish)
-	}
+	return b
 }
 
 func (s *StreamTranslator) finishChunk(b []byte, idx int, reason string) []byte {

@@ -24,6 +24,11 @@ import (
 //   - responseMimeType application/json → JSON text (schema-shaped);
 //   - responseModalities IMAGE on an -image model → an inlineData PNG part;
 //   - a googleSearch tool → groundingMetadata;
+//   - a codeExecution tool (plain answers) → an executableCode part that
+//     prints the user text and a codeExecutionResult part with it as
+//     output, before the answer text (each its own stream event);
+//   - a urlContext tool → urlContextMetadata naming the first URL in the
+//     user text (https://example.com/ when it names none);
 //   - maxOutputTokens below 5 → truncated text with finishReason MAX_TOKENS.
 
 const (
@@ -59,6 +64,8 @@ type scanned struct {
 	fnSchema     gjson.Result
 	callingNone  bool
 	grounding    bool
+	codeExec     bool
+	urlContext   bool
 	gen          gjson.Result
 	systemTokens int
 }
@@ -171,6 +178,10 @@ func scanRequest(root gjson.Result, s *scanned) *apiError {
 				})
 			case "googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval":
 				s.grounding = true
+			case "codeExecution", "code_execution":
+				s.codeExec = true
+			case "urlContext", "url_context":
+				s.urlContext = true
 			}
 			return true
 		})
@@ -195,6 +206,9 @@ type genPlan struct {
 	image         bool
 	grounding     bool
 	query         string
+	code          string // executableCode, "" without code execution
+	codeOutput    string
+	url           string // urlContextMetadata's URL, "" without url context
 	finish        string
 	finishMsg     string
 	promptTokens  int
@@ -306,6 +320,10 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 		p.answer = string(b)
 	default:
 		p.answer = "Echo: " + text
+		if s.codeExec {
+			p.code = "print(" + strconv.Quote(text) + ")"
+			p.codeOutput = text + "\n"
+		}
 	}
 
 	if p.fnName == "" {
@@ -313,7 +331,7 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 			p.answer = truncateRunes(p.answer, int(mo)*4)
 			p.finish = "MAX_TOKENS"
 		}
-		p.candTokens = tokens(len(p.answer))
+		p.candTokens = tokens(len(p.answer) + len(p.code) + len(p.codeOutput))
 		if strings.Contains(m.id, "-image") && modalitiesHaveImage(gen) {
 			p.image = true
 			p.candTokens += outImageTokens
@@ -322,6 +340,15 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 	if s.grounding {
 		p.grounding = true
 		p.query = strings.Clone(truncateRunes(text, 200))
+	}
+	if s.urlContext {
+		p.url = "https://example.com/"
+		for _, f := range strings.Fields(text) {
+			if strings.HasPrefix(f, "https://") || strings.HasPrefix(f, "http://") {
+				p.url = strings.Clone(f)
+				break
+			}
+		}
 	}
 	return nil
 }
@@ -477,6 +504,8 @@ const (
 	pieceThought
 	pieceCall
 	pieceImage
+	pieceCode
+	pieceCodeResult
 )
 
 // appendResponse appends one compact GenerateContentResponse holding parts.
@@ -511,6 +540,14 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 			dst = append(dst, `{"inlineData":{"mimeType":"image/png","data":"`...)
 			dst = append(dst, tinyPNGBase64...)
 			dst = append(dst, `"}}`...)
+		case pieceCode:
+			dst = append(dst, `{"executableCode":{"language":"PYTHON","code":`...)
+			dst = jsonw.AppendMarshal(dst, p.code)
+			dst = append(dst, `}}`...)
+		case pieceCodeResult:
+			dst = append(dst, `{"codeExecutionResult":{"outcome":"OUTCOME_OK","output":`...)
+			dst = jsonw.AppendMarshal(dst, p.codeOutput)
+			dst = append(dst, `}}`...)
 		}
 	}
 	dst = append(dst, `],"role":"model"}`...)
@@ -525,6 +562,11 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 	}
 	if final && p.grounding {
 		dst = p.appendGrounding(dst)
+	}
+	if final && p.url != "" {
+		dst = append(dst, `,"urlContextMetadata":{"urlMetadata":[{"retrievedUrl":`...)
+		dst = jsonw.AppendMarshal(dst, p.url)
+		dst = append(dst, `,"urlRetrievalStatus":"URL_RETRIEVAL_STATUS_SUCCESS"}]}`...)
 	}
 	dst = append(dst, `}],"usageMetadata":{"promptTokenCount":`...)
 	dst = appendInt(dst, p.promptTokens)
@@ -566,10 +608,13 @@ func (p *genPlan) appendGrounding(dst []byte) []byte {
 
 // appendUnary appends the whole answer as one compact response.
 func (p *genPlan) appendUnary(dst []byte) []byte {
-	var buf [4]piece
+	var buf [6]piece
 	parts := buf[:0]
 	if p.thought != "" {
 		parts = append(parts, piece{kind: pieceThought, text: p.thought})
+	}
+	if p.code != "" {
+		parts = append(parts, piece{kind: pieceCode}, piece{kind: pieceCodeResult})
 	}
 	if p.fnName != "" {
 		parts = append(parts, piece{kind: pieceCall})
@@ -596,6 +641,12 @@ func (p *genPlan) streamChunks(n int, emit func(compact []byte)) {
 		*bp = p.appendResponse((*bp)[:0], []piece{{kind: pieceCall}}, p.candTokens, true)
 		emit(*bp)
 		return
+	}
+	if p.code != "" {
+		for _, k := range []pieceKind{pieceCode, pieceCodeResult} {
+			*bp = p.appendResponse((*bp)[:0], []piece{{kind: k}}, 0, false)
+			emit(*bp)
+		}
 	}
 	texts := splitText(p.answer, n)
 	for i, t := range texts {

@@ -91,6 +91,9 @@ token "ci" {
   secret  = file("ci-token.txt")
   pools   = ["free"]
   expires = "2030-06-30T12:00:00Z"
+  stream_pacing {
+    enabled = false
+  }
 }
 
 model "fast" {
@@ -114,6 +117,17 @@ model "gemini-2.5-flash-search" {
 
 model "gemini-2.0-flash-lite" {
   hidden = true
+}
+
+model "gemini-3-*" {
+  code_execution = true
+  url_context    = true
+  variants       = ["search", "image"]
+  stream_pacing {
+    chunk_chars = 8
+    interval    = "30ms"
+    max_delay   = "1s"
+  }
 }
 
 hook "noop" {
