@@ -19,7 +19,8 @@ import (
 
 var (
 	blockHeading = regexp.MustCompile("^#{2,3} `([a-z_]+)")
-	insideBlock  = regexp.MustCompile("\\(inside `([a-z_]+)`")
+	insideBlock  = regexp.MustCompile("\\(inside ([^)]*)\\)")
+	quotedName   = regexp.MustCompile("`([a-z_]+)`")
 	attrRow      = regexp.MustCompile("^\\| `([a-z_]+)` \\|")
 )
 
@@ -33,23 +34,28 @@ func referenceAttributes(t *testing.T) []string {
 	}
 	defer f.Close()
 	var out []string
-	prefix := ""
+	var prefixes []string // a block documented "inside `a` or `b`" is in both
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
 		if m := blockHeading.FindStringSubmatch(line); m != nil {
-			prefix = m[1]
+			prefixes = []string{m[1]}
 			if p := insideBlock.FindStringSubmatch(line); p != nil {
-				prefix = p[1] + "." + m[1]
+				prefixes = nil
+				for _, parent := range quotedName.FindAllStringSubmatch(p[1], -1) {
+					prefixes = append(prefixes, parent[1]+"."+m[1])
+				}
 			}
 			continue
 		}
 		if strings.HasPrefix(line, "## ") {
-			prefix = "" // a section that is not a block
+			prefixes = nil // a section that is not a block
 			continue
 		}
-		if m := attrRow.FindStringSubmatch(line); m != nil && prefix != "" {
-			out = append(out, prefix+"."+m[1])
+		if m := attrRow.FindStringSubmatch(line); m != nil {
+			for _, p := range prefixes {
+				out = append(out, p+"."+m[1])
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
