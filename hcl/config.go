@@ -157,6 +157,10 @@ type Token struct {
 	Expires      time.Time // zero: never
 	Labels       map[string]string
 	Hooks        []string
+	// LiveSessions bounds the token's open Live API sessions (0: no limit).
+	LiveSessions int
+	// LiveMaxDuration ends a Live API session after this long (0: never).
+	LiveMaxDuration time.Duration
 }
 
 // ModelRule shapes requests for one model name, real or virtual.

@@ -108,6 +108,9 @@ type rawToken struct {
 	Expires      *string           `hcl:"expires,optional"`
 	Labels       map[string]string `hcl:"labels,optional"`
 	Hooks        []string          `hcl:"hooks,optional"`
+
+	LiveSessions    *int    `hcl:"live_sessions,optional"`
+	LiveMaxDuration *string `hcl:"live_max_duration,optional"`
 }
 
 type rawModel struct {
