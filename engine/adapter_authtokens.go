@@ -109,7 +109,7 @@ func (a authTokensAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Respo
 	}
 	now := time.Now()
 	expires := now.Add(ephemeralTTL)
-	if t, err := time.Parse(time.RFC3339, gjson.GetBytes(up.Body(), "expireTime").String()); err == nil {
+	if t, err := time.Parse(time.RFC3339, gjson.GetBytes(up.Body(), "expireTime").String()); err == nil && t.After(now) {
 		expires = t
 	}
 	a.bind.bind(&ephemeralToken{name: name, token: ex.token.cfg.Name, pool: ex.pool.cfg.Name, keyHash: ex.member.Key.Hash, expires: expires}, now)

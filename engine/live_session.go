@@ -65,11 +65,30 @@ type liveSession struct {
 	mu sync.Mutex
 	// upEnd is how Google's side ended: its close frame, or a read error.
 	upEnd error
-	// clientClosed is set once the client sent a close frame or went away.
-	clientClosed bool
-	// stopped is the reason balance itself ended the session ("" if not).
-	stopped string
-	once    sync.Once
+	// endedBy is the side that ended the session first.
+	endedBy endSide
+	// done is set once the owner is closing the connections: nothing else
+	// may touch them then (fasthttp reuses a hijacked connection's wrapper).
+	done bool
+}
+
+// endSide names who ended a session.
+type endSide uint8
+
+const (
+	notEnded endSide = iota
+	endedByClient
+	endedByUpstream
+	endedByBalance
+)
+
+// endBy notes that side ended the session, unless another side already
+// did, and reports which side did first. The caller holds ls.mu.
+func (ls *liveSession) endBy(side endSide) endSide {
+	if ls.endedBy == notEnded {
+		ls.endedBy = side
+	}
+	return ls.endedBy
 }
 
 // runLiveSession is the session's owner: it admits, opens and relays the
@@ -110,6 +129,7 @@ func (s *Server) runLiveSession(rt *Runtime, ex *exchange, client *websocket.Con
 		}
 		s.relayLive(ls)
 	}
+	ls.release()
 	_ = client.Close()
 	if ls.up != nil {
 		_ = ls.up.Close()
@@ -473,8 +493,7 @@ func (ls *liveSession) pumpClient() {
 // 1001 and the connection dropped at once.
 func (ls *liveSession) clientEnded(err error) {
 	ls.mu.Lock()
-	ls.clientClosed = true
-	answered := ls.upEnd != nil || ls.stopped != ""
+	answered := ls.endBy(endedByClient) != endedByClient
 	ls.mu.Unlock()
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
@@ -524,7 +543,7 @@ func (ls *liveSession) upstreamEnded(err error) {
 	if ls.upEnd == nil {
 		ls.upEnd = err
 	}
-	quiet := ls.clientClosed || ls.stopped != ""
+	quiet := ls.endBy(endedByUpstream) != endedByUpstream
 	ls.mu.Unlock()
 	var ce *websocket.CloseError
 	switch {
@@ -549,17 +568,36 @@ func sendableCode(code int) int {
 }
 
 // stop ends the session from balance's side (shutdown, max duration):
-// the client gets code and reason, Google a going-away close.
+// the client gets code and reason, Google a going-away close. It does
+// nothing once the session ended.
 func (ls *liveSession) stop(code int, reason string) {
-	ls.once.Do(func() {
-		ls.mu.Lock()
-		ls.stopped = reason
-		ls.mu.Unlock()
-		writeClose(ls.client, code, reason)
-		writeClose(ls.up, websocket.CloseGoingAway, reason)
-		_ = ls.client.NetConn().SetReadDeadline(time.Now().Add(liveCloseWait))
-		_ = ls.up.NetConn().SetReadDeadline(time.Now().Add(liveCloseWait))
-	})
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.done || ls.endBy(endedByBalance) != endedByBalance {
+		return
+	}
+	writeClose(ls.client, code, reason)
+	writeClose(ls.up, websocket.CloseGoingAway, reason)
+	_ = ls.client.NetConn().SetReadDeadline(time.Now().Add(liveCloseWait))
+	_ = ls.up.NetConn().SetReadDeadline(time.Now().Add(liveCloseWait))
+}
+
+// interrupt ends a session still in setup (shutdown): its read of the
+// setup fails at once. It does nothing once the session ended.
+func (ls *liveSession) interrupt() {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if !ls.done {
+		_ = ls.client.NetConn().SetReadDeadline(time.Now())
+	}
+}
+
+// release marks the session done before its owner closes the
+// connections.
+func (ls *liveSession) release() {
+	ls.mu.Lock()
+	ls.done = true
+	ls.mu.Unlock()
 }
 
 // judgeEnd records how an open session ended. A session that Google cut
@@ -570,9 +608,9 @@ func (ls *liveSession) judgeEnd(s *Server) {
 	ex.status = fasthttp.StatusOK
 	ex.verdict = verdict.Verdict{Class: verdict.OK}
 	ls.mu.Lock()
-	upEnd, byClient, stopped := ls.upEnd, ls.clientClosed, ls.stopped != ""
+	upEnd, by := ls.upEnd, ls.endedBy
 	ls.mu.Unlock()
-	if byClient || stopped {
+	if by != endedByUpstream {
 		return
 	}
 	var ce *websocket.CloseError
@@ -714,7 +752,7 @@ func (l *liveSessions) closeAll(wait time.Duration) (int, bool) {
 		ls.stop(websocket.CloseGoingAway, "balance is shutting down")
 	}
 	for _, ls := range setup { // opened will refuse them
-		_ = ls.client.NetConn().SetReadDeadline(time.Now())
+		ls.interrupt()
 	}
 	open = append(open, setup...)
 	done := make(chan struct{})

@@ -318,9 +318,9 @@ func (s *Server) serveAuthTokens(ctx *fasthttp.RequestCtx) {
 	name := "auth_tokens/mock-" + strconv.FormatInt(s.ephSeq, 10) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	s.ephemeral[name] = string(r.key)
 	s.ephMu.Unlock()
-	expire := gjson.GetBytes(ctx.PostBody(), "expireTime").String()
-	if expire == "" {
-		expire = time.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	expire := time.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	if t, err := time.Parse(time.RFC3339, gjson.GetBytes(ctx.PostBody(), "expireTime").String()); err == nil && t.After(time.Now()) {
+		expire = t.UTC().Format(time.RFC3339)
 	}
 	b := append([]byte(`{"name":`), jsonw.AppendMarshal(nil, name)...)
 	b = append(b, `,"expireTime":`...)
