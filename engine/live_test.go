@@ -17,8 +17,8 @@ import (
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/status"
-	"github.com/balanceproxy/balance/internal/secret"
 	"github.com/balanceproxy/balance/internal/mockgemini"
+	"github.com/balanceproxy/balance/internal/secret"
 )
 
 const (
