@@ -112,6 +112,9 @@ type effToken struct {
 	Expires      string            `json:"expires,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	Hooks        []string          `json:"hooks,omitempty"`
+
+	LiveSessions    int    `json:"live_sessions,omitempty"`
+	LiveMaxDuration string `json:"live_max_duration,omitempty"`
 }
 
 type effModel struct {
@@ -226,7 +229,10 @@ func (c *Config) Effective() *Effective {
 	}
 	for _, t := range c.Tokens {
 		et := effToken{Name: t.Name, Secrets: []string{}, Pools: t.Pools, Models: t.Models, RPM: t.RPM, Concurrency: t.Concurrency,
-			TokensPerDay: t.TokensPerDay, Labels: t.Labels, Hooks: t.Hooks}
+			TokensPerDay: t.TokensPerDay, Labels: t.Labels, Hooks: t.Hooks, LiveSessions: t.LiveSessions}
+		if t.LiveMaxDuration > 0 {
+			et.LiveMaxDuration = dur(t.LiveMaxDuration)
+		}
 		for _, s := range t.Secrets {
 			et.Secrets = append(et.Secrets, secret.Fingerprint(s))
 		}
