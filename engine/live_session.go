@@ -528,9 +528,11 @@ func (ls *liveSession) pumpUpstream() {
 		err = ls.client.WriteMessage(mt, buf.B)
 		releaseLiveBuffer(buf)
 		if err != nil { // the client is gone: end its pump and Google's side
+			ls.mu.Lock()
+			ls.endBy(endedByClient)
+			ls.mu.Unlock()
 			_ = ls.client.NetConn().Close()
 			_ = ls.up.NetConn().Close()
-			ls.upstreamEnded(err)
 			return
 		}
 	}
