@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -495,4 +496,34 @@ func liveSessionsOn(keys []status.KeyView, key string) int64 {
 		}
 	}
 	return -1
+}
+
+// Request hooks see a Live session's setup as its request: one that
+// rejects it closes the session with 1008 before any dial.
+func TestLiveRequestHookRejectsSetup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds WASM guests")
+	}
+	actions := guest(t, "actions")
+	h := newHarness(t, []string{keyA}, hookConfig(t, fmt.Sprintf(`hook "gate" {
+  module = %q
+  config = { mode = "reject" }
+  routes = ["/ws/*"]
+}`, actions)))
+	c, _, err := fws.DefaultDialer.Dial(wsBase(h)+"/gemini"+livePath, http.Header{"X-Goog-Api-Key": {testToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(fws.TextMessage, []byte(`{"setup":{"model":"models/`+liveModel+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ReadMessage()
+	var ce *fws.CloseError
+	if !errors.As(err, &ce) || ce.Code != fws.ClosePolicyViolation || !strings.Contains(ce.Text, "hook gate") {
+		t.Fatalf("ended with %v", err)
+	}
+	if n := h.mock.Total(); n != 0 {
+		t.Fatalf("the mock got %d requests", n)
+	}
 }
