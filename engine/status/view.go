@@ -72,7 +72,7 @@ type KeyView struct {
 	InFlight         int64                `json:"in_flight"`
 	Weight           int                  `json:"weight"`
 	Proxy            string               `json:"proxy,omitempty"`
-	LiveSessions     int64                `json:"live_sessions"`
+	LiveSessions     int64                `json:"live_sessions,omitempty"`
 }
 
 // HookView is one hook in the status view.
