@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -289,7 +288,7 @@ func (s *Server) dialLiveOnce(ex *exchange, m *keypool.Member, setup []byte, hea
 	}
 	d := websocket.Dialer{
 		NetDial:          func(_, addr string) (net.Conn, error) { return netDial(addr) },
-		TLSClientConfig:  &tls.Config{ServerName: hostOnly(p.target.Host), MinVersion: tls.VersionTLS12},
+		TLSClientConfig:  p.target.TLSConfig(),
 		HandshakeTimeout: liveDialWait,
 		ReadBufferSize:   4 << 10,
 		WriteBufferSize:  4 << 10,
@@ -653,14 +652,6 @@ func (u *Usage) add(o Usage) {
 	u.ThoughtsTokenCount += o.ThoughtsTokenCount
 	u.CachedContentTokenCount += o.CachedContentTokenCount
 	u.TotalTokenCount += o.TotalTokenCount
-}
-
-// hostOnly is the host of host:port.
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
 }
 
 // liveSessions is the open Live sessions, for the per-token limit, status

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"net"
 	"strings"
 )
@@ -25,4 +26,10 @@ func (t Target) WebSocketURL(path string) string {
 		scheme = "wss://"
 	}
 	return scheme + t.Host + t.PathPrefix + "/" + strings.TrimLeft(path, "/")
+}
+
+// TLSConfig is what a WebSocket dial to the target verifies, as the
+// target's HTTP client does.
+func (t Target) TLSConfig() *tls.Config {
+	return &tls.Config{ServerName: hostOnly(t.Host), MinVersion: tls.VersionTLS12}
 }
