@@ -48,9 +48,14 @@ func (rt *Runtime) lookupToken(presented []byte) *tokenRuntime {
 // only.
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failure {
 	cred := clientCredential(&ctx.Request)
-	tok := rt.lookupToken(cred)
+	return admitToken(ex, rt.lookupToken(cred), len(cred) > 0)
+}
+
+// admitToken makes tok the request's token, unless it is unknown (nil) or
+// expired. presented says whether the client sent a credential at all.
+func admitToken(ex *exchange, tok *tokenRuntime, presented bool) *Failure {
 	if tok == nil {
-		if len(cred) > 0 {
+		if presented {
 			return fail(fasthttp.StatusUnauthorized, "Invalid client token.")
 		}
 		return fail(fasthttp.StatusUnauthorized, "Missing client token: send Authorization: Bearer <token>, x-goog-api-key or ?key=.")

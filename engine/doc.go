@@ -32,6 +32,11 @@
 // translation behind the chunk hooks; a keep-alive stream is the same relay
 // fed by a unary call.
 //
+// The Live API (adapter_live.go) is a WebSocket session: the same stages
+// run, split by the upgrade (route and authenticate before it; parse,
+// authorize and request hooks on the first message), and
+// live_session.go relays the session's frames both ways.
+//
 // # State
 //
 // Every config generation is an immutable Runtime (runtime.go) swapped in

@@ -107,6 +107,8 @@ type call struct {
 	embeddings *openai.EmbeddingsRequest
 	// created is the creation time an images answer reports.
 	created int64
+	// live is the parsed path of a Live API session.
+	live liveCall
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}

@@ -99,7 +99,7 @@ func (u *Usage) field(name []byte) *int {
 	switch string(name) {
 	case "promptTokenCount":
 		return &u.PromptTokenCount
-	case "candidatesTokenCount":
+	case "candidatesTokenCount", "responseTokenCount": // the Live API says response
 		return &u.CandidatesTokenCount
 	case "thoughtsTokenCount":
 		return &u.ThoughtsTokenCount

@@ -26,6 +26,12 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	rt := s.rt.Load()
 	p := ctx.Path()
 	switch {
+	case isLivePath(p):
+		s.serveLive(ctx, rt)
+		return
+	case isAuthTokensPath(p):
+		s.serve(ctx, rt, authTokensAdapter{bind: &s.ephemeral})
+		return
 	case bytes.HasPrefix(p, prefixGemini), bytes.HasPrefix(p, prefixV1beta):
 		s.serve(ctx, rt, nativeAdapter{})
 		return

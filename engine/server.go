@@ -90,6 +90,11 @@ type Server struct {
 	stop    context.CancelFunc
 	bgDone  sync.WaitGroup
 	stopped atomic.Bool
+
+	// live are the open Live API sessions; ephemeral the Live API tokens
+	// minted through balance, bound to their key.
+	live      liveSessions
+	ephemeral ephemeralTokens
 }
 
 // New builds a server for cfg. It does not listen yet.
@@ -292,6 +297,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := s.srv.ShutdownWithContext(ctx)
+	if n, ok := s.live.closeAll(5 * time.Second); n > 0 {
+		s.log.Warn("shutdown: closed open Live sessions (1001)", "sessions", n, "recorded", ok)
+	}
 	if n := s.streams.cutAll(); n > 0 {
 		s.log.Warn("shutdown_grace is over: ending open streams with an error event", "streams", n)
 	}

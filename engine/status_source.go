@@ -20,10 +20,11 @@ func (s *Server) Snapshot(now time.Time) status.Snapshot {
 		snap.Reloads = append(snap.Reloads, status.Reload{Time: e.Time, Generation: e.Generation, Hash: e.Hash,
 			Summary: e.Summary, Error: e.Error, NeedsRestart: e.NeedsRestart})
 	}
+	live := s.live.perKey()
 	for _, p := range rt.poolList {
 		sp := status.Pool{Name: p.cfg.Name, Upstream: p.upstream.Name, Strategy: p.cfg.Strategy}
 		for _, m := range p.pool.Members() {
-			k := status.Key{Status: m.Key.Status(now), Weight: max(m.Weight, 1)}
+			k := status.Key{Status: m.Key.Status(now), Weight: max(m.Weight, 1), LiveSessions: live[m.Key]}
 			if m.Proxy != "" {
 				k.Proxy = upstream.RedactProxy(m.Proxy)
 			}

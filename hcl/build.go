@@ -405,6 +405,8 @@ func (l *loader) buildToken(rt *rawToken, b *hclsyntax.Block) *Token {
 	}
 	t.RPM = l.nonNegative(rt.RPM, b, "rpm")
 	t.Concurrency = l.nonNegative(rt.Concurrency, b, "concurrency")
+	t.LiveSessions = l.nonNegative(rt.LiveSessions, b, "live_sessions")
+	t.LiveMaxDuration = l.duration(rt.LiveMaxDuration, 0, b, "live_max_duration")
 	if rt.TokensPerDay != nil {
 		t.TokensPerDay = *rt.TokensPerDay
 		if t.TokensPerDay < 0 {

@@ -179,6 +179,10 @@ type Token struct {
 	// StreamPacing, when set, paces this token's OpenAI chat streams and
 	// wins over the model rule's.
 	StreamPacing *StreamPacing
+	// LiveSessions bounds the token's open Live API sessions (0: no limit).
+	LiveSessions int
+	// LiveMaxDuration ends a Live API session after this long (0: never).
+	LiveMaxDuration time.Duration
 }
 
 // ModelRule shapes requests for one model name, real or virtual.

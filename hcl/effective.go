@@ -115,6 +115,9 @@ type effToken struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	Hooks        []string          `json:"hooks,omitempty"`
 	StreamPacing *effPacing        `json:"stream_pacing,omitempty"`
+
+	LiveSessions    int    `json:"live_sessions,omitempty"`
+	LiveMaxDuration string `json:"live_max_duration,omitempty"`
 }
 
 type effModel struct {
@@ -259,7 +262,10 @@ func (c *Config) Effective() *Effective {
 	}
 	for _, t := range c.Tokens {
 		et := effToken{Name: t.Name, Secrets: []string{}, Pools: t.Pools, Models: t.Models, RPM: t.RPM, Concurrency: t.Concurrency,
-			TokensPerDay: t.TokensPerDay, Labels: t.Labels, Hooks: t.Hooks, StreamPacing: pacingOf(t.StreamPacing)}
+			TokensPerDay: t.TokensPerDay, Labels: t.Labels, Hooks: t.Hooks, StreamPacing: pacingOf(t.StreamPacing), LiveSessions: t.LiveSessions}
+		if t.LiveMaxDuration > 0 {
+			et.LiveMaxDuration = dur(t.LiveMaxDuration)
+		}
 		for _, s := range t.Secrets {
 			et.Secrets = append(et.Secrets, secret.Fingerprint(s))
 		}

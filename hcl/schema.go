@@ -111,6 +111,9 @@ type rawToken struct {
 	Labels       map[string]string `hcl:"labels,optional"`
 	Hooks        []string          `hcl:"hooks,optional"`
 	StreamPacing *rawStreamPacing  `hcl:"stream_pacing,block"`
+
+	LiveSessions    *int    `hcl:"live_sessions,optional"`
+	LiveMaxDuration *string `hcl:"live_max_duration,optional"`
 }
 
 type rawModel struct {

@@ -69,6 +69,8 @@ type Key struct {
 	keypool.Status
 	Weight int    // effective weight, at least 1
 	Proxy  string // egress proxy with its credentials redacted; "" for none
+	// LiveSessions is the Live API sessions open on the key.
+	LiveSessions int64
 }
 
 // Token is one client token, shown as it is: it names the token, never

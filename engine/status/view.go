@@ -72,6 +72,7 @@ type KeyView struct {
 	InFlight         int64                `json:"in_flight"`
 	Weight           int                  `json:"weight"`
 	Proxy            string               `json:"proxy,omitempty"`
+	LiveSessions     int64                `json:"live_sessions,omitempty"`
 }
 
 // HookView is one hook in the status view.
@@ -276,6 +277,7 @@ func keyView(k *Key) KeyView {
 		Fingerprint: k.Fingerprint, State: k.State, QuarantinedSince: seconds(k.QuarantinedSince), QuarantineReason: k.QuarantineReason,
 		NextProbe: seconds(k.NextProbe), LastError: k.LastError, LastErrorAt: seconds(k.LastErrorAt),
 		Requests: k.Requests, Failures: k.Failures, InFlight: k.InFlight, Weight: k.Weight, Proxy: k.Proxy,
+		LiveSessions: k.LiveSessions,
 	}
 	if len(k.CoolingUntil) > 0 {
 		v.CoolingUntil = make(map[string]time.Time, len(k.CoolingUntil))

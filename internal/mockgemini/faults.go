@@ -50,10 +50,14 @@ const (
 	// KeyInHeader answers normally but quotes the request's key in a
 	// response header (X-Debug-Key), so redaction of headers gets exercised.
 	KeyInHeader
+	// LiveClose ends a Live API session with Fault.CloseCode after
+	// Fault.AfterChunks turns; 0 closes it right after the setup message,
+	// before setupComplete. HTTP requests are answered normally.
+	LiveClose
 )
 
 var faultNames = [...]string{"none", "rate-limit", "invalid-key", "permission-denied", "unavailable",
-	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header"}
+	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header", "live-close"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {
@@ -82,6 +86,8 @@ type Fault struct {
 	AfterChunks int
 	// Bytes is the text length of a HugeAnswer.
 	Bytes int
+	// CloseCode is the WebSocket close code of a LiveClose.
+	CloseCode int
 }
 
 // faultState is a Fault plus its remaining-uses counter.
@@ -158,7 +164,7 @@ func (s *Server) faultFor(key, model []byte) *faultState {
 
 // nameFault derives a fault from the key's spelling, for the CLI, the demo
 // and benchmarks where no Go API is at hand: "-429-", "-invalid-", "-403-",
-// "-503-", "-slow-", "-cut-" inside the key, or Options.FailMod.
+// "-503-", "-slow-", "-cut-", "-wsclose-" inside the key, or Options.FailMod.
 func (s *Server) nameFault(key []byte) FaultKind {
 	if bytes.IndexByte(key, '-') >= 0 {
 		switch {
@@ -174,6 +180,8 @@ func (s *Server) nameFault(key []byte) FaultKind {
 			return Slow
 		case bytes.Contains(key, []byte("-cut-")):
 			return StreamCut
+		case bytes.Contains(key, []byte("-wsclose-")):
+			return LiveClose
 		}
 	}
 	if s.opts.FailMod > 0 {

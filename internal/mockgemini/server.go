@@ -92,6 +92,12 @@ type Server struct {
 	closeOnce sync.Once
 	streams   sync.WaitGroup // hijacked connections (hang, stream cut)
 
+	// Live API sessions upgraded, and ephemeral tokens minted (live.go).
+	liveUpgraded atomic.Int64
+	ephMu        sync.Mutex
+	ephemeral    map[string]string // auth_tokens/… → key
+	ephSeq       int64
+
 	mu        sync.Mutex
 	ln        net.Listener
 	url       string
@@ -323,6 +329,14 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	if bytes.Equal(path, pathStats) {
 		s.serveStats(ctx)
+		return
+	}
+	switch {
+	case isLivePath(path):
+		s.serveLive(ctx)
+		return
+	case bytes.Equal(path, pathAuthTokens):
+		s.serveAuthTokens(ctx)
 		return
 	}
 	var r request
