@@ -86,6 +86,7 @@ type Server struct {
 	perKey      map[string]*atomic.Int64
 	perPath     map[string]*atomic.Int64
 	lastReq     atomic.Pointer[Recorded]
+	resources   resourceState // files, cached contents, batches (files.go)
 	defaultList []byte // pre-rendered models.list first page
 
 	closed    chan struct{}
@@ -325,6 +326,9 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		s.serveStats(ctx)
 		return
 	}
+	if s.serveResources(ctx, path) {
+		return
+	}
 	var r request
 	var rest []byte
 	switch {
@@ -377,6 +381,9 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case r.method != nil:
 		if !ctx.IsPost() {
 			s.writeError(ctx, errNotFound("Method not found."), false)
+			return
+		}
+		if !s.ownsReferences(ctx, r.key) {
 			return
 		}
 		s.serveMethod(ctx, &r, fault)
