@@ -29,6 +29,10 @@ type exchange struct {
 
 	attempts int
 	member   *keypool.Member
+	// pin, when set, is the one key that may serve the request: the owner
+	// of the resource pinName it names (resources.go).
+	pin     *keypool.Key
+	pinName string
 	verdict  verdict.Verdict
 	// inBandError is the (small) error event a 200 stream opened with.
 	inBandError []byte
@@ -100,6 +104,12 @@ type call struct {
 	embeddings *openai.EmbeddingsRequest
 	// created is the creation time an images answer reports.
 	created int64
+	// refs is set on calls whose body may name files or a cached
+	// content: the driver pins them to the owning key.
+	refs bool
+	// resource is the parsed call of the Files, cachedContents and
+	// batches routes (adapter_files.go).
+	resource resourceCall
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}

@@ -52,7 +52,13 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	var freeAt time.Time
 	for {
 		now := time.Now()
-		m, free := p.pool.Pick(ex.model.Target, tried, now)
+		var m *keypool.Member
+		var free time.Time
+		if ex.pin != nil {
+			m, free = p.pool.PickKey(ex.pin, ex.model.Target, tried, now)
+		} else {
+			m, free = p.pool.Pick(ex.model.Target, tried, now)
+		}
 		if m == nil {
 			if ex.attempts == 0 {
 				return outNoKey, free
@@ -103,7 +109,8 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 			keyFaults++
 		}
 		retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
-		if !retryable || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
+		// A streamed body (an upload chunk) was spent on this attempt.
+		if !retryable || req.IsBodyStream() || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
 		tried = append(tried, m.Key)

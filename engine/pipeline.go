@@ -104,6 +104,12 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 	if req == nil { // answered from what balance knows
 		return s.responseHooks(ctx, ex)
 	}
+	if c.refs {
+		if f := s.pinResources(ex, req.Body()); f != nil {
+			fasthttp.ReleaseRequest(req)
+			return f
+		}
+	}
 	req.SetHost(ex.pool.target.Host)
 	ex.pool.setHeaders(req)
 

@@ -26,6 +26,9 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	rt := s.rt.Load()
 	p := ctx.Path()
 	switch {
+	case isResourcePath(p):
+		s.serve(ctx, rt, filesAdapter{s})
+		return
 	case bytes.HasPrefix(p, prefixGemini), bytes.HasPrefix(p, prefixV1beta):
 		s.serve(ctx, rt, nativeAdapter{})
 		return
