@@ -49,6 +49,9 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	maxAttempts := p.cfg.MaxRetries + 1
 	keyFaults := 0
 	last := outNoKey
+	// A streamed body (an upload chunk) is spent by its first attempt;
+	// fasthttp drops the stream once written, so ask before.
+	oneShot := req.IsBodyStream()
 	var freeAt time.Time
 	for {
 		now := time.Now()
@@ -109,8 +112,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 			keyFaults++
 		}
 		retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
-		// A streamed body (an upload chunk) was spent on this attempt.
-		if !retryable || req.IsBodyStream() || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
+		if !retryable || oneShot || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
 		tried = append(tried, m.Key)
