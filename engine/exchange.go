@@ -33,7 +33,7 @@ type exchange struct {
 	// of the resource pinName it names (resources.go).
 	pin     *keypool.Key
 	pinName string
-	verdict  verdict.Verdict
+	verdict verdict.Verdict
 	// inBandError is the (small) error event a 200 stream opened with.
 	inBandError []byte
 	// peeked holds the first bytes of a stream, read to see whether it

@@ -200,4 +200,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-

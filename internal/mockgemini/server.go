@@ -87,7 +87,7 @@ type Server struct {
 	perPath     map[string]*atomic.Int64
 	lastReq     atomic.Pointer[Recorded]
 	resources   resourceState // files, cached contents, batches (files.go)
-	defaultList []byte // pre-rendered models.list first page
+	defaultList []byte        // pre-rendered models.list first page
 
 	closed    chan struct{}
 	closeOnce sync.Once
