@@ -29,11 +29,7 @@ type exchange struct {
 
 	attempts int
 	member   *keypool.Member
-	// pin, when set, is the one key that may serve the request: the owner
-	// of the resource pinName it names (resources.go).
-	pin     *keypool.Key
-	pinName string
-	verdict verdict.Verdict
+	verdict  verdict.Verdict
 	// inBandError is the (small) error event a 200 stream opened with.
 	inBandError []byte
 	// peeked holds the first bytes of a stream, read to see whether it
@@ -68,6 +64,11 @@ type exchange struct {
 	// anything call ctx.Request.Body(), which would read the rest of an
 	// unread body.
 	bodyRead bool
+
+	// pin, when set, is the one key that may serve the request: the owner
+	// of the resource pinName it names (resources.go).
+	pin     *keypool.Key
+	pinName string
 }
 
 // call is what a request's adapter read from it: enough for the driver to

@@ -86,8 +86,9 @@ type Server struct {
 	perKey      map[string]*atomic.Int64
 	perPath     map[string]*atomic.Int64
 	lastReq     atomic.Pointer[Recorded]
-	resources   resourceState // files, cached contents, batches (files.go)
-	defaultList []byte        // pre-rendered models.list first page
+	defaultList []byte // pre-rendered models.list first page
+
+	resources resourceState // files, cached contents, batches (files.go)
 
 	closed    chan struct{}
 	closeOnce sync.Once
