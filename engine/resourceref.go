@@ -19,68 +19,98 @@ type resourceRefs struct {
 }
 
 var (
-	wordFiles  = []byte("files")
-	wordCached = []byte("cachedContents")
-	// A JSON escape can spell either word without its letters (\u0066iles,
-	// files\/abc), so a body with these escapes is scanned as well.
-	escUnicode = []byte(`\u`)
-	escSlash   = []byte(`\/`)
+	// A JSON escape can spell a name without its letters (\u0066iles),
+	// so a body with one is scanned as well.
+	escUnicode  = []byte(`\u`)
+	wordFiles   = []byte("files")
+	wordFilesEs = []byte(`files\`) // files\/ID
+	wordCached  = []byte("cachedContents")
 )
 
-// mayNameResource is the cheap test that rules most bodies out.
+// mayNameResource is the cheap test that rules most bodies out: every
+// reference holds "files/" or "cachedContents/" (the slash maybe written
+// \/), or an escape that can spell one. It looks at each '/' of the body,
+// which prose rarely holds many of.
 func mayNameResource(body []byte) bool {
-	return bytes.Contains(body, wordFiles) || bytes.Contains(body, wordCached) ||
-		bytes.Contains(body, escUnicode) || bytes.Contains(body, escSlash)
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '/')
+		if j < 0 {
+			break
+		}
+		i += j
+		before := body[:i]
+		if bytes.HasSuffix(before, wordFiles) || bytes.HasSuffix(before, wordFilesEs) || bytes.HasSuffix(before, wordCached) {
+			return true
+		}
+		i++
+	}
+	return bytes.Contains(body, escUnicode)
 }
 
-// refKey reports the JSON keys whose string value names a resource: a
+// refKind is what a JSON key says of its string value.
+type refKind uint8
+
+const (
+	refNone refKind = iota
+	refFile
+	refCache
+)
+
+// refKeyKind reports the keys whose string value names a resource: a
 // part's fileData.fileUri, a batch's input file, an OpenAI file part's
 // file_id, a generate's cachedContent.
-func refKey(k string) (file, cache bool) {
+func refKeyKind(k string) refKind {
 	switch k {
 	case "fileUri", "file_uri", "fileName", "file_name", "file_id", "fileId":
-		return true, false
+		return refFile
 	case "cachedContent", "cached_content":
-		return false, true
+		return refCache
 	}
-	return false, false
+	return refNone
 }
 
 // scanResourceRefs finds every file and cached content body names, at any
-// depth: the string values of the keys refKey lists. The body is valid
-// JSON (the driver checked it); an invalid one yields what was read.
+// depth: the string values of the keys refKeyKind lists. It reads the
+// body as JSON tokens without building anything; keys are compared in
+// place and only a reference's value is copied. The body is valid JSON
+// (the driver checked it); an invalid one yields what was read.
 func scanResourceRefs(body []byte, refs *resourceRefs) {
-	var lastKey string
+	kind := refNone
 	for i := 0; i < len(body); i++ {
 		switch body[i] {
 		case '{', '[', ',':
-			lastKey = ""
+			kind = refNone
 			continue
 		case '"':
 		default:
 			continue
 		}
-		end, escaped := stringEnd(body, i+1)
+		end := stringEnd(body, i+1)
 		if end < 0 {
 			return
 		}
 		raw := body[i+1 : end]
+		escaped := bytes.IndexByte(raw, '\\') >= 0
 		i = end
 		j := end + 1
 		for j < len(body) && (body[j] == ' ' || body[j] == '\n' || body[j] == '\r' || body[j] == '\t') {
 			j++
 		}
 		if j < len(body) && body[j] == ':' {
-			lastKey = decodeJSONString(raw, escaped)
+			if escaped {
+				kind = refKeyKind(decodeJSONString(raw, true))
+			} else {
+				kind = refKeyKind(string(raw)) // no copy: a switch on string(b)
+			}
 			continue
 		}
-		file, cache := refKey(lastKey)
-		lastKey = ""
-		if !file && !cache {
+		k := kind
+		kind = refNone
+		if k == refNone {
 			continue
 		}
 		v := decodeJSONString(raw, escaped)
-		if cache {
+		if k == refCache {
 			refs.cache = v
 			continue
 		}
@@ -95,20 +125,25 @@ func scanResourceRefs(body []byte, refs *resourceRefs) {
 	}
 }
 
-// stringEnd returns the index of the quote closing a JSON string that
-// starts at i, and whether the string holds escapes.
-func stringEnd(b []byte, i int) (int, bool) {
-	escaped := false
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			escaped = true
-			i++
-		case '"':
-			return i, escaped
+// stringEnd returns the index of the quote closing a JSON string whose
+// content starts at i: the first quote not escaped by an odd run of
+// backslashes.
+func stringEnd(b []byte, i int) int {
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
 		}
+		q += i
+		n := 0
+		for k := q - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
 	}
-	return -1, escaped
 }
 
 // decodeJSONString turns a JSON string's raw bytes into the string a

@@ -29,6 +29,7 @@ const resourceStoreTimeout = 3 * time.Second
 type ownership struct {
 	mu     sync.RWMutex
 	byName map[string]store.Resource
+	totals resourceTotals
 }
 
 // errStoreUnavailable says a record could not be read or written.
@@ -66,6 +67,7 @@ func (s *Server) lookupResource(name string) (store.Resource, bool, error) {
 }
 
 func (s *Server) rememberResource(r store.Resource) {
+	s.owned.totals.stale()
 	o := &s.owned
 	o.mu.Lock()
 	if o.byName == nil {
@@ -76,6 +78,7 @@ func (s *Server) rememberResource(r store.Resource) {
 }
 
 func (s *Server) forgetResourceLocal(name string) {
+	s.owned.totals.stale()
 	o := &s.owned
 	o.mu.Lock()
 	delete(o.byName, name)
@@ -155,22 +158,38 @@ func (s *Server) pinTo(ex *exchange, r store.Resource) *Failure {
 		return &Failure{Status: fasthttp.StatusBadRequest, Reason: "resources_of_two_keys",
 			Message: "This request names " + ex.pinName + " and " + r.Name + ", which belong to different API keys (" + ex.pin.FP + ", " + r.KeyFP + "): no key can use both. Upload them again in one session, or split the request."}
 	}
-	pools := append([]*poolRuntime{ex.pool}, ex.token.pools...)
-	for _, p := range pools {
-		for _, m := range p.pool.Members() {
-			if m.Key.Hash != r.KeyHash {
-				continue
-			}
-			if m.Key.Status(time.Now()).State == keypool.Quarantined {
-				return &Failure{Status: fasthttp.StatusFailedDependency, Reason: "owner_quarantined",
-					Message: r.Name + " belongs to key " + r.KeyFP + ", which is quarantined; only that key can use it. Retry after the key recovers, or upload the file again."}
-			}
-			ex.pool, ex.pin, ex.pinName = p, m.Key, r.Name
-			return nil
+	m := ownerIn(ex.pool, r.KeyHash)
+	for _, tp := range ex.token.pools {
+		if m != nil {
+			break
 		}
+		// Another pool of the token serves the key only if it sends to
+		// the same upstream: the path was built for ex.pool's.
+		if o := ownerIn(tp, r.KeyHash); o != nil && tp.target == ex.pool.target {
+			m, ex.pool = o, tp
+		}
+	}
+	if m != nil {
+		if m.Key.IsQuarantined() {
+			return &Failure{Status: fasthttp.StatusFailedDependency, Reason: "owner_quarantined",
+				Message: r.Name + " belongs to key " + r.KeyFP + ", which is quarantined; only that key can use it. Retry after the key recovers, or upload the file again."}
+		}
+		ex.pin, ex.pinName = m.Key, r.Name
+		return nil
 	}
 	return &Failure{Status: fasthttp.StatusFailedDependency, Reason: "owner_gone",
 		Message: r.Name + " belongs to key " + r.KeyFP + ", which is no longer in this token's pools; only that key can use it. Upload the file again."}
+}
+
+// ownerIn returns p's member holding the key with hash keyHash, or nil.
+func ownerIn(p *poolRuntime, keyHash string) *keypool.Member {
+	members := p.pool.Members()
+	for i := range members {
+		if members[i].Key.Hash == keyHash {
+			return &members[i]
+		}
+	}
+	return nil
 }
 
 // pinResources pins a request whose body names files or a cached content
@@ -203,4 +222,84 @@ func (s *Server) pinResources(ex *exchange, body []byte) *Failure {
 		}
 	}
 	return nil
+}
+
+// resourceTotalsTTL is how long status reuses the per-key totals: the
+// page polls, and the totals change only when resources come and go.
+const resourceTotalsTTL = 5 * time.Second
+
+// resourceTotals caches the resources each key holds, for status.
+type resourceTotals struct {
+	mu   sync.Mutex
+	at   time.Time
+	rows []store.KeyResources
+}
+
+// stale makes the next read recount.
+func (c *resourceTotals) stale() {
+	c.mu.Lock()
+	c.at = time.Time{}
+	c.mu.Unlock()
+}
+
+// resourceTotals sums the live resources per owning key: from the store,
+// which counts every instance's, or from memory without one.
+func (s *Server) resourceTotals(now time.Time) []store.KeyResources {
+	c := &s.owned.totals
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.at) < resourceTotalsTTL {
+		return c.rows
+	}
+	if st := s.store.Load(); st != nil {
+		ctx, cancel := context.WithTimeout(s.bgCtx, time.Second)
+		rows, err := st.ResourceTotals(ctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("resource totals unavailable", "err", err)
+			return c.rows
+		}
+		c.rows, c.at = rows, now
+		return rows
+	}
+	byKey := map[string]*store.KeyResources{}
+	s.owned.mu.RLock()
+	for _, r := range s.owned.byName {
+		if !r.Expires.IsZero() && !now.Before(r.Expires) {
+			continue
+		}
+		t := byKey[r.KeyHash]
+		if t == nil {
+			t = &store.KeyResources{KeyHash: r.KeyHash, KeyFP: r.KeyFP}
+			byKey[r.KeyHash] = t
+		}
+		switch r.Kind {
+		case store.KindFile:
+			t.Files++
+			t.Bytes += r.Size
+		case store.KindCache:
+			t.Caches++
+		case store.KindBatch:
+			t.Batches++
+		}
+	}
+	s.owned.mu.RUnlock()
+	rows := make([]store.KeyResources, 0, len(byKey)) // callers keep the old slice
+	for _, t := range byKey {
+		rows = append(rows, *t)
+	}
+	c.rows = rows
+	sort.Slice(c.rows, func(i, j int) bool { return c.rows[i].KeyHash < c.rows[j].KeyHash })
+	c.at = now
+	return c.rows
+}
+
+// hasKeyHash reports whether a key of this generation has sha256 hash h.
+func (rt *Runtime) hasKeyHash(h string) bool {
+	for _, p := range rt.poolList {
+		if ownerIn(p, h) != nil {
+			return true
+		}
+	}
+	return false
 }
