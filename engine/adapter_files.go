@@ -448,6 +448,13 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if name := gjson.GetBytes(body, "name").Str; strings.HasPrefix(name, "batches/") {
 			own(name, store.KindBatch, 0, "", ex.model.Target, string(body), "")
 		}
+	case opGet:
+		// A finished batch's results are a file in the same project.
+		if out := gjson.GetBytes(body, "metadata.output.responsesFile").Str; rc.kind == store.KindBatch && strings.HasPrefix(out, "files/") {
+			if _, known, _ := s.lookupResource(out); !known {
+				own(out, store.KindFile, 0, "application/jsonl", "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+			}
+		}
 	case opDelete:
 		s.forgetResource(rc.name)
 	}

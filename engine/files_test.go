@@ -140,8 +140,20 @@ func TestFilesAPIThroughPoolWithGoSDK(t *testing.T) {
 			if b, err := client.Batches.Get(ctx, batch.Name, nil); err != nil || b.Name != batch.Name {
 				t.Fatalf("batch get: %+v %v", b, err)
 			}
-			// get 1 + generate 6 + stream 6 + by name 1 + cache 1 + cached generate 3 + batch 2
-			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, 20)
+			// A batch read from the file; its results file is pinned too.
+			fromFile, err := client.Batches.Create(ctx, "gemini-2.5-flash", &genai.BatchJobSource{FileName: file.Name}, nil)
+			if err != nil {
+				t.Fatalf("batch from file: %v", err)
+			}
+			done, err := client.Batches.Get(ctx, fromFile.Name, nil)
+			if err != nil || done.Dest == nil || done.Dest.FileName == "" {
+				t.Fatalf("batch from file get: %+v %v", done, err)
+			}
+			if _, err := client.Files.Get(ctx, done.Dest.FileName, nil); err != nil {
+				t.Fatalf("batch results file: %v", err)
+			}
+			// get 1 + generate 6 + stream 6 + by name 1 + cache 1 + cached generate 3 + batch 2 + batch from file 3
+			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, 23)
 
 			var listed []string
 			for f, err := range client.Files.All(ctx) {

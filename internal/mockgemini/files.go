@@ -594,6 +594,17 @@ func (s *Server) serveBatchCreate(ctx *fasthttp.RequestCtx, key, modelPath strin
 	out := map[string]any{"name": name, "metadata": md}
 	st := &s.resources
 	st.mu.Lock()
+	// A batch read from a file finishes at once with a results file in
+	// the same project.
+	if in, ok := req.Batch["inputConfig"].(map[string]any); ok {
+		if _, ok := in["fileName"].(string); ok {
+			res := &FileInfo{Name: "files/" + randomID(6), Key: key, MIME: "application/jsonl"}
+			st.files[res.Name] = res
+			st.meta[res.Name] = fileJSON(res, "batch results", time.Now())
+			md["state"] = "BATCH_STATE_SUCCEEDED"
+			md["output"] = map[string]any{"responsesFile": res.Name}
+		}
+	}
 	st.batches[name] = &ownedResource{key: key, json: out}
 	st.mu.Unlock()
 	writeJSON(ctx, out)
