@@ -50,9 +50,9 @@ type View struct {
 // OrphanView is what a key that left the config still holds.
 type OrphanView struct {
 	Fingerprint string `json:"fingerprint"`
-	Files       int64  `json:"files"`
-	FileBytes   int64  `json:"file_bytes"`
-	Caches      int64  `json:"caches"`
+	Files       int64  `json:"files,omitempty"`
+	FileBytes   int64  `json:"file_bytes,omitempty"`
+	Caches      int64  `json:"caches,omitempty"`
 	Batches     int64  `json:"batches"`
 }
 
@@ -84,9 +84,9 @@ type KeyView struct {
 	Weight           int                  `json:"weight"`
 	Proxy            string               `json:"proxy,omitempty"`
 
-	Files     int64 `json:"files"`
-	FileBytes int64 `json:"file_bytes"`
-	Caches    int64 `json:"caches"`
+	Files     int64 `json:"files,omitempty"`
+	FileBytes int64 `json:"file_bytes,omitempty"`
+	Caches    int64 `json:"caches,omitempty"`
 }
 
 // HookView is one hook in the status view.
