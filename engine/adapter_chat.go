@@ -21,7 +21,7 @@ type chatAdapter struct{}
 func (chatAdapter) protocol() Protocol { return ProtoOpenAI }
 
 func (chatAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
-	c.route, c.body = "chat.completions", true
+	c.route, c.body, c.refs = "chat.completions", true, true
 	return allowOnly(ctx, fasthttp.MethodPost)
 }
 

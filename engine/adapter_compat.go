@@ -42,6 +42,7 @@ func (compatAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
 		return fail(fasthttp.StatusNotFound, "Unknown route "+string(ctx.Path())+" on Google's OpenAI-compatible endpoint. Supported: chat/completions, embeddings, images/generations, models.")
 	}
 	c.body = want == fasthttp.MethodPost
+	c.refs = rest == "/chat/completions"
 	return allowOnly(ctx, want)
 }
 

@@ -32,6 +32,8 @@ func (nativeAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
 		return f
 	}
 	*c = call{route: nativeRouteName(nc), model: nc.Model, native: nc, body: nc.Method != "", stream: nc.Streams(), passAnswer: true}
+	// Only these calls can name files or a cached content.
+	c.refs = nc.Method == "generateContent" || nc.Method == "streamGenerateContent" || nc.Method == "countTokens"
 	return nil
 }
 

@@ -71,6 +71,11 @@ type exchange struct {
 	// streamsCut is closed when shutdown cuts the open streams, so that
 	// waits inside a stream's sink (pacing) end at once.
 	streamsCut <-chan struct{}
+
+	// pin, when set, is the one key that may serve the request: the owner
+	// of the resource pinName it names (resources.go).
+	pin     *keypool.Key
+	pinName string
 }
 
 // call is what a request's adapter read from it: enough for the driver to
@@ -109,6 +114,12 @@ type call struct {
 	created int64
 	// live is the parsed path of a Live API session.
 	live liveCall
+	// refs is set on calls whose body may name files or a cached
+	// content: the driver pins them to the owning key.
+	refs bool
+	// resource is the parsed call of the Files, cachedContents and
+	// batches routes (adapter_files.go).
+	resource resourceCall
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}

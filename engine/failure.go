@@ -172,6 +172,10 @@ func (s *Server) forwardFailure(ex *exchange, out outcome, freeAt time.Time, up 
 // time the first key frees up, or 503 when every key is quarantined.
 func noKeyFailure(ex *exchange, freeAt time.Time) *Failure {
 	_, cooling, quarantined := ex.pool.pool.Counts(time.Now())
+	if ex.pin != nil && !freeAt.IsZero() {
+		return &Failure{Status: fasthttp.StatusTooManyRequests, Class: verdict.RateLimited, Reason: "owner_cooling", RetryAfter: time.Until(freeAt),
+			Message: ex.pinName + " belongs to key " + ex.pin.FP + ", the only key that can use it, which is rate-limited for " + ex.model.Target + " until " + freeAt.UTC().Format(time.RFC3339) + "."}
+	}
 	if freeAt.IsZero() {
 		return &Failure{Status: fasthttp.StatusServiceUnavailable, Class: verdict.ServerError, Reason: "no_key", RetryAfter: 30 * time.Second,
 			Message: "No key in pool " + ex.pool.cfg.Name + " can serve: " + strconv.Itoa(quarantined) + " quarantined, " + strconv.Itoa(cooling) + " cooling. Quarantined keys are re-probed in the background."}

@@ -53,18 +53,29 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	maxAttempts := p.cfg.MaxRetries + 1
 	keyFaults := 0
 	last := outNoKey
+	// A streamed body (an upload chunk) is spent by its first attempt;
+	// fasthttp drops the stream once written, so ask before.
+	oneShot := req.IsBodyStream()
 	var freeAt time.Time
 	for {
 		now := time.Now()
-		m, free := p.pool.Pick(ex.model.Target, tried, now)
-		if m == nil && len(done[0].fallback) > 0 {
-			var next *poolRuntime
-			if next, m, free = fallbackPick(ex, done[0], &done, tried, now, free); m != nil {
-				if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments cost allocations even when dropped
-					s.log.Debug("request moved to fallback pool", "from", p.cfg.Name, "to", next.cfg.Name, "model", ex.model.Target, "request_id", string(ex.id))
+		var m *keypool.Member
+		var free time.Time
+		if ex.pin != nil {
+			// A request naming a resource may go only to the key that owns
+			// it: no other key, and so no fallback pool either.
+			m, free = p.pool.PickKey(ex.pin, ex.model.Target, tried, now)
+		} else {
+			m, free = p.pool.Pick(ex.model.Target, tried, now)
+			if m == nil && len(done[0].fallback) > 0 {
+				var next *poolRuntime
+				if next, m, free = fallbackPick(ex, done[0], &done, tried, now, free); m != nil {
+					if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments cost allocations even when dropped
+						s.log.Debug("request moved to fallback pool", "from", p.cfg.Name, "to", next.cfg.Name, "model", ex.model.Target, "request_id", string(ex.id))
+					}
+					ex.moveTo(next, req)
+					p = next
 				}
-				ex.moveTo(next, req)
-				p = next
 			}
 		}
 		if m == nil {
@@ -117,7 +128,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 			keyFaults++
 		}
 		retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
-		if !retryable || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
+		if !retryable || oneShot || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
 		tried = append(tried, m.Key)

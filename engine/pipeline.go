@@ -108,6 +108,12 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 		fasthttp.ReleaseRequest(req)
 		return f
 	}
+	if c.refs {
+		if f := s.pinResources(ex, req.Body()); f != nil {
+			fasthttp.ReleaseRequest(req)
+			return f
+		}
+	}
 	req.SetHost(ex.pool.target.Host)
 	ex.pool.setHeaders(req)
 

@@ -199,7 +199,7 @@ func TestClientCredentialsAreReplaced(t *testing.T) {
 
 func TestBodiesPassThroughByteForByte(t *testing.T) {
 	h := newHarness(t, []string{"AIzaSyPassKey000000000000000000000000001"}, "")
-	body := `{"contents":[{"role":"user","parts":[{"text":"hi","thoughtSignature":"c2lnbmF0dXJl"}]}],"toolConfig":{"functionCallingConfig":{"mode":"AUTO"}},"cachedContent":"cachedContents/abc","futureField":{"x":[1,2,3]}}`
+	body := `{"contents":[{"role":"user","parts":[{"text":"hi","thoughtSignature":"c2lnbmF0dXJl"}]}],"toolConfig":{"functionCallingConfig":{"mode":"AUTO"}},"labels":{"team":"a"},"futureField":{"x":[1,2,3]}}`
 	status, _, _ := h.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", body, nil)
 	if status != 200 {
 		t.Fatalf("status %d", status)

@@ -32,6 +32,9 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case isAuthTokensPath(p):
 		s.serve(ctx, rt, authTokensAdapter{bind: &s.ephemeral})
 		return
+	case isResourcePath(p):
+		s.serve(ctx, rt, filesAdapter{s})
+		return
 	case bytes.HasPrefix(p, prefixGemini), bytes.HasPrefix(p, prefixV1beta):
 		s.serve(ctx, rt, nativeAdapter{})
 		return

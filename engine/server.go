@@ -85,6 +85,8 @@ type Server struct {
 	storeNote atomic.Pointer[string]
 	// obs holds the Prometheus metrics (observe.go).
 	obs *observer
+	// owned is the ownership of files, caches and batches (resources.go).
+	owned ownership
 
 	bgCtx   context.Context
 	stop    context.CancelFunc

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/balanceproxy/balance/engine/status"
 	"github.com/balanceproxy/balance/engine/upstream"
+	"github.com/balanceproxy/balance/store"
 )
 
 // Snapshot implements status.Source: the live generation's pools, keys,
@@ -21,16 +23,28 @@ func (s *Server) Snapshot(now time.Time) status.Snapshot {
 			Summary: e.Summary, Error: e.Error, NeedsRestart: e.NeedsRestart})
 	}
 	live := s.live.perKey()
+	held := map[string]store.KeyResources{}
+	for _, r := range s.resourceTotals(now) {
+		held[r.KeyHash] = r
+	}
 	for _, p := range rt.poolList {
 		sp := status.Pool{Name: p.cfg.Name, Upstream: p.upstream.Name, Strategy: p.cfg.Strategy}
 		for _, m := range p.pool.Members() {
-			k := status.Key{Status: m.Key.Status(now), Weight: max(m.Weight, 1), LiveSessions: live[m.Key]}
+			r := held[m.Key.Hash]
+			k := status.Key{Status: m.Key.Status(now), Weight: max(m.Weight, 1), LiveSessions: live[m.Key],
+				Files: r.Files, FileBytes: r.Bytes, Caches: r.Caches}
 			if m.Proxy != "" {
 				k.Proxy = upstream.RedactProxy(m.Proxy)
 			}
 			sp.Keys = append(sp.Keys, k)
 		}
 		snap.Pools = append(snap.Pools, sp)
+	}
+	for _, r := range s.resourceTotals(now) {
+		if !rt.hasKeyHash(r.KeyHash) {
+			snap.Orphaned = append(snap.Orphaned, r)
+			snap.Notes = append(snap.Notes, fmt.Sprintf("Key %s left the config but still holds %d files (%d bytes), %d cached contents and %d batches; requests naming them get 424 until it returns.", r.KeyFP, r.Files, r.Bytes, r.Caches, r.Batches))
+		}
 	}
 	for _, t := range cfg.Tokens {
 		snap.Tokens = append(snap.Tokens, status.Token{Name: t.Name, Pools: t.Pools, InFlight: s.tokens.get(t.Name).inflight.Load(), Labels: t.Labels})

@@ -230,6 +230,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 	l.buildMetrics(raw.Metrics, loc.top("metrics", 0), &cfg.Metrics)
 	l.checkEndpoints(cfg, loc, secrets, seenToken)
 	l.buildOpenAI(raw.OpenAI, loc.top("openai", 0), &cfg.OpenAI)
+	l.buildFiles(raw.Files, loc.top("files", 0), &cfg.FilesAPI)
 	return cfg
 }
 
@@ -616,6 +617,20 @@ func (l *loader) buildStore(rs *rawStore, b *hclsyntax.Block, cfg *Config) {
 		s.ShareKeyState = *rs.ShareKeyState
 	}
 	s.KeyStateRefresh = l.duration(rs.KeyStateRefresh, s.KeyStateRefresh, b, "key_state_refresh")
+}
+
+// DefaultMaxUpload is Google's own limit on one file.
+const DefaultMaxUpload = 2 << 30
+
+func (l *loader) buildFiles(rf *rawFiles, b *hclsyntax.Block, f *FilesAPI) {
+	*f = FilesAPI{MaxUpload: DefaultMaxUpload}
+	if rf == nil || rf.MaxUpload == nil {
+		return
+	}
+	f.MaxUpload = l.size(rf.MaxUpload, b, "max_upload")
+	if f.MaxUpload <= 0 && !l.blockFailed(b) {
+		l.errorf(attrRange(b, "max_upload"), "Invalid size", "max_upload must be above zero.")
+	}
 }
 
 func (l *loader) buildStatus(rs *rawStatus, b *hclsyntax.Block, s *Status) {

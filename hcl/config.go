@@ -50,6 +50,7 @@ type Config struct {
 	Status    Status
 	Metrics   Metrics
 	OpenAI    OpenAI
+	FilesAPI  FilesAPI
 }
 
 // Server holds listener and protocol limits. Listen cannot change on a live
@@ -299,6 +300,14 @@ type Store struct {
 	RetainRollups   time.Duration
 	ShareKeyState   bool
 	KeyStateRefresh time.Duration
+}
+
+// FilesAPI configures the Gemini Files API surface (uploads, cached contents,
+// batches), whose resources are pinned to the key that created them.
+type FilesAPI struct {
+	// MaxUpload bounds one uploaded file; upload chunks stream through and
+	// are not held to server.max_request_body.
+	MaxUpload int64
 }
 
 // Status configures the read-only status endpoint and page.

@@ -20,6 +20,7 @@ type rawRoot struct {
 	Status    *rawStatus     `hcl:"status,block"`
 	Metrics   *rawMetrics    `hcl:"metrics,block"`
 	OpenAI    *rawOpenAI     `hcl:"openai,block"`
+	Files     *rawFiles      `hcl:"files,block"`
 }
 
 type rawServer struct {
@@ -167,6 +168,10 @@ type rawStore struct {
 	RetainRollups   *string `hcl:"retain_rollups,optional"`
 	ShareKeyState   *bool   `hcl:"share_key_state,optional"`
 	KeyStateRefresh *string `hcl:"key_state_refresh,optional"`
+}
+
+type rawFiles struct {
+	MaxUpload *string `hcl:"max_upload,optional"`
 }
 
 type rawStatus struct {

@@ -67,6 +67,13 @@ func (s *Store) pruneOnce() (int64, error) {
 	if err != nil {
 		return total, fmt.Errorf("prune key_state: %w", err)
 	}
+	total += res
+	// Google forgets files after 48 h and caches at their TTL; their
+	// records go with them.
+	res, err = s.execWrite("DELETE FROM resources WHERE expires_ms > 0 AND expires_ms < ?", now.UnixMilli())
+	if err != nil {
+		return total, fmt.Errorf("prune resources: %w", err)
+	}
 	return total + res, nil
 }
 

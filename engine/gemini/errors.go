@@ -76,6 +76,11 @@ func Classify(status int, body []byte) verdict.Verdict {
 	case status == 401 && eb.Error.Status == "UNAUTHENTICATED":
 		// Google answers 401 for credentials it cannot use at all.
 		v.Class = verdict.InvalidKey
+	case status == 403 && resourceDenied(v.Message):
+		// Another project's file or cache (or none at all): the request's
+		// fault, not the key's, which must not be quarantined for it.
+		v.Class = verdict.ClientError
+		v.Reason = "resource_permission"
 	case status == 403:
 		v.Class = verdict.PermissionDenied
 	case status >= 500:
@@ -187,4 +192,13 @@ func ErrorJSON(status int, message string, retryDelay time.Duration) []byte {
 	}
 	out, _ := json.Marshal(body) // cannot fail: only strings and ints
 	return out
+}
+
+// resourceDenied reports Google's 403 for a file, cached content or batch
+// the key's project cannot see ("You do not have permission to access the
+// File abc or it may not exist", "CachedContent not found (or permission
+// denied)").
+func resourceDenied(msg string) bool {
+	return strings.Contains(msg, "permission to access the File") || strings.Contains(msg, "CachedContent not found") ||
+		strings.Contains(msg, "permission to access the batch")
 }

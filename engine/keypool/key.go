@@ -82,6 +82,10 @@ func newKey(value, fp string) *Key {
 // Value returns the secret key, for the one place that sends it upstream.
 func (k *Key) Value() string { return k.value }
 
+// IsQuarantined reports whether the key is out of service until a probe
+// succeeds; it takes no lock.
+func (k *Key) IsQuarantined() bool { return k.quarantined.Load() }
+
 // Limits bound a key's use before Google has to say 429. Zero is no limit.
 type Limits struct {
 	RPM, RPD, TPM int

@@ -167,6 +167,30 @@ func (p *Pool) Pick(model string, tried []*Key, now time.Time) (*Member, time.Ti
 	}
 }
 
+// PickKey is Pick restricted to one key: the request names a resource
+// only k can use. It returns nil, and when k frees up, if k is tried,
+// not in the pool, or cannot serve model now.
+func (p *Pool) PickKey(k *Key, model string, tried []*Key, now time.Time) (*Member, time.Time) {
+	for _, t := range tried {
+		if t == k {
+			return nil, time.Time{}
+		}
+	}
+	for i := range p.members {
+		m := &p.members[i]
+		if m.Key != k {
+			continue
+		}
+		ok, until := k.available(model, now, p.limits)
+		if !ok {
+			return nil, until
+		}
+		k.begin(now, p.limits)
+		return m, time.Time{}
+	}
+	return nil, time.Time{}
+}
+
 // Counts reports how many members are healthy, cooling for model, and
 // quarantined right now.
 func (p *Pool) Counts(now time.Time) (healthy, cooling, quarantined int) {

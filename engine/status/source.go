@@ -44,6 +44,9 @@ type Snapshot struct {
 	Pools   []Pool
 	Tokens  []Token
 	Hooks   []hooks.HookStats // in declared order
+	// Orphaned are the resources of keys no longer in the config: no
+	// request can reach them until the key comes back.
+	Orphaned []store.KeyResources
 }
 
 // Reload is one entry of the reload history, shown as it is.
@@ -71,6 +74,10 @@ type Key struct {
 	Proxy  string // egress proxy with its credentials redacted; "" for none
 	// LiveSessions is the Live API sessions open on the key.
 	LiveSessions int64
+
+	// Files, FileBytes and Caches are the uploaded files and cached
+	// contents the key's project holds through balance.
+	Files, FileBytes, Caches int64
 }
 
 // Token is one client token, shown as it is: it names the token, never

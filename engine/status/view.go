@@ -26,6 +26,8 @@ type View struct {
 	Pools      []PoolView `json:"pools"`
 	Tokens     []Token    `json:"tokens"`
 	Notes      []string   `json:"notes,omitempty"`
+	// Orphaned are resources whose key left the config.
+	Orphaned []OrphanView `json:"orphaned_resources,omitempty"`
 
 	// Stats maps a period ("1m", "1h", "24h", "30d", or the ?period=
 	// asked for) to the persisted counters over it.
@@ -43,6 +45,15 @@ type View struct {
 	// Hooks are the WASM hooks of the live generation: calls, failures by
 	// kind (trap, timeout, oom, bad output), instances, last error.
 	Hooks []HookView `json:"hooks,omitempty"`
+}
+
+// OrphanView is what a key that left the config still holds.
+type OrphanView struct {
+	Fingerprint string `json:"fingerprint"`
+	Files       int64  `json:"files,omitempty"`
+	FileBytes   int64  `json:"file_bytes,omitempty"`
+	Caches      int64  `json:"caches,omitempty"`
+	Batches     int64  `json:"batches"`
 }
 
 // PoolView is one pool in the status view.
@@ -73,6 +84,10 @@ type KeyView struct {
 	Weight           int                  `json:"weight"`
 	Proxy            string               `json:"proxy,omitempty"`
 	LiveSessions     int64                `json:"live_sessions,omitempty"`
+
+	Files     int64 `json:"files,omitempty"`
+	FileBytes int64 `json:"file_bytes,omitempty"`
+	Caches    int64 `json:"caches,omitempty"`
 }
 
 // HookView is one hook in the status view.
@@ -207,6 +222,9 @@ func document(ctx context.Context, src Source, q *statusQuery, now time.Time) Vi
 		Reloads: snap.Reloads, Pools: poolViews(snap.Pools), Tokens: snap.Tokens, Notes: snap.Notes,
 		Store: storeView(st, snap.StoreConfigured), Hooks: hookViews(snap.Hooks),
 	}
+	for _, o := range snap.Orphaned {
+		v.Orphaned = append(v.Orphaned, OrphanView{Fingerprint: o.KeyFP, Files: o.Files, FileBytes: o.Bytes, Caches: o.Caches, Batches: o.Batches})
+	}
 	if st == nil {
 		return v
 	}
@@ -278,6 +296,7 @@ func keyView(k *Key) KeyView {
 		NextProbe: seconds(k.NextProbe), LastError: k.LastError, LastErrorAt: seconds(k.LastErrorAt),
 		Requests: k.Requests, Failures: k.Failures, InFlight: k.InFlight, Weight: k.Weight, Proxy: k.Proxy,
 		LiveSessions: k.LiveSessions,
+		Files:        k.Files, FileBytes: k.FileBytes, Caches: k.Caches,
 	}
 	if len(k.CoolingUntil) > 0 {
 		v.CoolingUntil = make(map[string]time.Time, len(k.CoolingUntil))

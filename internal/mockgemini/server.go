@@ -88,6 +88,8 @@ type Server struct {
 	lastReq     atomic.Pointer[Recorded]
 	defaultList []byte // pre-rendered models.list first page
 
+	resources resourceState // files, cached contents, batches (files.go)
+
 	closed    chan struct{}
 	closeOnce sync.Once
 	streams   sync.WaitGroup // hijacked connections (hang, stream cut)
@@ -338,6 +340,8 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case bytes.Equal(path, pathAuthTokens):
 		s.serveAuthTokens(ctx)
 		return
+	case s.serveResources(ctx, path):
+		return
 	}
 	var r request
 	var rest []byte
@@ -403,6 +407,9 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	case r.method != nil:
 		if !ctx.IsPost() {
 			s.writeError(ctx, errNotFound("Method not found."), false)
+			return
+		}
+		if !s.ownsReferences(ctx, r.key) {
 			return
 		}
 		s.serveMethod(ctx, &r, fault)

@@ -1,0 +1,467 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/store"
+)
+
+// filesAdapter is the front door of Gemini's stateful resources: the Files
+// API (uploads, get, list, delete, download), cached contents and batches,
+// under /gemini/ and the bare prefix. Each resource belongs to the key
+// that created it, so everything after its creation is pinned to that key
+// and to the client token that created it (resources.go). Upload chunks
+// stream through to Google: they are never read into memory.
+type filesAdapter struct{ s *Server }
+
+// resourceOp is what a resource call does.
+type resourceOp uint8
+
+const (
+	opList resourceOp = iota
+	opGet
+	opDelete
+	opDownload
+	opPatch
+	opCancel
+	opCreateCache
+	opCreateBatch
+	opUploadStart
+	opUploadMultipart
+	opUploadChunk
+)
+
+// resourceCall is what route read from a resource call's path.
+type resourceCall struct {
+	op   resourceOp
+	kind string // store.KindFile, KindCache or KindBatch
+	// name is the resource ("files/ID"), or "uploads/<upload id>" for a chunk.
+	name string
+	// path is the upstream path after the upstream's own prefix.
+	path string
+	// mount is "/gemini" when the call came in under it, so the upload
+	// URL handed back keeps the client on the same prefix.
+	mount string
+	// origin is scheme://host as the client reached balance.
+	origin string
+	// command is an upload's X-Goog-Upload-Command; declared and mime
+	// are what a resumable start says of the file (-1: size unknown).
+	command  string
+	declared int64
+	mime     string
+}
+
+var (
+	pathUpload       = []byte("/upload/")
+	suffixBatchGen   = ":batchGenerateContent"
+	uploadStatusHdr  = "X-Goog-Upload-Status"
+	uploadURLHeaders = []string{"X-Goog-Upload-URL", "X-Goog-Upload-Control-URL"}
+)
+
+// isResourcePath reports whether the filesAdapter serves path: a few byte
+// compares, since every native call passes here first.
+func isResourcePath(p []byte) bool {
+	if bytes.HasPrefix(p, prefixGemini) {
+		p = p[len(prefixGemini)-1:]
+	}
+	if bytes.HasPrefix(p, pathUpload) {
+		return true
+	}
+	_, rest, ok := cutVersion(string(p))
+	if !ok {
+		return false
+	}
+	return rest == "files" || strings.HasPrefix(rest, "files/") || rest == "cachedContents" || strings.HasPrefix(rest, "cachedContents/") ||
+		rest == "batches" || strings.HasPrefix(rest, "batches/") || strings.HasPrefix(rest, "models/") && strings.HasSuffix(rest, suffixBatchGen)
+}
+
+// cutVersion splits "/v1beta/rest" into its API version and rest.
+func cutVersion(p string) (version, rest string, ok bool) {
+	version, rest, ok = strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if !ok || version != "v1beta" && version != "v1" && version != "v1alpha" {
+		return "", "", false
+	}
+	return version, rest, true
+}
+
+func (filesAdapter) protocol() Protocol { return ProtoGemini }
+
+func (filesAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
+	p := string(ctx.Path())
+	rc := resourceCall{}
+	if strings.HasPrefix(p, "/gemini/") {
+		rc.mount, p = "/gemini", p[len("/gemini"):]
+	}
+	scheme := "http"
+	if ctx.IsTLS() || string(ctx.Request.Header.Peek("X-Forwarded-Proto")) == "https" {
+		scheme = "https"
+	}
+	rc.origin = scheme + "://" + string(ctx.Host())
+	*c = call{passAnswer: true}
+	notFound := fail(fasthttp.StatusNotFound, "Unknown Gemini API method "+string(ctx.Path())+".")
+	if after, ok := strings.CutPrefix(p, "/upload/"); ok {
+		if after != "v1beta/files" {
+			return notFound
+		}
+		return routeUpload(ctx, c, rc)
+	}
+	version, rest, _ := cutVersion(p)
+	collection, item, hasItem := strings.Cut(rest, "/")
+	id, method, _ := strings.Cut(item, ":")
+	switch collection {
+	case "files":
+		rc.kind = store.KindFile
+	case "cachedContents":
+		rc.kind = store.KindCache
+	case "batches":
+		rc.kind = store.KindBatch
+	case "models":
+		// models/{m}:batchGenerateContent
+		if method != suffixBatchGen[1:] {
+			return notFound
+		}
+		rc.kind, rc.op, rc.path = store.KindBatch, opCreateBatch, "/"+version+"/models/"+id+suffixBatchGen
+		*c = call{route: "batches.create", model: id, body: true, refs: true, passAnswer: true, resource: rc}
+		return allowOnly(ctx, fasthttp.MethodPost)
+	default:
+		return notFound
+	}
+	routes := map[string]string{store.KindFile: "files", store.KindCache: "cachedContents", store.KindBatch: "batches"}
+	c.route = routes[rc.kind]
+	if !hasItem {
+		if rc.kind == store.KindCache && ctx.IsPost() {
+			rc.op, rc.path = opCreateCache, "/"+version+"/cachedContents"
+			*c = call{route: "cachedContents.create", body: true, refs: true, passAnswer: true, resource: rc}
+			return nil
+		}
+		rc.op = opList
+		c.route += ".list"
+		c.resource = rc
+		return allowOnly(ctx, fasthttp.MethodGet)
+	}
+	if !validResourceID(id) {
+		return fail(fasthttp.StatusBadRequest, "Invalid resource name "+collection+"/"+item+".")
+	}
+	rc.name = collection + "/" + id
+	rc.path = "/" + version + "/" + rc.name
+	want := fasthttp.MethodGet
+	switch {
+	case method == "" && ctx.IsGet():
+		rc.op, c.route = opGet, c.route+".get"
+	case method == "" && ctx.IsDelete():
+		rc.op, c.route, want = opDelete, c.route+".delete", fasthttp.MethodDelete
+	case method == "" && string(ctx.Method()) == fasthttp.MethodPatch && rc.kind == store.KindCache:
+		rc.op, c.route, want, c.body = opPatch, c.route+".patch", fasthttp.MethodPatch, true
+	case method == "download" && rc.kind == store.KindFile:
+		rc.op, c.route = opDownload, "files.download"
+		rc.path += ":download"
+	case method == "cancel" && rc.kind == store.KindBatch:
+		rc.op, c.route, want = opCancel, "batches.cancel", fasthttp.MethodPost
+		rc.path += ":cancel"
+	case method != "":
+		return notFound
+	default:
+		return allowOnly(ctx, "GET, DELETE")
+	}
+	c.resource = rc
+	return allowOnly(ctx, want)
+}
+
+// routeUpload reads the upload protocol from the headers: a resumable
+// start (a small JSON body), a chunk on an upload URL (streamed), or a
+// multipart upload (streamed).
+func routeUpload(ctx *fasthttp.RequestCtx, c *call, rc resourceCall) *Failure {
+	rc.kind, rc.path = store.KindFile, "/upload/v1beta/files"
+	rc.command = strings.ToLower(string(ctx.Request.Header.Peek("X-Goog-Upload-Command")))
+	rc.mime = string(ctx.Request.Header.Peek("X-Goog-Upload-Header-Content-Type"))
+	rc.declared = -1
+	if id := ctx.QueryArgs().Peek("upload_id"); id != nil {
+		if !validResourceID(string(id)) {
+			return fail(fasthttp.StatusBadRequest, "Invalid upload_id.")
+		}
+		rc.op, rc.name = opUploadChunk, "uploads/"+string(id)
+		*c = call{route: "files.upload.chunk", passAnswer: true, resource: rc}
+		return allowOnly(ctx, fasthttp.MethodPost)
+	}
+	switch strings.ToLower(string(ctx.Request.Header.Peek("X-Goog-Upload-Protocol"))) {
+	case "resumable":
+		if !strings.EqualFold(strings.TrimSpace(string(ctx.Request.Header.Peek("X-Goog-Upload-Command"))), "start") {
+			return fail(fasthttp.StatusBadRequest, "A resumable upload starts with X-Goog-Upload-Command: start; chunks go to the upload URL it returns.")
+		}
+		rc.op = opUploadStart
+		*c = call{route: "files.upload", body: ctx.Request.Header.ContentLength() != 0, passAnswer: true, resource: rc}
+	case "multipart":
+		rc.op = opUploadMultipart
+		*c = call{route: "files.upload", passAnswer: true, resource: rc}
+	default:
+		return fail(fasthttp.StatusBadRequest, "Unsupported upload: send X-Goog-Upload-Protocol: resumable (or multipart).")
+	}
+	return allowOnly(ctx, fasthttp.MethodPost)
+}
+
+// parse reads a cached content's model from its body, for admission.
+func (filesAdapter) parse(body []byte, c *call) *Failure {
+	if c.resource.op != opCreateCache {
+		return nil
+	}
+	m := gjson.GetBytes(body, "model")
+	if m.Type != gjson.String || !strings.HasPrefix(m.Str, "models/") {
+		return fail(fasthttp.StatusBadRequest, "cachedContent.model must be \"models/{model}\".")
+	}
+	c.model = m.Str[len("models/"):]
+	return nil
+}
+
+func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
+	s := a.s
+	rc := &ex.call.resource
+	maxUpload := rt.Config.FilesAPI.MaxUpload
+	var stream io.Reader
+	switch rc.op {
+	case opList:
+		return nil, s.answerList(ctx, ex)
+	case opGet, opDelete, opDownload, opPatch, opCancel:
+		what := map[string]string{store.KindFile: "File", store.KindCache: "Cached content", store.KindBatch: "Batch"}[rc.kind]
+		r, f := s.ownedBy(ex, rc.name, what)
+		if f != nil {
+			return nil, f
+		}
+		if f := s.pinTo(ex, r); f != nil {
+			return nil, f
+		}
+	case opUploadStart:
+		n, err := declaredUploadSize(ctx)
+		if err != nil {
+			return nil, fail(fasthttp.StatusBadRequest, err.Error())
+		}
+		if n > maxUpload {
+			return nil, tooLargeUpload(maxUpload)
+		}
+		rc.declared = n
+	case opUploadMultipart:
+		n := int64(ctx.Request.Header.ContentLength())
+		if n > maxUpload {
+			return nil, tooLargeUpload(maxUpload)
+		}
+		stream = &uploadBody{r: ctx.RequestBodyStream(), left: maxUpload, max: maxUpload}
+	case opUploadChunk:
+		r, f := s.ownedBy(ex, rc.name, "Upload")
+		if f != nil {
+			return nil, f
+		}
+		if f := s.pinTo(ex, r); f != nil {
+			return nil, f
+		}
+		left, f := chunkBudget(ctx, r, maxUpload)
+		if f != nil {
+			return nil, f
+		}
+		stream = &uploadBody{r: ctx.RequestBodyStream(), left: left, max: maxUpload}
+	}
+	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
+	if stream != nil {
+		req.SetBodyStream(stream, ctx.Request.Header.ContentLength())
+	}
+	ex.scratch = append(append(ex.scratch[:0], ex.pool.target.PathPrefix...), rc.path...)
+	req.URI().SetPathBytes(ex.scratch)
+	copyQuery(req, &ctx.Request)
+	return req, nil
+}
+
+// declaredUploadSize is a resumable start's X-Goog-Upload-Header-Content-Length,
+// -1 when the client did not say.
+func declaredUploadSize(ctx *fasthttp.RequestCtx) (int64, error) {
+	v := ctx.Request.Header.Peek("X-Goog-Upload-Header-Content-Length")
+	if len(v) == 0 {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("X-Goog-Upload-Header-Content-Length must be a byte count")
+	}
+	return n, nil
+}
+
+func tooLargeUpload(limit int64) *Failure {
+	return fail(fasthttp.StatusRequestEntityTooLarge, "The file exceeds files.max_upload ("+strconv.FormatInt(limit, 10)+" bytes).")
+}
+
+// chunkBudget checks a chunk's offset and length against the upload's
+// declared size and files.max_upload, and returns how many bytes the
+// chunk may carry.
+func chunkBudget(ctx *fasthttp.RequestCtx, up store.Resource, maxUpload int64) (int64, *Failure) {
+	cmd := strings.ToLower(string(ctx.Request.Header.Peek("X-Goog-Upload-Command")))
+	if strings.Contains(cmd, "query") || strings.Contains(cmd, "cancel") {
+		return 0, nil
+	}
+	off, err := strconv.ParseInt(string(ctx.Request.Header.Peek("X-Goog-Upload-Offset")), 10, 64)
+	if err != nil || off < 0 {
+		return 0, fail(fasthttp.StatusBadRequest, "An upload chunk needs X-Goog-Upload-Offset: the byte offset it starts at.")
+	}
+	limit := maxUpload
+	if up.Size >= 0 && up.Size < limit {
+		limit = up.Size // the size the start declared
+	}
+	n := int64(ctx.Request.Header.ContentLength())
+	if off > limit || n > 0 && off+n > limit {
+		if limit == maxUpload {
+			return 0, tooLargeUpload(maxUpload)
+		}
+		return 0, fail(fasthttp.StatusBadRequest, "The chunk at offset "+strconv.FormatInt(off, 10)+" runs past the declared size of "+strconv.FormatInt(limit, 10)+" bytes.")
+	}
+	return limit - off, nil
+}
+
+// uploadBody passes an upload's body through to Google and stops it at
+// its budget. It hides the server stream's Close: the client request
+// releasing it must not release the server's.
+type uploadBody struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+var errUploadTooLarge = errors.New("upload exceeds files.max_upload")
+
+func (u *uploadBody) Read(p []byte) (int, error) {
+	if u.left < 0 {
+		return 0, errUploadTooLarge
+	}
+	if int64(len(p)) > u.left+1 {
+		p = p[:u.left+1]
+	}
+	n, err := u.r.Read(p)
+	u.left -= int64(n)
+	if u.left < 0 {
+		return n, errUploadTooLarge
+	}
+	return n, err
+}
+
+// answerList answers a files, cachedContents or batches list with the
+// token's own resources across every key, from the records.
+func (s *Server) answerList(ctx *fasthttp.RequestCtx, ex *exchange) *Failure {
+	rc := &ex.call.resource
+	size := ctx.QueryArgs().GetUintOrZero("pageSize")
+	if size <= 0 {
+		size = 10
+	}
+	size = min(size, 100)
+	after := string(ctx.QueryArgs().Peek("pageToken"))
+	recs, err := s.listResources(ex.token.cfg.Name, rc.kind, after, size+1)
+	if err != nil {
+		s.log.Warn("resource list failed", "err", err)
+		return &Failure{Status: fasthttp.StatusServiceUnavailable, RetryAfter: 5 * time.Second, Message: "The resource records cannot be read right now; retry shortly."}
+	}
+	field := map[string]string{store.KindFile: "files", store.KindCache: "cachedContents", store.KindBatch: "operations"}[rc.kind]
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if n := min(len(recs), size); n > 0 {
+		b.WriteString(`"` + field + `":[`)
+		for i, r := range recs[:n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if r.Meta != "" && gjson.Valid(r.Meta) {
+				b.WriteString(r.Meta)
+			} else {
+				b.WriteString(`{"name":` + strconv.Quote(r.Name) + `}`)
+			}
+		}
+		b.WriteByte(']')
+		if len(recs) > size {
+			b.WriteString(`,"nextPageToken":` + strconv.Quote(recs[size-1].Name))
+		}
+	}
+	b.WriteByte('}')
+	ctx.Response.Header.SetContentType("application/json; charset=UTF-8")
+	ctx.Response.SetBody(b.Bytes())
+	return nil
+}
+
+// reply records what a successful call created or removed before the
+// client learns of it, and points upload URLs back at balance.
+func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) *Failure {
+	s := a.s
+	rc := &ex.call.resource
+	key := ex.member.Key
+	own := func(name, kind string, size int64, mime, model, meta, expires string) {
+		r := store.Resource{Name: name, Kind: kind, KeyHash: key.Hash, KeyFP: key.FP, Token: ex.token.cfg.Name,
+			Size: size, MIME: mime, Model: model, Meta: meta, Created: time.Now()}
+		if t, err := time.Parse(time.RFC3339Nano, expires); err == nil {
+			r.Expires = t
+		}
+		if err := s.saveResource(r); err != nil {
+			s.log.Warn("resource record not saved; other instances cannot route it", "name", name, "err", err)
+		}
+	}
+	body := up.Body()
+	switch rc.op {
+	case opUploadStart:
+		u := string(up.Header.Peek(uploadURLHeaders[0]))
+		parsed, err := url.Parse(u)
+		id := ""
+		if err == nil {
+			id = parsed.Query().Get("upload_id")
+		}
+		if !validResourceID(id) {
+			return &Failure{Status: fasthttp.StatusBadGateway, Message: "Google's upload start named no usable upload URL."}
+		}
+		own("uploads/"+id, store.KindUpload, rc.declared, rc.mime, "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+		local := rc.origin + rc.mount + "/upload/v1beta/files?" + parsed.RawQuery
+		for _, h := range uploadURLHeaders {
+			if len(up.Header.Peek(h)) > 0 {
+				up.Header.Set(h, local)
+			}
+		}
+	case opUploadChunk, opUploadMultipart:
+		if strings.Contains(rc.command, "cancel") {
+			s.forgetResource(rc.name)
+		}
+		if rc.op == opUploadChunk && string(up.Header.Peek(uploadStatusHdr)) != "final" {
+			return nil
+		}
+		f := gjson.GetBytes(body, "file")
+		name := f.Get("name").Str
+		if !strings.HasPrefix(name, "files/") {
+			return nil
+		}
+		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, "", f.Raw, f.Get("expirationTime").Str)
+		if rc.op == opUploadChunk {
+			s.forgetResource(rc.name)
+		}
+	case opCreateCache, opPatch:
+		g := gjson.ParseBytes(body)
+		if name := g.Get("name").Str; strings.HasPrefix(name, "cachedContents/") {
+			own(name, store.KindCache, 0, "", strings.TrimPrefix(g.Get("model").Str, "models/"), string(body), g.Get("expireTime").Str)
+		}
+	case opCreateBatch:
+		if name := gjson.GetBytes(body, "name").Str; strings.HasPrefix(name, "batches/") {
+			own(name, store.KindBatch, 0, "", ex.model.Target, string(body), "")
+		}
+	case opGet:
+		// A finished batch's results are a file in the same project.
+		if out := gjson.GetBytes(body, "metadata.output.responsesFile").Str; rc.kind == store.KindBatch && strings.HasPrefix(out, "files/") {
+			if _, known, _ := s.lookupResource(out); !known {
+				own(out, store.KindFile, 0, "application/jsonl", "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+			}
+		}
+	case opDelete:
+		s.forgetResource(rc.name)
+	}
+	return nil
+}
+
+// fileTTL is how long Google keeps a file (and a resumable session).
+const fileTTL = 48 * time.Hour
+
+func (filesAdapter) sink(*Runtime, *exchange) eventSink { return nil }

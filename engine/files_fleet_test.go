@@ -1,0 +1,78 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"google.golang.org/genai"
+
+	"github.com/balanceproxy/balance/internal/mockgemini"
+)
+
+// Two instances on one MySQL database: a file uploaded through A is used
+// through B, on the key that owns it, and listed and deleted there.
+func TestFileUploadedThroughOneInstanceUsedThroughAnother(t *testing.T) {
+	base := os.Getenv("BALANCE_TEST_MYSQL_DSN")
+	if base == "" {
+		base = "root@tcp(127.0.0.1:3306)/"
+	}
+	admin, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	dbName := "balance_files_" + hex.EncodeToString(rnd[:])
+	if _, err := admin.Exec("CREATE DATABASE " + dbName); err != nil {
+		t.Fatalf("MySQL at %s is required for this test: %v", base, err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + dbName) })
+
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	cfg := filesConfig(filesKeys, fmt.Sprintf(`store {
+  driver = "mysql"
+  dsn    = "%s%s"
+}`, base, dbName))
+	_, urlA := startProxy(t, mock, t.TempDir(), cfg)
+	_, urlB := startProxy(t, mock, t.TempDir(), cfg)
+	ctx := context.Background()
+
+	file, err := genaiClient(t, urlA+"/gemini", testToken).Files.Upload(ctx, strings.NewReader("fleet notes"), &genai.UploadFileConfig{MIMEType: "text/plain"})
+	if err != nil {
+		t.Fatalf("upload through A: %v", err)
+	}
+	info, _ := mock.File(file.Name)
+	b := genaiClient(t, urlB+"/gemini", testToken)
+	contents := []*genai.Content{genai.NewContentFromParts([]*genai.Part{genai.NewPartFromURI(file.URI, "text/plain"), genai.NewPartFromText("read")}, genai.RoleUser)}
+	before := perKey(mock, filesKeys)
+	for i := range 4 {
+		if _, err := b.Models.GenerateContent(ctx, "gemini-2.5-flash", contents, nil); err != nil {
+			t.Fatalf("generate %d through B: %v", i, err)
+		}
+	}
+	onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), info.Key, 4)
+	n := 0
+	for f, err := range b.Files.All(ctx) {
+		if err != nil || f.Name != file.Name {
+			t.Fatalf("B lists %v %v", f, err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("B lists %d files", n)
+	}
+	if _, err := b.Files.Delete(ctx, file.Name, nil); err != nil {
+		t.Fatalf("delete through B: %v", err)
+	}
+	var left int
+	if err := admin.QueryRow("SELECT COUNT(*) FROM " + dbName + ".resources WHERE kind = 'file'").Scan(&left); err != nil || left != 0 {
+		t.Fatalf("file records left: %d %v", left, err)
+	}
+}
