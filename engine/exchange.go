@@ -10,6 +10,7 @@ import (
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/openai"
+	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
 )
@@ -64,6 +65,15 @@ type exchange struct {
 	// anything call ctx.Request.Body(), which would read the rest of an
 	// unread body.
 	bodyRead bool
+
+	// upstream holds the connection of the attempt in flight, so that a
+	// client's hang-up or shutdown can abandon it (clientwatch.go).
+	upstream upstream.Call
+	// watched is set while the client watch holds the request (only the
+	// request's own goroutine touches it); watchSlot is its place there,
+	// -1 once the watch let go (guarded by the watch's lock).
+	watched   bool
+	watchSlot int
 }
 
 // call is what a request's adapter read from it: enough for the driver to
@@ -110,7 +120,7 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte,
 func (s *Server) newExchange(a adapter, start time.Time) *exchange {
 	ex := exchangePool.Get().(*exchange)
 	id, scratch, peeked, retained := ex.id[:0], ex.scratch[:0], ex.peeked[:0], ex.retained[:0]
-	*ex = exchange{start: start, adapter: a, scratch: scratch, peeked: peeked, retained: retained}
+	*ex = exchange{start: start, adapter: a, scratch: scratch, peeked: peeked, retained: retained, watchSlot: -1}
 	id = append(id, s.idPrefix...)
 	id = append(id, '-')
 	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/internal/verdict"
 )
 
@@ -26,6 +27,9 @@ const (
 	outNoKey
 	// outTransport: the last attempt got no answer at all.
 	outTransport
+	// outAbandoned: the client went away (or shutdown cut the request)
+	// and the upstream call was dropped with it.
+	outAbandoned
 )
 
 var headerGoogAPIKeyLower = "x-goog-api-key"
@@ -70,12 +74,11 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		req.Header.Set(headerGoogAPIKeyLower, m.Key.Value())
 		resp.StreamBody = stream
 		hc := p.clients[m.Index]
-		var err error
-		if stream {
-			err = hc.Do(req, resp)
-		} else {
-			err = hc.DoDeadline(req, resp, now.Add(p.upstream.Timeout))
+		var deadline time.Time
+		if !stream {
+			deadline = now.Add(p.upstream.Timeout)
 		}
+		err := ex.upstream.Do(hc, req, resp, deadline)
 		var v verdict.Verdict
 		switch {
 		case err != nil:
@@ -90,6 +93,14 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		default:
 			v = gemini.Classify(resp.StatusCode(), resp.Body())
 			last = outUpstream
+		}
+		if ex.upstream.Abandoned() {
+			// Nobody waits for the answer: no verdict on the key, no retry.
+			if stream && err == nil {
+				closeStream(resp, upstream.ErrAbandoned)
+			}
+			ex.verdict = verdict.Verdict{Class: verdict.ClientError, Reason: "client_closed"}
+			return outAbandoned, time.Time{}
 		}
 		ex.verdict = v
 		s.judge(ex, m, v, now)

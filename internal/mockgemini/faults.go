@@ -50,10 +50,15 @@ const (
 	// KeyInHeader answers normally but quotes the request's key in a
 	// response header (X-Debug-Key), so redaction of headers gets exercised.
 	KeyInHeader
+	// StreamStall answers a streamed request with 200 and Fault.AfterChunks
+	// events, then sends nothing more, holding the connection until the
+	// client closes it or the server closes: a model thinking silently.
+	// Unary requests hang like Hang.
+	StreamStall
 )
 
 var faultNames = [...]string{"none", "rate-limit", "invalid-key", "permission-denied", "unavailable",
-	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header"}
+	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header", "stream-stall"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {
