@@ -13,6 +13,7 @@ import (
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
+	"github.com/balanceproxy/balance/store"
 )
 
 // exchange is one client request's state from routing to the stats
@@ -74,6 +75,9 @@ type exchange struct {
 	// -1 once the watch let go (guarded by the watch's lock).
 	watched   bool
 	watchSlot int
+	// failedAttempts are the attempts that failed before the last one,
+	// for the error log; handed to the record, never reused.
+	failedAttempts []store.Attempt
 }
 
 // call is what a request's adapter read from it: enough for the driver to
@@ -145,6 +149,7 @@ func (ex *exchange) record() Record {
 		PromptTokens: ex.usage.PromptTokenCount, CompletionTokens: ex.usage.CandidatesTokenCount,
 		ThoughtTokens: ex.usage.ThoughtsTokenCount, CachedTokens: ex.usage.CachedContentTokenCount,
 		Streamed: ex.streamed, ErrorBody: ex.errBody, RequestBody: ex.requestBody,
+		FailedAttempts: ex.failedAttempts,
 	}
 	if ex.status >= 400 {
 		rec.ErrorClass = ex.verdict.Class.String()

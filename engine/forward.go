@@ -14,6 +14,7 @@ import (
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/internal/verdict"
+	"github.com/balanceproxy/balance/store"
 )
 
 // outcome is how the attempt loop ended.
@@ -54,6 +55,8 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	keyFaults := 0
 	last := outNoKey
 	var freeAt time.Time
+	var failed store.Attempt
+	hasFailed := false
 	for {
 		now := time.Now()
 		m, free := p.pool.Pick(ex.model.Target, tried, now)
@@ -67,6 +70,11 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		if ex.member != nil {
 			// The previous attempt failed; its key is done.
 			ex.member.Key.End(false, 0)
+		}
+		if hasFailed {
+			// It is not the last attempt: the error log keeps it apart.
+			ex.failedAttempts = append(ex.failedAttempts, failed)
+			hasFailed = false
 		}
 		ex.attempts++
 		ex.member = m
@@ -117,8 +125,26 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		if !retryable || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
+		failed, hasFailed = ex.failedAttempt(m, v, last, resp, now), true
 		tried = append(tried, m.Key)
 	}
+}
+
+// failedAttempt describes an attempt that failed and may be retried on
+// another key, for the error log: the request's record tells only how its
+// last attempt ended.
+func (ex *exchange) failedAttempt(m *keypool.Member, v verdict.Verdict, out outcome, resp *fasthttp.Response, start time.Time) store.Attempt {
+	a := store.Attempt{Time: time.Now(), KeyFP: m.Key.FP, ErrorClass: v.Class.String()}
+	a.Latency = a.Time.Sub(start)
+	switch {
+	case out == outTransport:
+		a.ErrorBody = ex.pool.redact(v.Message)
+	case ex.inBandError != nil: // an error event that opened a 200 stream
+		a.Status, a.ErrorBody = errorCode(ex.inBandError), string(ex.pool.redactBytes(ex.inBandError))
+	default:
+		a.Status, a.ErrorBody = resp.StatusCode(), string(ex.pool.redactBytes(resp.Body()))
+	}
+	return a
 }
 
 // judge applies one upstream verdict to the key that met it. Only failures
