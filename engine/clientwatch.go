@@ -27,7 +27,8 @@ const clientWatchTick = 20 * time.Millisecond
 type clientWatch struct {
 	mu      sync.Mutex
 	watched []*exchange
-	fds     []pollFD
+	conns   []net.Conn
+	fds     []pollFD // unknownFD until the poller looked the descriptor up
 	// wake starts the poller's ticks when the first request is watched;
 	// it sleeps without ticking while none is.
 	wake chan struct{}
@@ -35,18 +36,20 @@ type clientWatch struct {
 
 func newClientWatch() *clientWatch { return &clientWatch{wake: make(chan struct{}, 1)} }
 
-// add watches conn, the client connection of ex, until remove. It does
-// nothing for a connection that is not a socket (an in-memory listener).
+// add watches conn, the client connection of ex, until remove. It costs
+// the request two short critical sections and no allocation: the poller
+// looks up the socket's descriptor itself, and skips a connection that is
+// not a socket (an in-memory listener).
 func (w *clientWatch) add(ex *exchange, conn net.Conn) {
-	fd, ok := socketFD(conn)
-	if !ok {
+	if conn == nil {
 		return
 	}
 	ex.watched = true
 	w.mu.Lock()
 	ex.watchSlot = len(w.watched)
 	w.watched = append(w.watched, ex)
-	w.fds = append(w.fds, newPollFD(fd))
+	w.conns = append(w.conns, conn)
+	w.fds = append(w.fds, newPollFD(unknownFD))
 	first := len(w.watched) == 1
 	w.mu.Unlock()
 	if first {
@@ -77,11 +80,11 @@ func (w *clientWatch) removeLocked(ex *exchange) {
 	}
 	last := len(w.watched) - 1
 	if i != last {
-		w.watched[i], w.fds[i] = w.watched[last], w.fds[last]
+		w.watched[i], w.conns[i], w.fds[i] = w.watched[last], w.conns[last], w.fds[last]
 		w.watched[i].watchSlot = i
 	}
-	w.watched[last] = nil
-	w.watched, w.fds = w.watched[:last], w.fds[:last]
+	w.watched[last], w.conns[last] = nil, nil
+	w.watched, w.conns, w.fds = w.watched[:last], w.conns[:last], w.fds[:last]
 	ex.watchSlot = -1
 }
 
@@ -119,7 +122,16 @@ func (w *clientWatch) poll() {
 	if len(w.fds) == 0 {
 		return
 	}
-	hungUp(w.fds)
+	for i := range w.fds {
+		if unresolved(&w.fds[i]) {
+			fd, ok := socketFD(w.conns[i])
+			if !ok {
+				fd = notSocket
+			}
+			w.fds[i] = newPollFD(fd)
+		}
+	}
+	hungUp(w.fds) // poll skips the negative descriptors of non-sockets
 	for i := len(w.fds) - 1; i >= 0; i-- {
 		if gone(&w.fds[i]) {
 			ex := w.watched[i]
@@ -128,6 +140,13 @@ func (w *clientWatch) poll() {
 		}
 	}
 }
+
+// The descriptors of watched requests the poller has not looked up yet,
+// and of connections that are not sockets; poll(2) skips negative ones.
+const (
+	unknownFD = -1
+	notSocket = -2
+)
 
 // abandonedFailure ends a request whose client went away during its
 // upstream call: recorded as nginx's 499, the request's own doing, so the

@@ -14,6 +14,9 @@ func newPollFD(fd int) pollFD {
 	return unix.PollFd{Fd: int32(fd), Events: unix.POLLRDHUP}
 }
 
+// unresolved reports whether the poller has yet to look p's descriptor up.
+func unresolved(p *pollFD) bool { return p.Fd == unknownFD }
+
 // hungUp polls fds without waiting; each one's revents says how it is.
 func hungUp(fds []pollFD) {
 	for i := range fds {

@@ -10,6 +10,8 @@ type pollFD struct{}
 
 func newPollFD(int) pollFD { return pollFD{} }
 
+func unresolved(*pollFD) bool { return false }
+
 func hungUp([]pollFD) {}
 
 func gone(*pollFD) bool { return false }

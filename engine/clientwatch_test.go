@@ -170,3 +170,31 @@ func TestShutdownCutsKeepAliveStream(t *testing.T) {
 	}
 	waitHeld(t, mock, 0, 5*time.Second)
 }
+
+// BenchmarkHangUpToUpstreamClose measures how long an upstream call
+// outlives its client: a unary call the mock never answers, the client
+// hangs up, and the clock runs until the mock sees its connection closed
+// (polled every 100 µs). ms/hangup is the mean, max-ms the worst.
+func BenchmarkHangUpToUpstreamClose(b *testing.B) {
+	mock := mockgemini.Start(b, mockgemini.Options{DisableRecording: true})
+	_, url := startProxyWith(b, mock, b.TempDir(), poolConfig([]string{keyA}, ""), engine.Options{})
+	mock.SetFault(keyA, hang)
+	var total, worst time.Duration
+	for b.Loop() {
+		conn := sendRaw(b, url, goneCases[0])
+		waitHeld(b, mock, 1, 5*time.Second)
+		start := time.Now()
+		_ = conn.Close()
+		for mock.Held() != 0 {
+			if time.Since(start) > 5*time.Second {
+				b.Fatal("upstream call still open 5 s after the client hung up")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		d := time.Since(start)
+		total += d
+		worst = max(worst, d)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/hangup")
+	b.ReportMetric(float64(worst.Microseconds())/1000, "max-ms")
+}

@@ -26,8 +26,32 @@ type Call struct {
 }
 
 // calls binds the requests being sent to their Call for the transport,
-// which sees only the request.
-var calls sync.Map // *fasthttp.Request → *Call
+// which sees only the request. A plain map under a lock: once grown it
+// stores and deletes without allocating, where a sync.Map allocates per
+// store.
+var calls = struct {
+	sync.Mutex
+	m map[*fasthttp.Request]*Call
+}{m: map[*fasthttp.Request]*Call{}}
+
+func bind(req *fasthttp.Request, c *Call) {
+	calls.Lock()
+	calls.m[req] = c
+	calls.Unlock()
+}
+
+func unbind(req *fasthttp.Request) {
+	calls.Lock()
+	delete(calls.m, req)
+	calls.Unlock()
+}
+
+// boundCall is the Call req is sent through, or nil.
+func boundCall(req *fasthttp.Request) *Call {
+	calls.Lock()
+	defer calls.Unlock()
+	return calls.m[req]
+}
 
 // Do sends req on hc like hc.DoDeadline (hc.Do for a zero deadline), with
 // the connection it runs on held by c until the answer is read (for a
@@ -40,14 +64,14 @@ func (c *Call) Do(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp
 	c.mu.Lock()
 	c.deadline = deadline
 	c.mu.Unlock()
-	calls.Store(req, c)
+	bind(req, c)
 	var err error
 	if deadline.IsZero() {
 		err = hc.Do(req, resp)
 	} else {
 		err = hc.DoDeadline(req, resp, deadline)
 	}
-	calls.Delete(req)
+	unbind(req)
 	if err != nil && c.Abandoned() {
 		return ErrAbandoned
 	}

@@ -22,11 +22,10 @@ import (
 type transport struct{}
 
 func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
-	v, ok := calls.Load(req)
-	if !ok {
+	call := boundCall(req)
+	if call == nil {
 		return fasthttp.DefaultTransport.RoundTrip(hc, req, resp)
 	}
-	call := v.(*Call)
 	var timeout time.Duration
 	if d := call.deadlineHint(); !d.IsZero() {
 		timeout = time.Until(d)
