@@ -18,7 +18,8 @@ import (
 // exported connection API, except that the connection is held by the
 // Call from the moment it is taken from the pool until the answer is read
 // or its stream closed. Any other request (probes, model lists) takes
-// fasthttp's default transport unchanged.
+// fasthttp's default transport unchanged. HostClient.MaxConnDuration is
+// not applied here (balance does not set it).
 type transport struct{}
 
 func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
@@ -77,6 +78,9 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 	}
 	if hc.DisableHeaderNamesNormalizing {
 		resp.Header.DisableNormalizing()
+	}
+	if req.Header.IsHead() {
+		resp.SkipBody = true
 	}
 	br := hc.AcquireReader(conn)
 	if !resp.StreamBody {
