@@ -37,6 +37,11 @@
 // authorize and request hooks on the first message), and
 // live_session.go relays the session's frames both ways.
 //
+// A client that hangs up while its request waits on upstream takes the
+// upstream call down with it: clientwatch.go polls the waiting requests'
+// sockets and abandons each gone client's upstream.Call, which closes
+// the connection its attempt runs on. The request is recorded as 499.
+//
 // # State
 //
 // Every config generation is an immutable Runtime (runtime.go) swapped in

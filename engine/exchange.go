@@ -10,8 +10,10 @@ import (
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/openai"
+	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/hooks"
 	"github.com/balanceproxy/balance/internal/verdict"
+	"github.com/balanceproxy/balance/store"
 )
 
 // exchange is one client request's state from routing to the stats
@@ -76,6 +78,18 @@ type exchange struct {
 	// of the resource pinName it names (resources.go).
 	pin     *keypool.Key
 	pinName string
+
+	// upstream holds the connection of the attempt in flight, so that a
+	// client's hang-up or shutdown can abandon it (clientwatch.go).
+	upstream upstream.Call
+	// watched is set while the client watch holds the request (only the
+	// request's own goroutine touches it); watchSlot is its place there,
+	// -1 once the watch let go (guarded by the watch's lock).
+	watched   bool
+	watchSlot int
+	// failedAttempts are the attempts that failed before the last one,
+	// for the error log; handed to the record, never reused.
+	failedAttempts []store.Attempt
 }
 
 // call is what a request's adapter read from it: enough for the driver to
@@ -130,7 +144,7 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte,
 func (s *Server) newExchange(a adapter, start time.Time) *exchange {
 	ex := exchangePool.Get().(*exchange)
 	id, scratch, peeked, retained := ex.id[:0], ex.scratch[:0], ex.peeked[:0], ex.retained[:0]
-	*ex = exchange{start: start, adapter: a, scratch: scratch, peeked: peeked, retained: retained}
+	*ex = exchange{start: start, adapter: a, scratch: scratch, peeked: peeked, retained: retained, watchSlot: -1}
 	id = append(id, s.idPrefix...)
 	id = append(id, '-')
 	ex.id = strconv.AppendUint(id, s.idSeq.Add(1), 36)
@@ -155,6 +169,7 @@ func (ex *exchange) record() Record {
 		PromptTokens: ex.usage.PromptTokenCount, CompletionTokens: ex.usage.CandidatesTokenCount,
 		ThoughtTokens: ex.usage.ThoughtsTokenCount, CachedTokens: ex.usage.CachedContentTokenCount,
 		Streamed: ex.streamed, ErrorBody: ex.errBody, RequestBody: ex.requestBody,
+		FailedAttempts: ex.failedAttempts,
 	}
 	if ex.status >= 400 {
 		rec.ErrorClass = ex.verdict.Class.String()

@@ -144,6 +144,9 @@ func (s *Server) forwardFailure(ex *exchange, out outcome, freeAt time.Time, up 
 	switch out {
 	case outNoKey:
 		return noKeyFailure(ex, freeAt)
+	case outAbandoned:
+		f := abandonedFailure
+		return &f
 	case outTransport:
 		status := fasthttp.StatusBadGateway
 		if ex.verdict.Class == verdict.Timeout {

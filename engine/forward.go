@@ -14,7 +14,9 @@ import (
 
 	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/engine/keypool"
+	"github.com/balanceproxy/balance/engine/upstream"
 	"github.com/balanceproxy/balance/internal/verdict"
+	"github.com/balanceproxy/balance/store"
 )
 
 // outcome is how the attempt loop ended.
@@ -28,6 +30,9 @@ const (
 	outNoKey
 	// outTransport: the last attempt got no answer at all.
 	outTransport
+	// outAbandoned: the client went away (or shutdown cut the request)
+	// and the upstream call was dropped with it.
+	outAbandoned
 )
 
 var headerGoogAPIKeyLower = "x-goog-api-key"
@@ -57,6 +62,8 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	// fasthttp drops the stream once written, so ask before.
 	oneShot := req.IsBodyStream()
 	var freeAt time.Time
+	var failed store.Attempt
+	hasFailed := false
 	for {
 		now := time.Now()
 		var m *keypool.Member
@@ -89,18 +96,22 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 			// The previous attempt failed; its key is done.
 			ex.member.Key.End(false, 0)
 		}
+		if hasFailed {
+			// It is not the last attempt: the error log keeps it apart.
+			ex.failedAttempts = append(ex.failedAttempts, failed)
+			hasFailed = false
+		}
 		ex.attempts++
 		ex.member = m
 		ex.inBandError = nil
 		req.Header.Set(headerGoogAPIKeyLower, m.Key.Value())
 		resp.StreamBody = stream
 		hc := p.clients[m.Index]
-		var err error
-		if stream {
-			err = hc.Do(req, resp)
-		} else {
-			err = hc.DoDeadline(req, resp, now.Add(p.upstream.Timeout))
+		var deadline time.Time
+		if !stream {
+			deadline = now.Add(p.upstream.Timeout)
 		}
+		err := ex.upstream.Do(hc, req, resp, deadline)
 		var v verdict.Verdict
 		switch {
 		case err != nil:
@@ -115,6 +126,14 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		default:
 			v = gemini.Classify(resp.StatusCode(), resp.Body())
 			last = outUpstream
+		}
+		if ex.upstream.Abandoned() {
+			// Nobody waits for the answer: no verdict on the key, no retry.
+			if stream && err == nil {
+				closeStream(resp, upstream.ErrAbandoned)
+			}
+			ex.verdict = verdict.Verdict{Class: verdict.ClientError, Reason: "client_closed"}
+			return outAbandoned, time.Time{}
 		}
 		ex.verdict = v
 		s.judge(ex, m, v, now)
@@ -131,8 +150,26 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		if !retryable || oneShot || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
 			return last, time.Time{}
 		}
+		failed, hasFailed = ex.failedAttempt(m, v, last, resp, now), true
 		tried = append(tried, m.Key)
 	}
+}
+
+// failedAttempt describes an attempt that failed and may be retried on
+// another key, for the error log: the request's record tells only how its
+// last attempt ended.
+func (ex *exchange) failedAttempt(m *keypool.Member, v verdict.Verdict, out outcome, resp *fasthttp.Response, start time.Time) store.Attempt {
+	a := store.Attempt{Time: time.Now(), KeyFP: m.Key.FP, ErrorClass: v.Class.String()}
+	a.Latency = a.Time.Sub(start)
+	switch {
+	case out == outTransport:
+		a.ErrorBody = ex.pool.redact(v.Message)
+	case ex.inBandError != nil: // an error event that opened a 200 stream
+		a.Status, a.ErrorBody = errorCode(ex.inBandError), string(ex.pool.redactBytes(ex.inBandError))
+	default:
+		a.Status, a.ErrorBody = resp.StatusCode(), string(ex.pool.redactBytes(resp.Body()))
+	}
+	return a
 }
 
 // judge applies one upstream verdict to the key that met it. Only failures

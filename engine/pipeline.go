@@ -53,6 +53,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, a adapter) {
 	if f := s.run(ctx, rt, ex); f != nil {
 		s.fail(ctx, ex, f)
 	}
+	if !ex.detached {
+		s.watch.remove(ex) // a stream writer removes its own
+	}
 	if rt.Config.Store.RecordRequests && ex.bodyRead && ctx.Response.StatusCode() >= 400 {
 		ex.requestBody = bodyForRecord(rt, ex.clientBody(ctx))
 	}
@@ -116,6 +119,7 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 	}
 	req.SetHost(ex.pool.target.Host)
 	ex.pool.setHeaders(req)
+	s.watchClient(ctx, ex)
 
 	switch {
 	case c.stream && c.keepAlive > 0:

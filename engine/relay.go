@@ -112,10 +112,14 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 // endStream records how a committed stream ended, writes the error event
 // of one that failed, and finishes the exchange.
 func (s *Server) endStream(w *bufio.Writer, ex *exchange, sse bool, err error) {
+	s.watch.remove(ex)
 	var end *streamEnd
-	if err != nil && s.streams.wasCut(ex) {
+	switch {
+	case err != nil && s.streams.wasCut(ex):
 		cut := shutdownFailure
 		err = &streamEnd{failure: &cut}
+	case err != nil && ex.upstream.Abandoned():
+		err = errClientGone // its watcher saw the client hang up
 	}
 	switch {
 	case err == nil:
@@ -155,6 +159,7 @@ func (s *Server) keepAliveStream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exch
 	sink := ex.adapter.sink(rt, ex)
 	commitStream(ctx, ex, sink.contentType(textEventStream))
 	every := ex.call.keepAlive
+	s.streams.addWaiting(ex, &ex.upstream)
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer fasthttp.ReleaseRequest(own)
 		up := fasthttp.AcquireResponse()
@@ -185,6 +190,7 @@ func (s *Server) keepAliveStream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exch
 			}
 		}
 		wg.Wait()
+		s.streams.stopReading(ex)
 		if f := s.forwardFailure(ex, res.out, res.freeAt, up); f != nil {
 			s.endStream(w, ex, true, &streamEnd{failure: f})
 			return

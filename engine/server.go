@@ -97,6 +97,8 @@ type Server struct {
 	// minted through balance, bound to their key.
 	live      liveSessions
 	ephemeral ephemeralTokens
+	// watch abandons upstream calls whose client went away.
+	watch *clientWatch
 }
 
 // New builds a server for cfg. It does not listen yet.
@@ -119,6 +121,7 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		started:     time.Now(),
 		listen:      cfg.Server.Listen,
 		idPrefix:    hex.EncodeToString(prefix[:]),
+		watch:       newClientWatch(),
 	}
 	hs, _, err := s.loadHooks(cfg, nil)
 	if err != nil {
@@ -172,10 +175,14 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		cancel()
 		return nil, err
 	}
-	s.bgDone.Add(1)
+	s.bgDone.Add(2)
 	go func() {
 		defer s.bgDone.Done()
 		s.registry.RunProber(ctx, opts.ProbeTick, 4, s.probeKey)
+	}()
+	go func() {
+		defer s.bgDone.Done()
+		s.watch.run(ctx, clientWatchTick)
 	}()
 	return s, nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/engine/upstream"
 )
 
 // openStreams tracks the streams being relayed, so that shutdown can end
@@ -27,21 +29,33 @@ func (o *openStreams) cutting() <-chan struct{} {
 	return o.cutCh
 }
 
-// openStream is one stream's entry: the upstream answer it reads (nil
-// once its writer is done reading) and whether shutdown cut it.
+// openStream is one stream's entry: the upstream answer it reads, or the
+// upstream call a keep-alive stream waits on (both nil once its writer is
+// done with them), and whether shutdown cut it.
 type openStream struct {
-	up  *fasthttp.Response
-	cut bool
+	up   *fasthttp.Response
+	call *upstream.Call
+	cut  bool
 }
 
 // add registers a committed stream and the upstream answer it reads.
 func (o *openStreams) add(ex *exchange, up *fasthttp.Response) {
+	o.addEntry(ex, &openStream{up: up})
+}
+
+// addWaiting registers a committed keep-alive stream whose unary upstream
+// call is still running.
+func (o *openStreams) addWaiting(ex *exchange, call *upstream.Call) {
+	o.addEntry(ex, &openStream{call: call})
+}
+
+func (o *openStreams) addEntry(ex *exchange, st *openStream) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.byEx == nil {
 		o.byEx = map[*exchange]*openStream{}
 	}
-	o.byEx[ex] = &openStream{up: up}
+	o.byEx[ex] = st
 	o.wg.Add(1)
 }
 
@@ -51,7 +65,7 @@ func (o *openStreams) stopReading(ex *exchange) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if st, ok := o.byEx[ex]; ok {
-		st.up = nil
+		st.up, st.call = nil, nil
 	}
 }
 
@@ -86,11 +100,15 @@ func (o *openStreams) cutAll() int {
 	}
 	n := 0
 	for _, st := range o.byEx {
-		if st.up == nil {
+		switch {
+		case st.up != nil:
+			closeStream(st.up, errShuttingDown)
+		case st.call != nil:
+			st.call.Abandon()
+		default:
 			continue
 		}
 		st.cut = true
-		closeStream(st.up, errShuttingDown)
 		n++
 	}
 	return n

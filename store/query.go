@@ -299,6 +299,10 @@ type Record struct {
 	ID       int64
 	Cursor   string // pass as ListQuery.Before to get the page after this record
 	Instance string
+	// Attempt, on an error row, is n for the n-th upstream attempt of a
+	// request that failed and was retried on another key; 0 for the row
+	// of the request's own outcome.
+	Attempt int
 	Request
 }
 
@@ -391,7 +395,7 @@ func (s *Store) list(ctx context.Context, table string, q ListQuery) ([]Record, 
 	}
 	cols := "id, ts, request_id, token, route, protocol, model_asked, model_sent, pool, key_fp, status, error_class, attempts, latency_ms, streamed, instance"
 	if table == "errors" {
-		cols += ", error_body, request_body"
+		cols += ", error_body, request_body, attempt"
 	} else {
 		cols += ", ttfb_ms, prompt_tokens, completion_tokens, thought_tokens, cached_tokens"
 	}
@@ -415,7 +419,7 @@ func (s *Store) list(ctx context.Context, table string, q ListQuery) ([]Record, 
 			&r.Pool, &r.KeyFP, &r.Status, &r.ErrorClass, &r.Attempts, &lat, &streamed, &rec.Instance}
 		var ttfb int64
 		if table == "errors" {
-			dest = append(dest, &r.ErrorBody, &r.RequestBody)
+			dest = append(dest, &r.ErrorBody, &r.RequestBody, &rec.Attempt)
 		} else {
 			dest = append(dest, &ttfb, &r.PromptTokens, &r.CompletionTokens, &r.ThoughtTokens, &r.CachedTokens)
 		}

@@ -79,6 +79,22 @@ type Request struct {
 	Streamed         bool
 	ErrorBody        string // upstream error body, already redacted by the caller
 	RequestBody      string // optional, already capped and redacted by the caller
+	// FailedAttempts are the upstream attempts that failed before the
+	// last one (which the fields above describe): each is an error-log
+	// row of its own, under its key, but no request of its own in counts
+	// and rollups.
+	FailedAttempts []Attempt
+}
+
+// Attempt is one failed upstream attempt of a request that went on to
+// another key.
+type Attempt struct {
+	Time       time.Time // when the attempt ended
+	KeyFP      string
+	Status     int    // the upstream HTTP status; 0 when no answer came
+	ErrorClass string // the verdict on the answer
+	Latency    time.Duration
+	ErrorBody  string // the upstream error (or transport failure), redacted by the caller
 }
 
 // Failed reports whether r counts as a failure: it has an error class or

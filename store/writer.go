@@ -315,6 +315,12 @@ func (s *Store) prepare(b *batch) {
 			r.ErrorBody = clipBytes(r.ErrorBody, s.cfg.MaxBodyBytes)
 			r.RequestBody = clipBytes(r.RequestBody, s.cfg.MaxBodyBytes)
 		}
+		for j := range r.FailedAttempts {
+			a := &r.FailedAttempts[j]
+			a.KeyFP = clip(a.KeyFP, lenFP)
+			a.ErrorClass = clip(a.ErrorClass, lenClass)
+			a.ErrorBody = clipBytes(a.ErrorBody, s.cfg.MaxBodyBytes)
+		}
 	}
 	// Keep only the newest update per key: one row per key per statement
 	// keeps the upsert's outcome independent of row order.
@@ -396,7 +402,7 @@ var (
 	requestChunkCols = []string{"ts_first", "ts_last", "n", "instance", "body"}
 	errorCols        = []string{"ts", "request_id", "token", "route", "protocol", "model_asked", "model_sent", "model",
 		"pool", "key_fp", "status", "error_class", "attempts", "latency_ms", "streamed", "error_body",
-		"request_body", "instance"}
+		"request_body", "instance", "attempt"}
 	rollupKeyCols = []string{"bucket", "key_fp", "model", "token", "pool", "error_class"}
 	rollupSumCols = []string{"requests", "streamed", "attempts", "prompt_tokens", "completion_tokens",
 		"thought_tokens", "cached_tokens", "latency_ms_sum", "ttfb_ms_sum", "ttfb_count",
@@ -469,12 +475,19 @@ func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
 		sizes := b.sizes[:0]
 		for i := range b.reqs {
 			r := &b.reqs[i]
+			for j := range r.FailedAttempts {
+				a := &r.FailedAttempts[j]
+				args = append(args, a.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
+					r.ModelSent, effectiveModel(r), r.Pool, a.KeyFP, int64(a.Status), a.ErrorClass, int64(r.Attempts),
+					a.Latency.Milliseconds(), int64(b2i(r.Streamed)), a.ErrorBody, "", inst, int64(j+1))
+				sizes = append(sizes, len(a.ErrorBody)+256)
+			}
 			if r.ErrorClass == "" {
 				continue
 			}
 			args = append(args, r.Time.UnixMilli(), r.RequestID, r.Token, r.Route, r.Protocol, r.ModelAsked,
 				r.ModelSent, effectiveModel(r), r.Pool, r.KeyFP, int64(r.Status), r.ErrorClass, int64(r.Attempts),
-				r.Latency.Milliseconds(), int64(b2i(r.Streamed)), r.ErrorBody, r.RequestBody, inst)
+				r.Latency.Milliseconds(), int64(b2i(r.Streamed)), r.ErrorBody, r.RequestBody, inst, int64(0))
 			sizes = append(sizes, len(r.ErrorBody)+len(r.RequestBody)+256)
 		}
 		b.sizes = sizes

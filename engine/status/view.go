@@ -158,6 +158,10 @@ type ErrorView struct {
 	Attempts   int       `json:"attempts"`
 	LatencyMS  float64   `json:"latency_ms"`
 	Body       string    `json:"body,omitempty"`
+	// Attempt is n for the n-th upstream attempt of a request that was
+	// retried on another key (Key is the key that failed it); absent on
+	// the row of the request's own outcome.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // StoreView is the stats store's health.
@@ -374,6 +378,7 @@ func errorViews(recs []store.ErrorRecord, limit int) (views []ErrorView, next st
 			Cursor: r.Cursor, Time: r.Time.UTC(), RequestID: r.RequestID, Instance: r.Instance, Token: r.Token,
 			Route: r.Route, Protocol: r.Protocol, ModelAsked: r.ModelAsked, ModelSent: r.ModelSent, Pool: r.Pool,
 			Key: r.KeyFP, Status: r.Status, Class: r.ErrorClass, Attempts: r.Attempts, LatencyMS: ms(r.Latency), Body: r.ErrorBody,
+			Attempt: r.Attempt,
 		})
 	}
 	if len(recs) > 0 && len(recs) == limit {

@@ -107,6 +107,8 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		// with 64). A connection left idle at the bottom is checked before
 		// reuse (idleConn.SetWriteDeadline).
 		ConnPoolStrategy: fasthttp.LIFO,
+		// The transport lets a Call abandon the request it runs (call.go).
+		Transport: transport{},
 		// fasthttp retries nothing itself (the engine decides what a
 		// failed request deserves) except a pooled connection the server
 		// closed while it was idle, caught before anything was written on

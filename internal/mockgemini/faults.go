@@ -54,10 +54,15 @@ const (
 	// Fault.AfterChunks turns; 0 closes it right after the setup message,
 	// before setupComplete. HTTP requests are answered normally.
 	LiveClose
+	// StreamStall answers a streamed request with 200 and Fault.AfterChunks
+	// events, then sends nothing more, holding the connection until the
+	// client closes it or the server closes: a model thinking silently.
+	// Unary requests hang like Hang.
+	StreamStall
 )
 
 var faultNames = [...]string{"none", "rate-limit", "invalid-key", "permission-denied", "unavailable",
-	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header", "live-close"}
+	"internal", "slow", "hang", "stream-cut", "stream-error", "bad-request", "stream-stop", "huge-answer", "key-in-header", "live-close", "stream-stall"}
 
 func (k FaultKind) String() string {
 	if k >= 0 && int(k) < len(faultNames) {

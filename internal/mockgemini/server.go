@@ -93,6 +93,7 @@ type Server struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	streams   sync.WaitGroup // hijacked connections (hang, stream cut)
+	held      atomic.Int64   // connections held by Hang and StreamStall
 
 	// Live API sessions upgraded, and ephemeral tokens minted (live.go).
 	liveUpgraded atomic.Int64
@@ -492,6 +493,8 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, r *request, stream bool) (Fault
 		return none, true
 	case Hang:
 		s.hang(ctx)
+	case StreamStall:
+		s.stall(ctx, r, stream, f.AfterChunks)
 	case StreamCut, StreamError, StreamStop:
 		if stream {
 			return f, true
@@ -526,23 +529,31 @@ func (s *Server) hang(ctx *fasthttp.RequestCtx) {
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer s.streams.Done()
-		var b [512]byte
-		for {
-			select {
-			case <-s.closed:
-				return
-			default:
-			}
-			_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-			if _, err := c.Read(b[:]); err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				return // client went away
-			}
-		}
+		s.hold(c)
 	})
+}
+
+// hold keeps a hijacked connection open, reading and dropping what comes,
+// until the client closes it or the server closes. Held counts it.
+func (s *Server) hold(c net.Conn) {
+	s.held.Add(1)
+	defer s.held.Add(-1)
+	var b [512]byte
+	for {
+		select {
+		case <-s.closed:
+			return
+		default:
+		}
+		_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := c.Read(b[:]); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // client went away
+		}
+	}
 }
 
 // setCommonHeaders adds the headers every Google response carries.

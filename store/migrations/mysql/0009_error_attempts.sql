@@ -1,0 +1,14 @@
+-- 0009: the error log keeps every failed upstream attempt.
+--
+-- A request retried on another key (a 429 on key A, served by key B) is
+-- one request: one chunked row, one rollup count. Each attempt that failed
+-- before the last one is also an errors row, under the key that met it,
+-- with attempt = its number (1 for the first). The request's own error
+-- row, written only when the request failed, keeps attempt = 0.
+-- DDL commits implicitly, so the column is added only while it is missing.
+SET @balance_add = (SELECT IF(COUNT(*) = 0, 'ALTER TABLE errors ADD COLUMN attempt INT NOT NULL DEFAULT 0', 'DO 0')
+  FROM information_schema.columns
+  WHERE table_schema = DATABASE() AND table_name = 'errors' AND column_name = 'attempt');
+PREPARE balance_add_stmt FROM @balance_add;
+EXECUTE balance_add_stmt;
+DEALLOCATE PREPARE balance_add_stmt;
