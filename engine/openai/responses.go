@@ -733,9 +733,16 @@ func outputText(raw json.RawMessage, p string) (string, *Error) {
 // responseEcho renders the request settings a response object repeats.
 func responseEcho(body []byte, in *responsesBody) []byte {
 	v := gjson.GetManyBytes(body, "instructions", "max_output_tokens", "metadata", "reasoning", "text", "tool_choice", "tools", "previous_response_id")
+	// Values are compacted: a line break would end an SSE data line.
 	raw := func(r gjson.Result, def string) string {
 		if !r.Exists() || r.Type == gjson.Null {
 			return def
+		}
+		if strings.ContainsAny(r.Raw, "\r\n") {
+			var c bytes.Buffer
+			if json.Compact(&c, []byte(r.Raw)) == nil {
+				return c.String()
+			}
 		}
 		return r.Raw
 	}
