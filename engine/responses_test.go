@@ -527,3 +527,31 @@ func TestResponsesNamespaceTools(t *testing.T) {
 func optionsFor(h *harness, base, token string) []option.RequestOption {
 	return []option.RequestOption{option.WithBaseURL(h.url + base), option.WithAPIKey(token), option.WithMaxRetries(0)}
 }
+
+// TestResponsesRetention: openai.response_retention = "0s" keeps nothing
+// even though store defaults to true, and previous_response_id then
+// finds nothing.
+func TestResponsesRetention(t *testing.T) {
+	h := newHarness(t, []string{keyA}, `
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["`+keyA+`"]
+}
+token "tester" {
+  secret = "`+testToken+`"
+  pools  = ["main"]
+}
+openai { response_retention = "0s" }
+`)
+	ctx := context.Background()
+	c := openAIClient(h, "/v1")
+	res, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("keep me?")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Responses.Get(ctx, res.ID, responses.ResponseGetParams{})
+	assertStatus(t, err, 404)
+	_, err = c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("next"), PreviousResponseID: oai.String(res.ID)})
+	assertStatus(t, err, 404)
+}
