@@ -175,6 +175,14 @@ func setThinkingConfig(body []byte, tc json.RawMessage) []byte {
 	if raw, ok := req["generationConfig"]; ok && json.Unmarshal(raw, &gc) != nil {
 		return body
 	}
+	// Thought summaries asked for stay asked for (show_thinking,
+	// reasoning.summary): only the effort is re-derived.
+	var prev struct {
+		IncludeThoughts bool `json:"includeThoughts"`
+	}
+	if raw, ok := gc["thinkingConfig"]; ok && json.Unmarshal(raw, &prev) == nil && prev.IncludeThoughts {
+		tc = append(append(tc[:len(tc)-1:len(tc)-1], `,"includeThoughts":true`...), '}')
+	}
 	gc["thinkingConfig"] = tc
 	req["generationConfig"], _ = json.Marshal(gc)
 	out, err := json.Marshal(req)

@@ -555,3 +555,35 @@ openai { response_retention = "0s" }
 	_, err = c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("next"), PreviousResponseID: oai.String(res.ID)})
 	assertStatus(t, err, 404)
 }
+
+// TestResponsesAliasKeepsSummaryAndKeepAlive: an alias to another model
+// family re-derives reasoning.effort for it and keeps the thought
+// summaries asked for; with openai.keep_alive the stream is served from a
+// unary call and still has every event.
+func TestResponsesAliasKeepsSummaryAndKeepAlive(t *testing.T) {
+	h := newHarness(t, []string{keyA}, `
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["`+keyA+`"]
+}
+token "tester" {
+  secret = "`+testToken+`"
+  pools  = ["main"]
+}
+model "smart" { target = "gemini-3-pro-preview" }
+openai { keep_alive = "1s" }
+`)
+	c := openAIClient(h, "/v1")
+	evs := streamEvents(t, c.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{Model: "smart", Input: textInput("think briefly"),
+		Reasoning: shared.ReasoningParam{Effort: shared.ReasoningEffortLow, Summary: shared.ReasoningSummaryAuto}}))
+	last := evs[len(evs)-1]
+	if last.Type != "response.completed" || last.Response.OutputText() != "Echo: think briefly" || last.Response.Output[0].Type != "reasoning" {
+		t.Fatalf("events %v, output %+v", types(evs), last.Response.Output)
+	}
+	up := h.mock.LastRequest()
+	if !strings.Contains(up.Path, "gemini-3-pro-preview:generateContent") || !strings.Contains(string(up.Body), `"thinkingLevel":"LOW"`) ||
+		!strings.Contains(string(up.Body), `"includeThoughts":true`) {
+		t.Fatalf("upstream %s %s", up.Path, up.Body)
+	}
+}

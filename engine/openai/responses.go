@@ -730,9 +730,12 @@ func outputText(raw json.RawMessage, p string) (string, *Error) {
 	return b.String(), nil
 }
 
+var echoNames = []string{"instructions", "max_output_tokens", "metadata", "reasoning", "text", "tool_choice", "tools", "previous_response_id"}
+
 // responseEcho renders the request settings a response object repeats.
 func responseEcho(body []byte, in *responsesBody) []byte {
-	v := gjson.GetManyBytes(body, "instructions", "max_output_tokens", "metadata", "reasoning", "text", "tool_choice", "tools", "previous_response_id")
+	var v [8]gjson.Result
+	members(gjson.Parse(bytesToString(body)), echoNames, v[:])
 	// Values are compacted: a line break would end an SSE data line.
 	raw := func(r gjson.Result, def string) string {
 		if !r.Exists() || r.Type == gjson.Null {
