@@ -51,21 +51,9 @@ func (chatAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange
 	if terr != nil {
 		return nil, &Failure{Status: terr.Status, Message: terr.Message, Param: terr.Param}
 	}
-	body := cr.Gemini
-	if cr.ReasoningEffort != "" && ex.model.Target != cr.Model {
-		// reasoning_effort maps to thinkingLevel on Gemini 3 and to a
-		// token budget before it: re-derive it for the model an alias
-		// resolved to.
-		if tc, e := openai.ThinkingConfigForEffort(ex.model.Target, cr.ReasoningEffort); e == nil {
-			body = setThinkingConfig(body, tc)
-		}
-	}
-	if ex.model.editsBody() {
-		edited, err := ex.model.editBody(body)
-		if err != nil {
-			return nil, fail(fasthttp.StatusBadRequest, "Invalid request: "+err.Error())
-		}
-		body = edited
+	body, f := finishGeminiBody(ex, cr.Gemini, cr.Model, cr.ReasoningEffort)
+	if f != nil {
+		return nil, f
 	}
 	c := &ex.call
 	c.stream = cr.Stream
@@ -77,6 +65,28 @@ func (chatAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange
 		return geminiRequest(ex, "streamGenerateContent", body, true), nil
 	}
 	return geminiRequest(ex, "generateContent", body, false), nil
+}
+
+// finishGeminiBody applies to a translated OpenAI request what depends on
+// the model an alias resolved to: the thinking config of a reasoning
+// effort and the model rule's body edits.
+func finishGeminiBody(ex *exchange, body []byte, asked, effort string) ([]byte, *Failure) {
+	if effort != "" && ex.model.Target != asked {
+		// reasoning_effort maps to thinkingLevel on Gemini 3 and to a
+		// token budget before it: re-derive it for the model an alias
+		// resolved to.
+		if tc, e := openai.ThinkingConfigForEffort(ex.model.Target, effort); e == nil {
+			body = setThinkingConfig(body, tc)
+		}
+	}
+	if ex.model.editsBody() {
+		edited, err := ex.model.editBody(body)
+		if err != nil {
+			return nil, fail(fasthttp.StatusBadRequest, "Invalid request: "+err.Error())
+		}
+		body = edited
+	}
+	return body, nil
 }
 
 func (chatAdapter) reply(rt *Runtime, ex *exchange, up, resp *fasthttp.Response) *Failure {
@@ -186,6 +196,14 @@ func setThinkingConfig(body []byte, tc json.RawMessage) []byte {
 	gc := map[string]json.RawMessage{}
 	if raw, ok := req["generationConfig"]; ok && json.Unmarshal(raw, &gc) != nil {
 		return body
+	}
+	// Thought summaries asked for stay asked for (show_thinking,
+	// reasoning.summary): only the effort is re-derived.
+	var prev struct {
+		IncludeThoughts bool `json:"includeThoughts"`
+	}
+	if raw, ok := gc["thinkingConfig"]; ok && json.Unmarshal(raw, &prev) == nil && prev.IncludeThoughts {
+		tc = append(append(tc[:len(tc)-1:len(tc)-1], `,"includeThoughts":true`...), '}')
 	}
 	gc["thinkingConfig"] = tc
 	req["generationConfig"], _ = json.Marshal(gc)

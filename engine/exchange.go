@@ -134,6 +134,8 @@ type call struct {
 	// resource is the parsed call of the Files, cachedContents and
 	// batches routes (adapter_files.go).
 	resource resourceCall
+	// responses is a Responses API call's state.
+	responses *responsesCall
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}

@@ -128,7 +128,7 @@ func (s *Server) endStream(w *bufio.Writer, ex *exchange, sse bool, err error) {
 		ex.status = statusClientClosed
 	case errors.As(err, &end):
 		if end.failure != nil {
-			ex.adapter.protocol().renderEvent(w, end.failure, sse)
+			renderStreamFailure(w, ex, end.failure, sse)
 			ex.noteFailure(end.failure)
 			ex.status = end.failure.Status
 		}
@@ -140,11 +140,26 @@ func (s *Server) endStream(w *bufio.Writer, ex *exchange, sse bool, err error) {
 		if v.Class == verdict.Timeout {
 			f.Status = fasthttp.StatusGatewayTimeout
 		}
-		ex.adapter.protocol().renderEvent(w, f, sse)
+		renderStreamFailure(w, ex, f, sse)
 		ex.noteFailure(f)
 		ex.status = fasthttp.StatusBadGateway
 	}
 	s.finish(ex)
+}
+
+// streamFailer is an adapter whose protocol ends a failed stream with an
+// event of its own (the Responses API's response.failed).
+type streamFailer interface {
+	failStream(w *bufio.Writer, ex *exchange, f *Failure) bool
+}
+
+// renderStreamFailure writes the last event of a failed stream: the
+// adapter's own, or its protocol's error event.
+func renderStreamFailure(w *bufio.Writer, ex *exchange, f *Failure, sse bool) {
+	if sf, ok := ex.adapter.(streamFailer); ok && sf.failStream(w, ex, f) {
+		return
+	}
+	ex.adapter.protocol().renderEvent(w, f, sse)
 }
 
 // keepAliveStream serves a streaming client from a unary upstream call

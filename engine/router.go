@@ -39,7 +39,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		s.serve(ctx, rt, nativeAdapter{})
 		return
 	case bytes.HasPrefix(p, prefixV1), bytes.HasPrefix(p, prefixHF):
-		s.serve(ctx, rt, openAIAdapter(p))
+		s.serve(ctx, rt, s.openAIAdapter(p))
 		return
 	case bytes.HasPrefix(p, prefixCompat):
 		s.serve(ctx, rt, compatAdapter{})
@@ -61,7 +61,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 }
 
 // openAIAdapter picks the adapter of an OpenAI route under /v1/ or /hf/v1/.
-func openAIAdapter(p []byte) adapter {
+func (s *Server) openAIAdapter(p []byte) adapter {
 	if bytes.HasPrefix(p, prefixHF) {
 		p = p[len("/hf"):]
 	}
@@ -74,8 +74,10 @@ func openAIAdapter(p []byte) adapter {
 		return imagesAdapter{}
 	case string(p) == "/v1/models" || bytes.HasPrefix(p, []byte("/v1/models/")):
 		return modelsAdapter{}
+	case string(p) == "/v1/responses" || bytes.HasPrefix(p, []byte("/v1/responses/")):
+		return responsesAdapter{s}
 	}
-	return unknownRoute{ProtoOpenAI, "Supported: chat/completions, embeddings, images/generations, models."}
+	return unknownRoute{ProtoOpenAI, "Supported: chat/completions, embeddings, images/generations, models, responses."}
 }
 
 // unknownRoute is the adapter of a path no front door serves: its route

@@ -671,7 +671,8 @@ func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
 	*o = OpenAI{
 		Suffixes:    Suffixes{Search: "-search", Image: "-image", NonThinking: "-non-thinking"},
 		ImageOutput: "markdown", SearchLinks: true, MaxN: 8,
-		ImageFetch: ImageFetch{Enabled: true, Timeout: 10 * time.Second, MaxBytes: 20 << 20},
+		ImageFetch:        ImageFetch{Enabled: true, Timeout: 10 * time.Second, MaxBytes: 20 << 20},
+		ResponseRetention: 30 * 24 * time.Hour,
 	}
 	if ro == nil {
 		return
@@ -694,6 +695,7 @@ func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
 		o.SearchLinks = *ro.SearchLinks
 	}
 	o.KeepAlive = l.duration(ro.KeepAlive, 0, b, "keep_alive")
+	o.ResponseRetention = l.duration(ro.ResponseRetention, o.ResponseRetention, b, "response_retention")
 	if ro.MaxN != nil {
 		o.MaxN = *ro.MaxN
 		if o.MaxN < 1 || o.MaxN > 64 {

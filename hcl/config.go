@@ -332,6 +332,9 @@ type OpenAI struct {
 	KeepAlive    time.Duration // fake-stream keep-alive interval; 0 = off
 	MaxN         int
 	ImageFetch   ImageFetch
+	// ResponseRetention is how long stored Responses API answers are
+	// kept; 0 keeps none even when a request asks for store.
+	ResponseRetention time.Duration
 }
 
 // ImageFetch bounds fetching http(s) image URLs named in chat messages.

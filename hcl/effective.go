@@ -212,6 +212,7 @@ type effOpenAI struct {
 	SearchLinks       bool   `json:"search_links"`
 	KeepAlive         string `json:"keep_alive"`
 	MaxN              int    `json:"max_n"`
+	ResponseRetention string `json:"response_retention"`
 	ImageFetch        struct {
 		Enabled  bool   `json:"enabled"`
 		Timeout  string `json:"timeout"`
@@ -290,7 +291,8 @@ func (c *Config) Effective() *Effective {
 	e.Metrics = effMetrics{Enabled: c.Metrics.Enabled, Path: c.Metrics.Path, Token: fingerprintOrEmpty(c.Metrics.Token)}
 	o := c.OpenAI
 	e.OpenAI = effOpenAI{SearchSuffix: o.Suffixes.Search, ImageSuffix: o.Suffixes.Image, NonThinkingSuffix: o.Suffixes.NonThinking,
-		ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, KeepAlive: dur(o.KeepAlive), MaxN: o.MaxN}
+		ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, KeepAlive: dur(o.KeepAlive), MaxN: o.MaxN,
+		ResponseRetention: dur(o.ResponseRetention)}
 	e.OpenAI.ImageFetch.Enabled, e.OpenAI.ImageFetch.Timeout, e.OpenAI.ImageFetch.MaxBytes = o.ImageFetch.Enabled, dur(o.ImageFetch.Timeout), o.ImageFetch.MaxBytes
 	e.Totals = map[string]int{"upstreams": len(c.Upstreams), "pools": len(c.Pools), "keys": keys, "tokens": len(c.Tokens), "models": len(c.Models), "hooks": len(c.Hooks)}
 	return e

@@ -194,6 +194,7 @@ type rawOpenAI struct {
 	SearchLinks       *bool          `hcl:"search_links,optional"`
 	KeepAlive         *string        `hcl:"keep_alive,optional"`
 	MaxN              *int           `hcl:"max_n,optional"`
+	ResponseRetention *string        `hcl:"response_retention,optional"`
 	ImageFetch        *rawImageFetch `hcl:"image_fetch,block"`
 }
 

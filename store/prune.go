@@ -46,6 +46,8 @@ func (s *Store) pruneOnce() (int64, error) {
 		{"errors", "ts", r.Errors, pruneBatch},
 		{"rollup_1m", "bucket", r.MinuteRollups, pruneBatch},
 		{"rollup_1h", "bucket", r.Rollups, pruneBatch},
+		// Stored responses carry their own expiry (openai.response_retention).
+		{"stored_responses", "expires_ms", 0, pruneBatch},
 	}
 	now := time.Now()
 	var total int64

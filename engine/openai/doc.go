@@ -1,5 +1,5 @@
 // Package openai translates between the OpenAI HTTP API (chat completions,
-// embeddings, images, models) and the Gemini REST API.
+// the Responses API, embeddings, images, models) and the Gemini REST API.
 //
 // It is a pure library: no networking except the optional remote image
 // fetcher used for http(s) image_url parts, which the caller injects through
@@ -11,6 +11,11 @@
 //     OpenAI's error shape before any upstream call is spent.
 //   - TranslateChatResponse and StreamTranslator turn Gemini answers back
 //     into chat.completion objects or chat.completion.chunk SSE frames.
+//   - TranslateResponsesRequest, TranslateResponsesResponse and
+//     ResponsesTranslator do the same for the Responses API; its request
+//     is restated in chat's shape wherever chat has the concept (sampling,
+//     text.format, reasoning effort, function tools), so both share one
+//     set of checks and conversions.
 //   - ErrorFromGemini keeps Google's real HTTP status but speaks OpenAI's
 //     error shape, the only one the OpenAI SDKs read (it also unwraps the
 //     array-shaped errors of Google's OpenAI-compatible endpoint); NewError

@@ -42,6 +42,10 @@ type goldenCase struct {
 	} `json:"options"`
 	Body   json.RawMessage   `json:"body"`   // request and unary response cases
 	Events []json.RawMessage `json:"events"` // stream cases
+	// Request is the Responses request an answer case replies to;
+	// History the stored conversation a Responses request continues.
+	Request json.RawMessage   `json:"request"`
+	History []json.RawMessage `json:"history"`
 }
 
 func (g *goldenCase) opts() Options {

@@ -59,7 +59,7 @@ func FuzzGenerate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, m := range models {
 			var p genPlan
-			if e := planGenerate(body, m, &p); e != nil {
+			if e := planGenerate(body, m, &p, false); e != nil {
 				if !json.Valid(renderError(*e, false)) {
 					t.Fatalf("invalid error JSON for %q", body)
 				}

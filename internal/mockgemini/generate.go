@@ -19,7 +19,8 @@ import (
 //   - thinking models (2.5/3 except -lite, or when thinkingConfig asks) add
 //     thoughtsTokenCount, and includeThoughts adds a thought part first;
 //   - function declarations + a plain-text last turn → one functionCall part
-//     with a thoughtSignature; a functionResponse last turn → a text that
+//     with a thoughtSignature, its args shaped by the schema (only the
+//     required parameters when it lists them); a functionResponse last turn → a text that
 //     quotes the responses (Gemini 3 first checks the history's signatures);
 //   - responseMimeType application/json → JSON text (schema-shaped);
 //   - responseModalities IMAGE on an -image model → an inlineData PNG part;
@@ -218,7 +219,7 @@ type genPlan struct {
 
 // planGenerate parses body (already checked to be a JSON object) and
 // decides the whole answer.
-func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
+func planGenerate(body []byte, m *modelInfo, p *genPlan, textOnly bool) *apiError {
 	if !gjson.ValidBytes(body) {
 		e := errBadRequest(msgBadJSON)
 		return &e
@@ -293,7 +294,7 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan) *apiError {
 			}
 		}
 		p.answer = string(b)
-	case s.fnName != "" && !s.callingNone && s.lastHasText:
+	case s.fnName != "" && !s.callingNone && s.lastHasText && !textOnly:
 		p.fnName = strings.Clone(s.fnName)
 		p.fnArgs = appendSchemaValue(make([]byte, 0, 64), s.fnSchema, text, 0, true)
 		h := hash64(m.id, body)
@@ -395,9 +396,25 @@ func appendSchemaValue(dst []byte, schema gjson.Result, text string, depth int, 
 	props := schema.Get("properties")
 	switch {
 	case strings.EqualFold(t, "object") || (t == "" && props.IsObject()):
+		// Function arguments hold only the required parameters when the
+		// schema names them, as models usually answer: optional knobs
+		// (a client's timeouts, say) keep their client-side defaults.
+		var required map[string]bool
+		if asObject && depth == 0 {
+			schema.Get("required").ForEach(func(_, r gjson.Result) bool {
+				if required == nil {
+					required = map[string]bool{}
+				}
+				required[r.Str] = true
+				return true
+			})
+		}
 		dst = append(dst, '{')
 		n := 0
 		props.ForEach(func(k, v gjson.Result) bool {
+			if required != nil && !required[k.Str] {
+				return true
+			}
 			if n > 0 {
 				dst = append(dst, ',')
 			}

@@ -113,7 +113,7 @@ func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) 
 
 func (s *Server) serveGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte) {
 	var p genPlan
-	if e := planGenerate(body, m, &p); e != nil {
+	if e := planGenerate(body, m, &p, s.opts.TextOnly); e != nil {
 		s.writeError(ctx, *e, false)
 		return
 	}
@@ -125,7 +125,7 @@ func (s *Server) serveGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []by
 
 func (s *Server) serveStreamGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte, f framing, fault Fault) {
 	var p genPlan
-	if e := planGenerate(body, m, &p); e != nil {
+	if e := planGenerate(body, m, &p, s.opts.TextOnly); e != nil {
 		s.writeError(ctx, *e, false)
 		return
 	}

@@ -56,6 +56,10 @@ type Options struct {
 	// DisableRecording turns off LastRequest bookkeeping, which copies
 	// every request's headers and body; benchmarks switch it off.
 	DisableRecording bool
+	// TextOnly answers in text even when function declarations are
+	// offered: a model that chose not to call a tool (clients such as
+	// Codex always declare theirs).
+	TextOnly bool
 }
 
 // Recorded is a copy of one request as the mock received it.

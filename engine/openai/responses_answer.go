@@ -1,0 +1,665 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/balanceproxy/balance/internal/jsonw"
+)
+
+// ResponsesTranslator turns Gemini answers into a Responses API response:
+// a unary body (TranslateResponsesResponse) or the typed SSE events of a
+// stream, in the order the OpenAI SDKs and Codex expect: response.created,
+// response.in_progress, then per output item output_item.added, its
+// deltas and output_item.done, and last response.completed (or
+// response.incomplete / response.failed). Every event carries a
+// sequence_number. One translator serves one response; it is not safe for
+// concurrent use.
+type ResponsesTranslator struct {
+	rep    ResponsesReply
+	stream bool
+	seq    int64
+	buf    []byte
+	items  []*outItem
+	open   *outItem // the message or reasoning item receiving deltas
+	usage  Usage
+	// finish is Gemini's finishReason; blocked marks a prompt refused
+	// before any candidate.
+	finish  string
+	blocked bool
+	calls   int
+	sources []source
+	spans   []citeSpan
+	started bool
+	done    bool
+	final   []byte
+	// OnFinal, when set, sees the finished response object before the
+	// stream's last event is written (the engine stores it there, so a
+	// client that names it in its next request finds it).
+	OnFinal func(final []byte)
+}
+
+// outItem is one output item being built. text holds an escaped JSON
+// string body: a message's text or a reasoning item's summary.
+type outItem struct {
+	kind   byte // itemMessage, itemReasoning or itemCall
+	id     string
+	text   []byte
+	sig    string // thought signature, sent as encrypted_content
+	name   string // function name as Gemini knows it (namespace flattened)
+	callID []byte
+	args   []byte // arguments as an escaped JSON string body
+	annots []byte // url_citation objects, comma separated
+	closed bool
+}
+
+const (
+	itemMessage byte = iota + 1
+	itemReasoning
+	itemCall
+)
+
+// citeSpan is one grounding support: a range of the answer and the
+// sources backing it.
+type citeSpan struct {
+	start, end int64
+	chunks     []int
+}
+
+// NewResponsesTranslator starts the translation of one answer; stream
+// selects whether events are written.
+func NewResponsesTranslator(rep ResponsesReply, stream bool) *ResponsesTranslator {
+	return &ResponsesTranslator{rep: rep, stream: stream, buf: make([]byte, 0, 1024)}
+}
+
+// TranslateResponsesResponse turns a unary Gemini GenerateContentResponse
+// into a Responses API response object. An in-band Gemini error is
+// returned as *Error.
+func TranslateResponsesResponse(gemini []byte, rep ResponsesReply) ([]byte, Usage, error) {
+	t := NewResponsesTranslator(rep, false)
+	if err := t.ingest(gemini); err != nil {
+		return nil, Usage{}, err
+	}
+	t.closeOpen()
+	status, reason := t.outcome()
+	if status == "" { // a unary answer without finishReason is still whole
+		status = "completed"
+	}
+	t.final = t.appendResponse(make([]byte, 0, 512+t.size()), status, reason, nil)
+	return t.final, t.usage, nil
+}
+
+// Usage is the answer's token accounting so far.
+func (t *ResponsesTranslator) Usage() Usage { return t.usage }
+
+// Final is the finished response object (nil before the answer ended).
+func (t *ResponsesTranslator) Final() []byte { return t.final }
+
+// Event translates one Gemini stream event and writes the events it
+// makes. An error (malformed upstream JSON, an in-band upstream error as
+// *Error, a write failure) ends the stream: pass it to Fail.
+func (t *ResponsesTranslator) Event(gemini []byte, w io.Writer) error {
+	if t.done {
+		return errors.New("openai: Event after Finish or Fail")
+	}
+	t.buf = t.buf[:0]
+	t.begin()
+	err := t.ingest(gemini)
+	return t.flush(w, err)
+}
+
+func (t *ResponsesTranslator) flush(w io.Writer, err error) error {
+	if len(t.buf) > 0 {
+		if _, werr := w.Write(t.buf); werr != nil {
+			return fmt.Errorf("write events: %w", werr)
+		}
+	}
+	return err
+}
+
+// Finish ends a stream whose upstream ended cleanly with
+// response.completed or response.incomplete. An upstream that ended
+// without a finishReason did not finish the answer: Finish writes nothing
+// and returns an *Error (502 upstream_truncated) to pass to Fail.
+func (t *ResponsesTranslator) Finish(w io.Writer) error {
+	if t.done {
+		return nil
+	}
+	status, reason := t.outcome()
+	if status == "" {
+		return &Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_truncated",
+			Message: "The upstream stream ended before the answer was finished (no finishReason); the answer above is incomplete."}
+	}
+	t.done = true
+	t.buf = t.buf[:0]
+	t.begin()
+	t.closeOpen()
+	t.final = t.appendResponse(make([]byte, 0, 512+t.size()), status, reason, nil)
+	if t.OnFinal != nil {
+		t.OnFinal(t.final)
+	}
+	t.buf = t.startEvent(t.buf, "response."+status)
+	t.buf = append(t.buf, `,"response":`...)
+	t.buf = append(t.buf, t.final...)
+	t.buf = endEvent(t.buf)
+	return t.flush(w, nil)
+}
+
+// Fail ends a stream after a failure once the 200 header has gone out:
+// response.failed with the error in the response object, so no client
+// takes the cut answer for a whole one.
+func (t *ResponsesTranslator) Fail(err error, w io.Writer) error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	var e *Error
+	if !errors.As(err, &e) {
+		msg := "upstream stream failed"
+		if err != nil {
+			msg = err.Error()
+		}
+		e = &Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_error", Message: msg}
+	}
+	code := e.Code
+	if code == "" {
+		code = "server_error"
+	}
+	eb := append([]byte(`{"code":`), jsonw.AppendString(nil, code)...)
+	eb = append(eb, `,"message":`...)
+	eb = jsonw.AppendString(eb, e.Message)
+	eb = append(eb, '}')
+	t.buf = t.buf[:0]
+	t.begin()
+	t.buf = t.startEvent(t.buf, "response.failed")
+	t.buf = append(t.buf, `,"response":`...)
+	t.buf = t.appendResponse(t.buf, "failed", "", eb)
+	t.buf = endEvent(t.buf)
+	return t.flush(w, nil)
+}
+
+// outcome maps Gemini's finish to the response status and the reason of
+// an incomplete one; "" status means the answer has not finished.
+func (t *ResponsesTranslator) outcome() (status, reason string) {
+	if t.blocked {
+		return "incomplete", "content_filter"
+	}
+	switch finishReason(t.finish, false) {
+	case "length":
+		return "incomplete", "max_output_tokens"
+	case "content_filter":
+		return "incomplete", "content_filter"
+	}
+	if t.finish == "" {
+		return "", ""
+	}
+	return "completed", ""
+}
+
+// begin writes response.created and response.in_progress once.
+func (t *ResponsesTranslator) begin() {
+	if t.started || !t.stream {
+		return
+	}
+	t.started = true
+	for _, typ := range []string{"response.created", "response.in_progress"} {
+		t.buf = t.startEvent(t.buf, typ)
+		t.buf = append(t.buf, `,"response":`...)
+		t.buf = t.appendResponse(t.buf, "in_progress", "", nil)
+		t.buf = endEvent(t.buf)
+	}
+}
+
+// startEvent opens one SSE event: `event: TYPE` and its data object up to
+// the sequence number; the caller appends fields and endEvent closes it.
+func (t *ResponsesTranslator) startEvent(b []byte, typ string) []byte {
+	b = append(b, "event: "...)
+	b = append(b, typ...)
+	b = append(b, "\ndata: {\"type\":\""...)
+	b = append(b, typ...)
+	b = append(b, `","sequence_number":`...)
+	b = strconv.AppendInt(b, t.seq, 10)
+	t.seq++
+	return b
+}
+
+func endEvent(b []byte) []byte { return append(b, "}\n\n"...) }
+
+var (
+	respTopNames  = []string{"error", "usageMetadata", "candidates", "promptFeedback"}
+	respCandNames = []string{"content", "finishReason", "groundingMetadata"}
+	respPartNames = []string{"functionCall", "thoughtSignature", "text", "thought"}
+)
+
+// ingest reads one GenerateContentResponse. Only the first candidate is
+// read: the Responses API has no n.
+func (t *ResponsesTranslator) ingest(js []byte) error {
+	if !gjson.ValidBytes(js) {
+		return errInvalidUpstream
+	}
+	root := gjson.Parse(bytesToString(js))
+	if !root.IsObject() {
+		return errInvalidUpstream
+	}
+	var top [4]gjson.Result
+	members(root, respTopNames, top[:])
+	if e := top[0]; e.Exists() {
+		code := int(e.Get("code").Int())
+		if code < 400 {
+			code = http.StatusBadGateway
+		}
+		return ErrorFromGemini(code, []byte(root.Raw))
+	}
+	if u := top[1]; u.Exists() {
+		t.usage = usageFrom(u)
+	}
+	cands := top[2]
+	if !cands.IsArray() || len(cands.Array()) == 0 {
+		if top[3].IsObject() && top[3].Get("blockReason").Exists() {
+			t.blocked = true
+		}
+		return nil
+	}
+	var cv [3]gjson.Result
+	members(cands.Array()[0], respCandNames, cv[:])
+	if cv[0].IsObject() {
+		cv[0].Get("parts").ForEach(func(_, p gjson.Result) bool {
+			t.part(p)
+			return true
+		})
+	}
+	if cv[2].IsObject() {
+		t.grounding(cv[2])
+	}
+	if fr := cv[1].Str; fr != "" && fr != "FINISH_REASON_UNSPECIFIED" {
+		t.finish = fr
+	}
+	return nil
+}
+
+func (t *ResponsesTranslator) part(p gjson.Result) {
+	var pv [4]gjson.Result
+	members(p, respPartNames, pv[:])
+	if fc := pv[0]; fc.Exists() {
+		t.functionCall(fc, pv[1].Str)
+		return
+	}
+	tx := pv[2]
+	if tx.Type != gjson.String || len(tx.Raw) <= 2 {
+		return
+	}
+	body := tx.Raw[1 : len(tx.Raw)-1]
+	kind := itemMessage
+	if pv[3].Bool() {
+		kind = itemReasoning
+	}
+	it := t.open
+	if it == nil || it.kind != kind {
+		t.closeOpen()
+		it = t.openItem(kind)
+	}
+	it.text = append(it.text, body...)
+	if t.stream {
+		idx := len(t.items) - 1
+		if kind == itemMessage {
+			t.buf = t.startEvent(t.buf, "response.output_text.delta")
+			t.buf = t.appendItemRef(t.buf, it, idx)
+			t.buf = append(t.buf, `,"content_index":0,"delta":"`...)
+			t.buf = append(t.buf, body...)
+			t.buf = append(t.buf, `","logprobs":[]`...)
+		} else {
+			t.buf = t.startEvent(t.buf, "response.reasoning_summary_text.delta")
+			t.buf = t.appendItemRef(t.buf, it, idx)
+			t.buf = append(t.buf, `,"summary_index":0,"delta":"`...)
+			t.buf = append(t.buf, body...)
+			t.buf = append(t.buf, '"')
+		}
+		t.buf = endEvent(t.buf)
+	}
+}
+
+// functionCall adds a whole function call item (Gemini sends calls
+// whole). Its thought signature rides in the call_id, as on chat, and in
+// a reasoning item's encrypted_content before it, which clients that keep
+// reasoning items (Codex) send back.
+func (t *ResponsesTranslator) functionCall(fc gjson.Result, sig string) {
+	if t.rep.SingleToolCall && t.calls > 0 {
+		return
+	}
+	t.calls++
+	if sig != "" {
+		if t.open != nil && t.open.kind == itemReasoning {
+			t.open.sig = sig
+		} else {
+			t.closeOpen()
+			t.openItem(itemReasoning).sig = sig
+		}
+	}
+	t.closeOpen()
+	it := &outItem{kind: itemCall, id: string(randomID([]byte("fc_"), 24)), name: fc.Get("name").Str}
+	it.callID = appendToolCallID(nil, fc.Get("id").Str, sig)
+	if args := fc.Get("args"); args.IsObject() {
+		var c bytes.Buffer
+		if json.Compact(&c, []byte(args.Raw)) == nil {
+			it.args = jsonw.AppendStringBody(nil, c.String())
+		} else {
+			it.args = jsonw.AppendStringBody(nil, args.Raw)
+		}
+	} else {
+		it.args = []byte("{}")
+	}
+	t.items = append(t.items, it)
+	if t.stream {
+		idx := len(t.items) - 1
+		t.buf = t.startEvent(t.buf, "response.output_item.added")
+		t.buf = appendOutputIndex(t.buf, idx)
+		t.buf = append(t.buf, `,"item":`...)
+		t.buf = t.appendItem(t.buf, it, false)
+		t.buf = endEvent(t.buf)
+		t.buf = t.startEvent(t.buf, "response.function_call_arguments.delta")
+		t.buf = t.appendItemRef(t.buf, it, idx)
+		t.buf = append(t.buf, `,"delta":"`...)
+		t.buf = append(t.buf, it.args...)
+		t.buf = append(t.buf, `"`...)
+		t.buf = endEvent(t.buf)
+	}
+	t.open = it
+	t.closeOpen()
+}
+
+// grounding collects Google Search sources and the spans they support,
+// for url_citation annotations on the message.
+func (t *ResponsesTranslator) grounding(g gjson.Result) {
+	g.Get("groundingChunks").ForEach(func(_, ch gjson.Result) bool {
+		uri := ch.Get("web.uri").Str
+		title := ch.Get("web.title").Str
+		if title == "" {
+			title = uri
+		}
+		t.sources = append(t.sources, source{uri: uri, title: title})
+		return true
+	})
+	g.Get("groundingSupports").ForEach(func(_, s gjson.Result) bool {
+		sp := citeSpan{start: s.Get("segment.startIndex").Int(), end: s.Get("segment.endIndex").Int()}
+		s.Get("groundingChunkIndices").ForEach(func(_, i gjson.Result) bool {
+			sp.chunks = append(sp.chunks, int(i.Int()))
+			return true
+		})
+		t.spans = append(t.spans, sp)
+		return true
+	})
+}
+
+func (t *ResponsesTranslator) openItem(kind byte) *outItem {
+	prefix := "msg_"
+	if kind == itemReasoning {
+		prefix = "rs_"
+	}
+	it := &outItem{kind: kind, id: string(randomID([]byte(prefix), 24))}
+	t.items = append(t.items, it)
+	t.open = it
+	if t.stream {
+		idx := len(t.items) - 1
+		t.buf = t.startEvent(t.buf, "response.output_item.added")
+		t.buf = appendOutputIndex(t.buf, idx)
+		t.buf = append(t.buf, `,"item":`...)
+		t.buf = t.appendItem(t.buf, it, false)
+		t.buf = endEvent(t.buf)
+		if kind == itemMessage {
+			t.buf = t.startEvent(t.buf, "response.content_part.added")
+			t.buf = t.appendItemRef(t.buf, it, idx)
+			t.buf = append(t.buf, `,"content_index":0,"part":{"type":"output_text","text":"","annotations":[],"logprobs":[]}`...)
+		} else {
+			t.buf = t.startEvent(t.buf, "response.reasoning_summary_part.added")
+			t.buf = t.appendItemRef(t.buf, it, idx)
+			t.buf = append(t.buf, `,"summary_index":0,"part":{"type":"summary_text","text":""}`...)
+		}
+		t.buf = endEvent(t.buf)
+	}
+	return it
+}
+
+// closeOpen finishes the item receiving deltas with its done events.
+func (t *ResponsesTranslator) closeOpen() {
+	it := t.open
+	if it == nil {
+		return
+	}
+	t.open = nil
+	it.closed = true
+	if it.kind == itemMessage && len(t.sources) > 0 {
+		it.annots = t.annotations(it.annots[:0])
+	}
+	if !t.stream {
+		return
+	}
+	idx := len(t.items) - 1
+	switch it.kind {
+	case itemMessage:
+		t.buf = t.startEvent(t.buf, "response.output_text.done")
+		t.buf = t.appendItemRef(t.buf, it, idx)
+		t.buf = append(t.buf, `,"content_index":0,"text":"`...)
+		t.buf = append(t.buf, it.text...)
+		t.buf = append(t.buf, `","logprobs":[]`...)
+		t.buf = endEvent(t.buf)
+		t.buf = t.startEvent(t.buf, "response.content_part.done")
+		t.buf = t.appendItemRef(t.buf, it, idx)
+		t.buf = append(t.buf, `,"content_index":0,"part":`...)
+		t.buf = appendTextPart(t.buf, it)
+		t.buf = endEvent(t.buf)
+	case itemReasoning:
+		if len(it.text) > 0 {
+			t.buf = t.startEvent(t.buf, "response.reasoning_summary_text.done")
+			t.buf = t.appendItemRef(t.buf, it, idx)
+			t.buf = append(t.buf, `,"summary_index":0,"text":"`...)
+			t.buf = append(t.buf, it.text...)
+			t.buf = append(t.buf, `"`...)
+			t.buf = endEvent(t.buf)
+			t.buf = t.startEvent(t.buf, "response.reasoning_summary_part.done")
+			t.buf = t.appendItemRef(t.buf, it, idx)
+			t.buf = append(t.buf, `,"summary_index":0,"part":{"type":"summary_text","text":"`...)
+			t.buf = append(t.buf, it.text...)
+			t.buf = append(t.buf, `"}`...)
+			t.buf = endEvent(t.buf)
+		}
+	case itemCall:
+		t.buf = t.startEvent(t.buf, "response.function_call_arguments.done")
+		t.buf = t.appendItemRef(t.buf, it, idx)
+		t.buf = append(t.buf, `,"name":`...)
+		t.buf = jsonw.AppendString(t.buf, it.name)
+		t.buf = append(t.buf, `,"arguments":"`...)
+		t.buf = append(t.buf, it.args...)
+		t.buf = append(t.buf, `"`...)
+		t.buf = endEvent(t.buf)
+	}
+	t.buf = t.startEvent(t.buf, "response.output_item.done")
+	t.buf = appendOutputIndex(t.buf, idx)
+	t.buf = append(t.buf, `,"item":`...)
+	t.buf = t.appendItem(t.buf, it, true)
+	t.buf = endEvent(t.buf)
+}
+
+// annotations renders the grounding sources as url_citation objects: one
+// per supported span and source, or one per source over the whole text
+// when Google gave no spans.
+func (t *ResponsesTranslator) annotations(b []byte) []byte {
+	one := func(b []byte, start, end int64, s source) []byte {
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"url_citation","start_index":`...)
+		b = strconv.AppendInt(b, start, 10)
+		b = append(b, `,"end_index":`...)
+		b = strconv.AppendInt(b, end, 10)
+		b = append(b, `,"url":`...)
+		b = jsonw.AppendString(b, s.uri)
+		b = append(b, `,"title":`...)
+		b = jsonw.AppendString(b, s.title)
+		return append(b, '}')
+	}
+	if len(t.spans) == 0 {
+		for _, s := range t.sources {
+			b = one(b, 0, 0, s)
+		}
+		return b
+	}
+	for _, sp := range t.spans {
+		for _, i := range sp.chunks {
+			if i >= 0 && i < len(t.sources) {
+				b = one(b, sp.start, sp.end, t.sources[i])
+			}
+		}
+	}
+	return b
+}
+
+func appendOutputIndex(b []byte, idx int) []byte {
+	b = append(b, `,"output_index":`...)
+	return strconv.AppendInt(b, int64(idx), 10)
+}
+
+func (t *ResponsesTranslator) appendItemRef(b []byte, it *outItem, idx int) []byte {
+	b = append(b, `,"item_id":"`...)
+	b = append(b, it.id...)
+	b = append(b, '"')
+	return appendOutputIndex(b, idx)
+}
+
+func appendTextPart(b []byte, it *outItem) []byte {
+	b = append(b, `{"type":"output_text","text":"`...)
+	b = append(b, it.text...)
+	b = append(b, `","annotations":[`...)
+	b = append(b, it.annots...)
+	return append(b, `],"logprobs":[]}`...)
+}
+
+// appendItem renders an output item; whole adds what only a finished item
+// has (its text, its status completed).
+func (t *ResponsesTranslator) appendItem(b []byte, it *outItem, whole bool) []byte {
+	status := `"in_progress"`
+	if whole {
+		status = `"completed"`
+	}
+	b = append(b, `{"id":"`...)
+	b = append(b, it.id...)
+	switch it.kind {
+	case itemMessage:
+		b = append(b, `","type":"message","status":`...)
+		b = append(b, status...)
+		b = append(b, `,"role":"assistant","content":[`...)
+		if whole {
+			b = appendTextPart(b, it)
+		}
+		return append(b, "]}"...)
+	case itemReasoning:
+		b = append(b, `","type":"reasoning","summary":[`...)
+		if whole && len(it.text) > 0 {
+			b = append(b, `{"type":"summary_text","text":"`...)
+			b = append(b, it.text...)
+			b = append(b, `"}`...)
+		}
+		b = append(b, ']')
+		if whole && it.sig != "" {
+			b = append(b, `,"encrypted_content":`...)
+			b = jsonw.AppendString(b, signaturePrefix+it.sig)
+		}
+		return append(b, '}')
+	}
+	b = append(b, `","type":"function_call","status":`...)
+	b = append(b, status...)
+	b = append(b, `,"call_id":"`...)
+	b = append(b, it.callID...)
+	b = append(b, `","name":`...)
+	if ns, ok := t.rep.namespaces[it.name]; ok {
+		b = jsonw.AppendString(b, ns[1])
+		b = append(b, `,"namespace":`...)
+		b = jsonw.AppendString(b, ns[0])
+	} else {
+		b = jsonw.AppendString(b, it.name)
+	}
+	b = append(b, `,"arguments":"`...)
+	if whole {
+		b = append(b, it.args...)
+	}
+	return append(b, `"}`...)
+}
+
+// size estimates the bytes of the output items.
+func (t *ResponsesTranslator) size() int {
+	n := 0
+	for _, it := range t.items {
+		n += 160 + len(it.text) + len(it.args) + len(it.sig) + len(it.annots)
+	}
+	return n + len(t.rep.echo)
+}
+
+// appendResponse renders the response object. Output and usage are
+// included once the answer ended (status other than in_progress).
+func (t *ResponsesTranslator) appendResponse(b []byte, status, reason string, errJSON []byte) []byte {
+	r := &t.rep
+	b = append(b, `{"id":`...)
+	b = jsonw.AppendString(b, r.ID)
+	b = append(b, `,"object":"response","created_at":`...)
+	b = strconv.AppendInt(b, r.Created, 10)
+	b = append(b, `,"status":"`...)
+	b = append(b, status...)
+	b = append(b, `","background":false,"error":`...)
+	if errJSON != nil {
+		b = append(b, errJSON...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"incomplete_details":`...)
+	if reason != "" {
+		b = append(b, `{"reason":"`...)
+		b = append(b, reason...)
+		b = append(b, `"}`...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"model":`...)
+	b = jsonw.AppendString(b, r.Model)
+	b = append(b, `,"output":[`...)
+	ended := status != "in_progress"
+	if ended {
+		n := 0
+		for _, it := range t.items {
+			if !it.closed {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = t.appendItem(b, it, true)
+			n++
+		}
+	}
+	b = append(b, ']')
+	if len(r.echo) > 0 {
+		b = append(b, ',')
+		b = append(b, r.echo...)
+	}
+	b = append(b, `,"usage":`...)
+	if !ended {
+		return append(b, "null}"...)
+	}
+	u := &t.usage
+	b = append(b, `{"input_tokens":`...)
+	b = strconv.AppendInt(b, u.PromptTokens, 10)
+	b = append(b, `,"input_tokens_details":{"cached_tokens":`...)
+	b = strconv.AppendInt(b, u.CachedTokens, 10)
+	b = append(b, `},"output_tokens":`...)
+	b = strconv.AppendInt(b, u.CompletionTokens, 10)
+	b = append(b, `,"output_tokens_details":{"reasoning_tokens":`...)
+	b = strconv.AppendInt(b, u.ReasoningTokens, 10)
+	b = append(b, `},"total_tokens":`...)
+	b = strconv.AppendInt(b, u.TotalTokens, 10)
+	return append(b, "}}"...)
+}
