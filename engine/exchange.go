@@ -100,6 +100,8 @@ type call struct {
 	embeddings *openai.EmbeddingsRequest
 	// created is the creation time an images answer reports.
 	created int64
+	// speech is the translated audio/speech request.
+	speech *openai.SpeechRequest
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}

@@ -63,6 +63,8 @@ func openAIAdapter(p []byte) adapter {
 		return embeddingsAdapter{}
 	case string(p) == "/v1/images/generations":
 		return imagesAdapter{}
+	case string(p) == "/v1/audio/speech":
+		return speechAdapter{}
 	case string(p) == "/v1/models" || bytes.HasPrefix(p, []byte("/v1/models/")):
 		return modelsAdapter{}
 	}

@@ -50,6 +50,9 @@ type Config struct {
 	Status    Status
 	Metrics   Metrics
 	OpenAI    OpenAI
+	// ImageHost is where generated images go when a client asks for
+	// links; nil without an image_host block.
+	ImageHost *ImageHost
 }
 
 // Server holds listener and protocol limits. Listen cannot change on a live
@@ -253,11 +256,51 @@ type Metrics struct {
 type OpenAI struct {
 	Suffixes     Suffixes
 	ShowThinking bool
-	ImageOutput  string // markdown or data_url
+	ImageOutput  string // markdown, data_url or url
 	SearchLinks  bool
 	KeepAlive    time.Duration // fake-stream keep-alive interval; 0 = off
 	MaxN         int
 	ImageFetch   ImageFetch
+	// ImageModel is the model of /v1/images/generations calls that name
+	// none ("" = the client must name one).
+	ImageModel string
+	// SpeechModel is the Gemini TTS model OpenAI's TTS model names
+	// (tts-1, tts-1-hd, gpt-4o-mini-tts) go to when no model rule
+	// renames them.
+	SpeechModel string
+}
+
+// Image host kinds.
+const (
+	ImageHostLocal      = "local"
+	ImageHostS3         = "s3"
+	ImageHostSMMS       = "smms"
+	ImageHostPicGo      = "picgo"
+	ImageHostCloudflare = "cloudflare_imgbed"
+)
+
+// ImageHost says where generated images are kept when clients get links
+// to them: balance itself (local) or an upload service.
+type ImageHost struct {
+	Kind string
+	// PublicURL is the base of the links: balance as clients reach it
+	// (local), or the bucket's public base (s3).
+	PublicURL string
+	// Dir and Retain are the local store: images live Retain long and
+	// their links stop working with them.
+	Dir    string
+	Retain time.Duration
+	// S3 bucket.
+	Endpoint  string
+	Region    string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	// UploadURL is the upload endpoint of smms, picgo and
+	// cloudflare_imgbed; APIKey their credential.
+	UploadURL string
+	APIKey    string
+	Timeout   time.Duration
 }
 
 // ImageFetch bounds fetching http(s) image URLs named in chat messages.

@@ -20,6 +20,7 @@ type rawRoot struct {
 	Status    *rawStatus     `hcl:"status,block"`
 	Metrics   *rawMetrics    `hcl:"metrics,block"`
 	OpenAI    *rawOpenAI     `hcl:"openai,block"`
+	ImageHost *rawImageHost  `hcl:"image_host,block"`
 }
 
 type rawServer struct {
@@ -173,6 +174,23 @@ type rawOpenAI struct {
 	KeepAlive         *string        `hcl:"keep_alive,optional"`
 	MaxN              *int           `hcl:"max_n,optional"`
 	ImageFetch        *rawImageFetch `hcl:"image_fetch,block"`
+	ImageModel        *string        `hcl:"image_model,optional"`
+	SpeechModel       *string        `hcl:"speech_model,optional"`
+}
+
+type rawImageHost struct {
+	Kind      *string `hcl:"kind,optional"`
+	PublicURL *string `hcl:"public_url,optional"`
+	Dir       *string `hcl:"dir,optional"`
+	Retain    *string `hcl:"retain,optional"`
+	Endpoint  *string `hcl:"endpoint,optional"`
+	Region    *string `hcl:"region,optional"`
+	Bucket    *string `hcl:"bucket,optional"`
+	AccessKey *string `hcl:"access_key,optional"`
+	SecretKey *string `hcl:"secret_key,optional"`
+	UploadURL *string `hcl:"upload_url,optional"`
+	APIKey    *string `hcl:"api_key,optional"`
+	Timeout   *string `hcl:"timeout,optional"`
 }
 
 type rawImageFetch struct {
