@@ -139,6 +139,9 @@ func (rt *Runtime) openAIOptions() openai.Options {
 func buildOpenAIOptions(rt *Runtime) openai.Options {
 	o := rt.Config.OpenAI
 	opts := openai.Options{ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, MaxN: o.MaxN}
+	if rt.images != nil {
+		opts.ImageLinker = imageLinker{rt.images}
+	}
 	if o.ImageFetch.Enabled {
 		opts.ImageFetcher = openai.NewSafeFetcher(o.ImageFetch.Timeout, int64(o.ImageFetch.MaxBytes))
 	} else {

@@ -100,6 +100,8 @@ type call struct {
 	embeddings *openai.EmbeddingsRequest
 	// created is the creation time an images answer reports.
 	created int64
+	// imageURLs is set when an images call asked for links.
+	imageURLs bool
 	// speech is the translated audio/speech request.
 	speech *openai.SpeechRequest
 }

@@ -39,6 +39,8 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	// Answers beside the pipeline; serve sets the header on its own.
 	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
 	switch {
+	case bytes.HasPrefix(p, prefixImages):
+		s.serveImage(ctx, rt)
 	case bytes.Equal(p, pathHealth):
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

@@ -162,6 +162,11 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		defer s.bgDone.Done()
 		s.registry.RunProber(ctx, opts.ProbeTick, 4, s.probeKey)
 	}()
+	s.bgDone.Add(1)
+	go func() {
+		defer s.bgDone.Done()
+		s.sweepImages(ctx)
+	}()
 	return s, nil
 }
 
