@@ -34,10 +34,10 @@ var defaultUploadURLs = map[string]string{
 // silently ignores a credential.
 var imageHostAttrs = map[string][]string{
 	ImageHostLocal:      {"public_url", "dir", "retain"},
-	ImageHostS3:         {"public_url", "endpoint", "region", "bucket", "access_key", "secret_key"},
-	ImageHostSMMS:       {"upload_url", "api_key"},
-	ImageHostPicGo:      {"upload_url", "api_key"},
-	ImageHostCloudflare: {"upload_url", "api_key"},
+	ImageHostS3:         {"public_url", "endpoint", "region", "bucket", "access_key", "secret_key", "timeout"},
+	ImageHostSMMS:       {"upload_url", "api_key", "timeout"},
+	ImageHostPicGo:      {"upload_url", "api_key", "timeout"},
+	ImageHostCloudflare: {"upload_url", "api_key", "timeout"},
 }
 
 // buildImageHost reads the image_host block; ob is the openai block,
@@ -49,7 +49,7 @@ func (l *loader) buildImageHost(ri *rawImageHost, b, ob *hclsyntax.Block, cfg *C
 		}
 		return nil
 	}
-	h := &ImageHost{Kind: ImageHostLocal, Dir: filepath.Join(cfg.Server.DataDir, "images")}
+	h := &ImageHost{Kind: ImageHostLocal}
 	if ri.Kind != nil {
 		h.Kind = *ri.Kind
 		kinds := []string{ImageHostLocal, ImageHostS3, ImageHostSMMS, ImageHostPicGo, ImageHostCloudflare}
@@ -59,7 +59,7 @@ func (l *loader) buildImageHost(ri *rawImageHost, b, ob *hclsyntax.Block, cfg *C
 	}
 	set := map[string]*string{
 		"public_url": ri.PublicURL, "dir": ri.Dir, "retain": ri.Retain, "endpoint": ri.Endpoint, "region": ri.Region,
-		"bucket": ri.Bucket, "access_key": ri.AccessKey, "secret_key": ri.SecretKey, "upload_url": ri.UploadURL, "api_key": ri.APIKey,
+		"bucket": ri.Bucket, "access_key": ri.AccessKey, "secret_key": ri.SecretKey, "upload_url": ri.UploadURL, "api_key": ri.APIKey, "timeout": ri.Timeout,
 	}
 	allowed := imageHostAttrs[h.Kind]
 	for name, v := range set {
@@ -84,6 +84,7 @@ func (l *loader) buildImageHost(ri *rawImageHost, b, ob *hclsyntax.Block, cfg *C
 	switch h.Kind {
 	case ImageHostLocal:
 		h.PublicURL = l.httpURL(require("public_url", ri.PublicURL), b, "public_url")
+		h.Dir = filepath.Join(cfg.Server.DataDir, "images")
 		if ri.Dir != nil {
 			h.Dir = l.files.abs(*ri.Dir)
 		}

@@ -184,3 +184,16 @@ func TestUploadServices(t *testing.T) {
 		t.Errorf("s3 refusal: %v", err)
 	}
 }
+
+// image_host.timeout bounds an upload: a stuck service fails the request
+// instead of holding it.
+func TestUploadTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	t.Cleanup(func() { close(release); srv.Close() })
+	start := time.Now()
+	_, err := New(&hcl.ImageHost{Kind: hcl.ImageHostPicGo, UploadURL: srv.URL, APIKey: "k", Timeout: 100 * time.Millisecond}).Put(context.Background(), png, "image/png")
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("stuck upload: %v after %v", err, time.Since(start))
+	}
+}
