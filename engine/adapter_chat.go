@@ -45,6 +45,9 @@ func parseModelAndStream(body []byte, c *call) *Failure {
 }
 
 func (chatAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
+	if ex.model.ImagenChat {
+		return imagenChatRequest(ctx, rt, ex)
+	}
 	opts := rt.openAIOptions()
 	// The image fetcher bounds each fetch with its own timeout.
 	cr, terr := openai.TranslateChatRequest(context.Background(), ctx.Request.Body(), opts)
@@ -80,7 +83,15 @@ func (chatAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange
 }
 
 func (chatAdapter) reply(rt *Runtime, ex *exchange, up, resp *fasthttp.Response) *Failure {
-	answer, u, err := openai.TranslateChatResponse(up.Body(), ex.call.reply, rt.openAIOptions())
+	body := up.Body()
+	if ex.model.ImagenChat {
+		g, f := imagenAsGemini(body)
+		if f != nil {
+			return f
+		}
+		body = g
+	}
+	answer, u, err := openai.TranslateChatResponse(body, ex.call.reply, rt.openAIOptions())
 	ex.usage = Usage{PromptTokenCount: int(u.PromptTokens), CandidatesTokenCount: int(u.CompletionTokens - u.ReasoningTokens),
 		ThoughtsTokenCount: int(u.ReasoningTokens), CachedContentTokenCount: int(u.CachedTokens), TotalTokenCount: int(u.TotalTokens)}
 	if err != nil {
@@ -98,7 +109,11 @@ func untranslatable(err error) *Failure {
 }
 
 func (chatAdapter) sink(rt *Runtime, ex *exchange) eventSink {
-	return chatEvents{openai.NewStreamTranslator(ex.call.reply, rt.openAIOptions())}
+	events := chatEvents{openai.NewStreamTranslator(ex.call.reply, rt.openAIOptions())}
+	if ex.model.ImagenChat {
+		return imagenEvents{events}
+	}
+	return events
 }
 
 // chatEvents turns Gemini stream events into chat.completion.chunk events.

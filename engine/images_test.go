@@ -164,3 +164,47 @@ image_host {
 		t.Errorf("Cache-Control %q: the link lives 2h", cc)
 	}
 }
+
+func TestImagenThroughChat(t *testing.T) {
+	h := newHarness(t, []string{keyA}, imagesConfig(`
+model "imagen-4.0-generate-001-chat" {
+  target      = "imagen-4.0-generate-001"
+  imagen_chat = true
+}
+`))
+	c := openAIClient(h, "/v1")
+	ctx := context.Background()
+	msgs := []oai.ChatCompletionMessageParamUnion{oai.SystemMessage("ignored"), oai.UserMessage("draw a lighthouse")}
+	res, err := c.Chat.Completions.New(ctx, oai.ChatCompletionNewParams{Model: "imagen-4.0-generate-001-chat", Messages: msgs, N: oai.Int(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := h.mock.LastRequest()
+	if !strings.HasSuffix(up.Path, "/imagen-4.0-generate-001:predict") || !strings.Contains(string(up.Body), `"prompt":"draw a lighthouse"`) || !strings.Contains(string(up.Body), `"sampleCount":2`) {
+		t.Fatalf("upstream %s %s", up.Path, up.Body)
+	}
+	content := res.Choices[0].Message.Content
+	if n := strings.Count(content, "![image](data:image/png;base64,"); n != 2 || res.Choices[0].FinishReason != "stop" || res.Model != "imagen-4.0-generate-001-chat" {
+		t.Fatalf("%d images in %.200q, finish %q, model %q", n, content, res.Choices[0].FinishReason, res.Model)
+	}
+	stream := c.Chat.Completions.NewStreaming(ctx, oai.ChatCompletionNewParams{Model: "imagen-4.0-generate-001-chat", Messages: msgs})
+	var text strings.Builder
+	finish := ""
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			text.WriteString(ch.Delta.Content)
+			if ch.FinishReason != "" {
+				finish = ch.FinishReason
+			}
+		}
+	}
+	if err := stream.Err(); err != nil || strings.Count(text.String(), "![image](data:image/png;base64,") != 1 || finish != "stop" {
+		t.Fatalf("stream: %v %.120q finish %q", err, text.String(), finish)
+	}
+	// No text to draw: a 400 before any upstream call.
+	before := h.mock.Total()
+	status, _, body := h.do("POST", "/v1/chat/completions", `{"model":"imagen-4.0-generate-001-chat","messages":[{"role":"user","content":" "}]}`, nil)
+	if status != 400 || !strings.Contains(string(body), "user message with text") || h.mock.Total() != before {
+		t.Errorf("empty prompt: %d %s", status, body)
+	}
+}

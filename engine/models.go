@@ -51,6 +51,8 @@ type resolved struct {
 	IncludeThoughts *bool
 	Safety          json.RawMessage
 	Generation      json.RawMessage
+	// ImagenChat serves a chat call with Imagen (imagen_chat.go).
+	ImagenChat bool
 }
 
 func (r *resolved) editsBody() bool {
@@ -96,6 +98,7 @@ func (r *modelRules) resolve(asked string) resolved {
 		res.IncludeThoughts = rule.IncludeThoughts
 		res.Safety = rule.SafetySettings
 		res.Generation = rule.GenerationConfig
+		res.ImagenChat = rule.ImagenChat
 	}
 	return res
 }

@@ -433,6 +433,7 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 	m.Image = deref(rm.Image)
 	m.Hidden = deref(rm.Hidden)
 	m.Listed = deref(rm.Listed)
+	m.ImagenChat = deref(rm.ImagenChat)
 	if rm.ThinkingBudget != nil {
 		v := *rm.ThinkingBudget
 		if v < -1 {

@@ -187,6 +187,9 @@ type ModelRule struct {
 	// model to them.
 	Hidden bool
 	Listed bool
+	// ImagenChat serves chat completions on this (Imagen) model with
+	// :predict, answering with the generated images.
+	ImagenChat bool
 }
 
 // Suffix rules apply to any model: "gemini-2.5-flash-search" and so on.

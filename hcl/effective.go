@@ -143,6 +143,7 @@ type effModel struct {
 	GenerationConfig json.RawMessage `json:"generation_config,omitempty"`
 	Hidden           bool            `json:"hidden,omitempty"`
 	Listed           bool            `json:"listed,omitempty"`
+	ImagenChat       bool            `json:"imagen_chat,omitempty"`
 }
 
 type effHook struct {
@@ -257,7 +258,7 @@ func (c *Config) Effective() *Effective {
 	for _, m := range c.Models {
 		e.Models = append(e.Models, effModel{Name: m.Name, Target: m.Target, Pool: m.Pool, Search: m.Search, Image: m.Image,
 			ThinkingBudget: m.ThinkingBudget, IncludeThoughts: m.IncludeThoughts, SafetySettings: m.SafetySettings,
-			GenerationConfig: m.GenerationConfig, Hidden: m.Hidden, Listed: m.Listed})
+			GenerationConfig: m.GenerationConfig, Hidden: m.Hidden, Listed: m.Listed, ImagenChat: m.ImagenChat})
 	}
 	for _, h := range c.Hooks {
 		e.Hooks = append(e.Hooks, effHook{Name: h.Name, Module: h.Module, Phases: h.Phases, Routes: h.Routes, Models: h.Models,

@@ -123,6 +123,7 @@ type rawModel struct {
 	GenerationConfig *cty.Value `hcl:"generation_config,optional"`
 	Hidden           *bool      `hcl:"hidden,optional"`
 	Listed           *bool      `hcl:"listed,optional"`
+	ImagenChat       *bool      `hcl:"imagen_chat,optional"`
 }
 
 type rawHook struct {
