@@ -45,6 +45,9 @@ func parseModelAndStream(body []byte, c *call) *Failure {
 }
 
 func (chatAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
+	if ex.model.ImagenChat {
+		return imagenChatRequest(ctx, rt, ex)
+	}
 	opts := rt.openAIOptions()
 	// The image fetcher bounds each fetch with its own timeout.
 	cr, terr := openai.TranslateChatRequest(context.Background(), ctx.Request.Body(), opts)
@@ -90,7 +93,15 @@ func finishGeminiBody(ex *exchange, body []byte, asked, effort string) ([]byte, 
 }
 
 func (chatAdapter) reply(rt *Runtime, ex *exchange, up, resp *fasthttp.Response) *Failure {
-	answer, u, err := openai.TranslateChatResponse(up.Body(), ex.call.reply, rt.openAIOptions())
+	body := up.Body()
+	if ex.model.ImagenChat {
+		g, f := imagenAsGemini(body)
+		if f != nil {
+			return f
+		}
+		body = g
+	}
+	answer, u, err := openai.TranslateChatResponse(body, ex.call.reply, rt.openAIOptions())
 	ex.usage = Usage{PromptTokenCount: int(u.PromptTokens), CandidatesTokenCount: int(u.CompletionTokens - u.ReasoningTokens),
 		ThoughtsTokenCount: int(u.ReasoningTokens), CachedContentTokenCount: int(u.CachedTokens), TotalTokenCount: int(u.TotalTokens)}
 	if err != nil {
@@ -112,6 +123,9 @@ func (chatAdapter) sink(rt *Runtime, ex *exchange) eventSink {
 	if p := pacingFor(ex); p != nil {
 		c.pacer = newPacer(*p, ex.streamsCut)
 		c.st.SetPacer(c.pacer)
+	}
+	if ex.model.ImagenChat {
+		return imagenEvents{c}
 	}
 	return c
 }
@@ -171,6 +185,9 @@ func (rt *Runtime) openAIOptions() openai.Options {
 func buildOpenAIOptions(rt *Runtime) openai.Options {
 	o := rt.Config.OpenAI
 	opts := openai.Options{ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, MaxN: o.MaxN}
+	if rt.images != nil {
+		opts.ImageLinker = imageLinker{rt.images}
+	}
 	if o.ImageFetch.Enabled {
 		opts.ImageFetcher = openai.NewSafeFetcher(o.ImageFetch.Timeout, int64(o.ImageFetch.MaxBytes))
 	} else {

@@ -23,8 +23,9 @@
 //
 // Each front door is an adapter (adapter_native.go for the Gemini REST API,
 // adapter_chat.go, adapter_responses.go, adapter_embeddings.go,
-// adapter_images.go and adapter_models.go for the OpenAI API,
-// adapter_compat.go for Google's own OpenAI-compatible endpoint). An adapter only reads its protocol and
+// adapter_images.go, adapter_speech.go and adapter_models.go for the
+// OpenAI API, adapter_compat.go for Google's own OpenAI-compatible
+// endpoint). An adapter only reads its protocol and
 // translates; the driver owns the order of the stages, the recorded status
 // and every error answer. A stage that stops a request returns a *Failure
 // (failure.go), which the driver renders in the caller's protocol. Streams

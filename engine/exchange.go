@@ -136,6 +136,10 @@ type call struct {
 	resource resourceCall
 	// responses is a Responses API call's state.
 	responses *responsesCall
+	// imageURLs is set when an images call asked for links.
+	imageURLs bool
+	// speech is the translated audio/speech request.
+	speech *openai.SpeechRequest
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 32), scratch: make([]byte, 0, 128)} }}

@@ -193,6 +193,7 @@ func (s *Server) requestHooks(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchang
 				f.Message = "After request hooks: " + f.Message
 				return f
 			}
+			defaultModel(rt, ex.adapter, &ex.call)
 			if ex.call.model != asked && out.Model == "" {
 				model = ex.call.model
 			}

@@ -47,6 +47,8 @@ type resolved struct {
 	Generation      json.RawMessage
 	// Pacing is the rule's stream pacing (nil: none).
 	Pacing *hcl.StreamPacing
+	// ImagenChat serves a chat call with Imagen (imagen_chat.go).
+	ImagenChat bool
 }
 
 func (r *resolved) editsBody() bool {
@@ -63,7 +65,8 @@ func (r *modelRules) resolve(asked string) resolved {
 		Search: res.Search || rule.Search, Image: res.Image || rule.Image, NonThinking: res.NonThinking,
 		CodeExecution: rule.CodeExecution, URLContext: rule.URLContext,
 		ThinkingBudget: rule.ThinkingBudget, IncludeThoughts: rule.IncludeThoughts,
-		Safety: rule.SafetySettings, Generation: rule.GenerationConfig, Pacing: rule.StreamPacing}
+		Safety: rule.SafetySettings, Generation: rule.GenerationConfig, Pacing: rule.StreamPacing,
+		ImagenChat: rule.ImagenChat}
 	if rule.Target != "" {
 		out.Target = rule.Target
 	}

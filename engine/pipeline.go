@@ -87,6 +87,7 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 		if f := a.parse(body, c); f != nil {
 			return f
 		}
+		defaultModel(rt, a, c)
 	}
 	if f := rt.authorize(ex, c.model, "", ""); f != nil {
 		return f
@@ -157,6 +158,20 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *Failu
 		return f
 	}
 	return s.responseHooks(ctx, ex)
+}
+
+// A modelDefaulter is an adapter whose calls may name no model: it says
+// which model they get, before admission checks it like any other.
+type modelDefaulter interface {
+	defaultModel(rt *Runtime) string
+}
+
+// defaultModel fills in the adapter's default model for a call that
+// named none.
+func defaultModel(rt *Runtime, a adapter, c *call) {
+	if d, ok := a.(modelDefaulter); ok && c.model == "" {
+		c.model = d.defaultModel(rt)
+	}
 }
 
 // fail answers with f in the caller's protocol and notes it for the

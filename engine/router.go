@@ -48,6 +48,8 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	// Answers beside the pipeline; serve sets the header on its own.
 	ctx.Response.Header.Set("X-Balance-Generation", rt.genHeader)
 	switch {
+	case bytes.HasPrefix(p, prefixImages):
+		s.serveImage(ctx, rt)
 	case bytes.Equal(p, pathHealth):
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
@@ -72,6 +74,8 @@ func (s *Server) openAIAdapter(p []byte) adapter {
 		return embeddingsAdapter{}
 	case string(p) == "/v1/images/generations":
 		return imagesAdapter{}
+	case string(p) == "/v1/audio/speech":
+		return speechAdapter{}
 	case string(p) == "/v1/models" || bytes.HasPrefix(p, []byte("/v1/models/")):
 		return modelsAdapter{}
 	case string(p) == "/v1/responses" || bytes.HasPrefix(p, []byte("/v1/responses/")):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/balanceproxy/balance/engine/imagehost"
 	"github.com/balanceproxy/balance/engine/keypool"
 	"github.com/balanceproxy/balance/engine/openai"
 	"github.com/balanceproxy/balance/engine/upstream"
@@ -50,6 +51,8 @@ type Runtime struct {
 	openAIOpts openai.Options
 	// modelLists caches each pool's upstream models list.
 	modelLists modelListCache
+	// images keeps generated images for links (nil without image_host).
+	images imagehost.Host
 }
 
 type poolRuntime struct {
@@ -89,6 +92,9 @@ func buildRuntime(cfg *hcl.Config, gen uint64, reg *keypool.Registry, clients *u
 		keySet:  map[string]bool{},
 		keyFP:   map[string]string{},
 		clients: map[*fasthttp.HostClient]bool{},
+	}
+	if cfg.ImageHost != nil {
+		rt.images = imagehost.New(cfg.ImageHost)
 	}
 	var allSecrets []secret.Known
 	for _, p := range cfg.Pools {

@@ -184,6 +184,11 @@ func New(cfg *hcl.Config, opts Options) (*Server, error) {
 		defer s.bgDone.Done()
 		s.watch.run(ctx, clientWatchTick)
 	}()
+	s.bgDone.Add(1)
+	go func() {
+		defer s.bgDone.Done()
+		s.sweepImages(ctx)
+	}()
 	return s, nil
 }
 

@@ -231,6 +231,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 	l.checkEndpoints(cfg, loc, secrets, seenToken)
 	l.buildOpenAI(raw.OpenAI, loc.top("openai", 0), &cfg.OpenAI)
 	l.buildFiles(raw.Files, loc.top("files", 0), &cfg.FilesAPI)
+	cfg.ImageHost = l.buildImageHost(raw.ImageHost, loc.top("image_host", 0), loc.top("openai", 0), cfg)
 	return cfg
 }
 
@@ -447,6 +448,7 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 	m.Image = deref(rm.Image)
 	m.Hidden = deref(rm.Hidden)
 	m.Listed = deref(rm.Listed)
+	m.ImagenChat = deref(rm.ImagenChat)
 	if rm.ThinkingBudget != nil {
 		v := *rm.ThinkingBudget
 		if v < -1 {
@@ -673,6 +675,7 @@ func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
 		ImageOutput: "markdown", SearchLinks: true, MaxN: 8,
 		ImageFetch:        ImageFetch{Enabled: true, Timeout: 10 * time.Second, MaxBytes: 20 << 20},
 		ResponseRetention: 30 * 24 * time.Hour,
+		SpeechModel:       DefaultSpeechModel,
 	}
 	if ro == nil {
 		return
@@ -689,7 +692,7 @@ func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
 	o.ShowThinking = deref(ro.ShowThinking)
 	if ro.ImageOutput != nil {
 		o.ImageOutput = *ro.ImageOutput
-		l.oneOf(o.ImageOutput, []string{"markdown", "data_url"}, b, "image_output")
+		l.oneOf(o.ImageOutput, []string{"markdown", "data_url", "url"}, b, "image_output")
 	}
 	if ro.SearchLinks != nil {
 		o.SearchLinks = *ro.SearchLinks
@@ -700,6 +703,15 @@ func (l *loader) buildOpenAI(ro *rawOpenAI, b *hclsyntax.Block, o *OpenAI) {
 		o.MaxN = *ro.MaxN
 		if o.MaxN < 1 || o.MaxN > 64 {
 			l.errorf(attrRange(b, "max_n"), "Invalid max_n", "max_n must be between 1 and 64.")
+		}
+	}
+	if ro.ImageModel != nil {
+		o.ImageModel = strings.TrimPrefix(*ro.ImageModel, "models/")
+	}
+	if ro.SpeechModel != nil {
+		o.SpeechModel = strings.TrimPrefix(*ro.SpeechModel, "models/")
+		if o.SpeechModel == "" {
+			l.errorf(attrRange(b, "speech_model"), "Invalid speech_model", "speech_model must name a Gemini TTS model, e.g. %q.", DefaultSpeechModel)
 		}
 	}
 	if f := ro.ImageFetch; f != nil {
@@ -770,7 +782,7 @@ func (l *loader) checkEndpoints(cfg *Config, loc locator, secrets map[string]str
 // reservedPath rejects status and metrics paths that would shadow the
 // API routes.
 func (l *loader) reservedPath(p string, b *hclsyntax.Block, attr string) {
-	for _, r := range []string{"/v1", "/v1beta", "/gemini", "/hf", "/openai", "/health"} {
+	for _, r := range []string{"/v1", "/v1beta", "/gemini", "/hf", "/openai", "/health", ImagesPath} {
 		if p == r || strings.HasPrefix(p, r+"/") || p == "/" {
 			l.errorf(attrRange(b, attr), "Path shadows an API route", "%q overlaps the API route %q; pick another path such as \"/status\".", p, r)
 			return

@@ -51,6 +51,9 @@ type Config struct {
 	Metrics   Metrics
 	OpenAI    OpenAI
 	FilesAPI  FilesAPI
+	// ImageHost is where generated images go when a client asks for
+	// links; nil without an image_host block.
+	ImageHost *ImageHost
 }
 
 // Server holds listener and protocol limits. Listen cannot change on a live
@@ -221,6 +224,9 @@ type ModelRule struct {
 	Variants []string
 	// StreamPacing, when set, paces OpenAI chat streams of the model.
 	StreamPacing *StreamPacing
+	// ImagenChat serves chat completions on this (Imagen) model with
+	// :predict, answering with the generated images.
+	ImagenChat bool
 
 	// attrs are the attributes and blocks the rule's block wrote: a
 	// merge takes each attribute from the most specific rule that set it.
@@ -327,7 +333,7 @@ type Metrics struct {
 type OpenAI struct {
 	Suffixes     Suffixes
 	ShowThinking bool
-	ImageOutput  string // markdown or data_url
+	ImageOutput  string // markdown, data_url or url
 	SearchLinks  bool
 	KeepAlive    time.Duration // fake-stream keep-alive interval; 0 = off
 	MaxN         int
@@ -335,6 +341,46 @@ type OpenAI struct {
 	// ResponseRetention is how long stored Responses API answers are
 	// kept; 0 keeps none even when a request asks for store.
 	ResponseRetention time.Duration
+	// ImageModel is the model of /v1/images/generations calls that name
+	// none ("" = the client must name one).
+	ImageModel string
+	// SpeechModel is the Gemini TTS model OpenAI's TTS model names
+	// (tts-1, tts-1-hd, gpt-4o-mini-tts) go to when no model rule
+	// renames them.
+	SpeechModel string
+}
+
+// Image host kinds.
+const (
+	ImageHostLocal      = "local"
+	ImageHostS3         = "s3"
+	ImageHostSMMS       = "smms"
+	ImageHostPicGo      = "picgo"
+	ImageHostCloudflare = "cloudflare_imgbed"
+)
+
+// ImageHost says where generated images are kept when clients get links
+// to them: balance itself (local) or an upload service.
+type ImageHost struct {
+	Kind string
+	// PublicURL is the base of the links: balance as clients reach it
+	// (local), or the bucket's public base (s3).
+	PublicURL string
+	// Dir and Retain are the local store: images live Retain long and
+	// their links stop working with them.
+	Dir    string
+	Retain time.Duration
+	// S3 bucket.
+	Endpoint  string
+	Region    string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	// UploadURL is the upload endpoint of smms, picgo and
+	// cloudflare_imgbed; APIKey their credential.
+	UploadURL string
+	APIKey    string
+	Timeout   time.Duration
 }
 
 // ImageFetch bounds fetching http(s) image URLs named in chat messages.

@@ -33,7 +33,24 @@ type Effective struct {
 	Status    effStatus      `json:"status"`
 	Metrics   effMetrics     `json:"metrics"`
 	OpenAI    effOpenAI      `json:"openai"`
+	ImageHost *effImageHost  `json:"image_host,omitempty"`
 	Totals    map[string]int `json:"totals"`
+}
+
+// effImageHost is ImageHost with its credentials as fingerprints.
+type effImageHost struct {
+	Kind      string `json:"kind"`
+	PublicURL string `json:"public_url,omitempty"`
+	Dir       string `json:"dir,omitempty"`
+	Retain    string `json:"retain,omitempty"`
+	Endpoint  string `json:"endpoint,omitempty"`
+	Region    string `json:"region,omitempty"`
+	Bucket    string `json:"bucket,omitempty"`
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+	UploadURL string `json:"upload_url,omitempty"`
+	APIKey    string `json:"api_key,omitempty"`
+	Timeout   string `json:"timeout"`
 }
 
 type effServer struct {
@@ -136,6 +153,7 @@ type effModel struct {
 	URLContext       bool            `json:"url_context,omitempty"`
 	Variants         *[]string       `json:"variants,omitempty"`
 	StreamPacing     *effPacing      `json:"stream_pacing,omitempty"`
+	ImagenChat       bool            `json:"imagen_chat,omitempty"`
 }
 
 type effPacing struct {
@@ -156,7 +174,7 @@ func modelOf(m *ModelRule) effModel {
 	e := effModel{Name: m.Name, Target: m.Target, Pool: m.Pool, Search: m.Search, Image: m.Image,
 		ThinkingBudget: m.ThinkingBudget, IncludeThoughts: m.IncludeThoughts, SafetySettings: m.SafetySettings,
 		GenerationConfig: m.GenerationConfig, Hidden: m.Hidden, Listed: m.Listed, CodeExecution: m.CodeExecution,
-		URLContext: m.URLContext, StreamPacing: pacingOf(m.StreamPacing)}
+		URLContext: m.URLContext, StreamPacing: pacingOf(m.StreamPacing), ImagenChat: m.ImagenChat}
 	if m.Sets("variants") {
 		v := append([]string{}, m.Variants...)
 		e.Variants = &v
@@ -213,6 +231,8 @@ type effOpenAI struct {
 	KeepAlive         string `json:"keep_alive"`
 	MaxN              int    `json:"max_n"`
 	ResponseRetention string `json:"response_retention"`
+	ImageModel        string `json:"image_model"`
+	SpeechModel       string `json:"speech_model"`
 	ImageFetch        struct {
 		Enabled  bool   `json:"enabled"`
 		Timeout  string `json:"timeout"`
@@ -292,8 +312,16 @@ func (c *Config) Effective() *Effective {
 	o := c.OpenAI
 	e.OpenAI = effOpenAI{SearchSuffix: o.Suffixes.Search, ImageSuffix: o.Suffixes.Image, NonThinkingSuffix: o.Suffixes.NonThinking,
 		ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, KeepAlive: dur(o.KeepAlive), MaxN: o.MaxN,
-		ResponseRetention: dur(o.ResponseRetention)}
+		ResponseRetention: dur(o.ResponseRetention), ImageModel: o.ImageModel, SpeechModel: o.SpeechModel}
 	e.OpenAI.ImageFetch.Enabled, e.OpenAI.ImageFetch.Timeout, e.OpenAI.ImageFetch.MaxBytes = o.ImageFetch.Enabled, dur(o.ImageFetch.Timeout), o.ImageFetch.MaxBytes
+	if h := c.ImageHost; h != nil {
+		e.ImageHost = &effImageHost{Kind: h.Kind, PublicURL: h.PublicURL, Dir: h.Dir, Endpoint: h.Endpoint, Region: h.Region,
+			Bucket: h.Bucket, AccessKey: h.AccessKey, SecretKey: fingerprintOrEmpty(h.SecretKey), UploadURL: h.UploadURL,
+			APIKey: fingerprintOrEmpty(h.APIKey), Timeout: dur(h.Timeout)}
+		if h.Retain > 0 {
+			e.ImageHost.Retain = dur(h.Retain)
+		}
+	}
 	e.Totals = map[string]int{"upstreams": len(c.Upstreams), "pools": len(c.Pools), "keys": keys, "tokens": len(c.Tokens), "models": len(c.Models), "hooks": len(c.Hooks)}
 	return e
 }

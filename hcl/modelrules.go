@@ -42,6 +42,7 @@ var ruleAttributes = []struct {
 	{"url_context", func(d, s *ModelRule) { d.URLContext = s.URLContext }},
 	{"variants", func(d, s *ModelRule) { d.Variants = s.Variants }},
 	{"stream_pacing", func(d, s *ModelRule) { d.StreamPacing = s.StreamPacing }},
+	{"imagen_chat", func(d, s *ModelRule) { d.ImagenChat = s.ImagenChat }},
 }
 
 // maxCachedResolutions bounds the per-name cache: model names come from

@@ -21,7 +21,7 @@ var (
 	blockHeading = regexp.MustCompile("^#{2,3} `([a-z_]+)")
 	insideBlock  = regexp.MustCompile("\\(inside ([^)]*)\\)")
 	quotedName   = regexp.MustCompile("`([a-z_]+)`")
-	attrRow      = regexp.MustCompile("^\\| `([a-z_]+)` \\|")
+	attrRow      = regexp.MustCompile("^\\| (`[a-z_]+`(?:, `[a-z_]+`)*) \\|")
 )
 
 // referenceAttributes reads "block.attr" (or "block.sub.attr") names from
@@ -53,8 +53,11 @@ func referenceAttributes(t *testing.T) []string {
 			continue
 		}
 		if m := attrRow.FindStringSubmatch(line); m != nil {
-			for _, p := range prefixes {
-				out = append(out, p+"."+m[1])
+			// A row may document several attributes: | `a`, `b` |.
+			for _, name := range quotedName.FindAllStringSubmatch(m[1], -1) {
+				for _, p := range prefixes {
+					out = append(out, p+"."+name[1])
+				}
 			}
 		}
 	}

@@ -21,6 +21,7 @@ type rawRoot struct {
 	Metrics   *rawMetrics    `hcl:"metrics,block"`
 	OpenAI    *rawOpenAI     `hcl:"openai,block"`
 	Files     *rawFiles      `hcl:"files,block"`
+	ImageHost *rawImageHost  `hcl:"image_host,block"`
 }
 
 type rawServer struct {
@@ -133,6 +134,7 @@ type rawModel struct {
 	URLContext       *bool            `hcl:"url_context,optional"`
 	Variants         []string         `hcl:"variants,optional"`
 	StreamPacing     *rawStreamPacing `hcl:"stream_pacing,block"`
+	ImagenChat       *bool            `hcl:"imagen_chat,optional"`
 }
 
 type rawStreamPacing struct {
@@ -196,6 +198,23 @@ type rawOpenAI struct {
 	MaxN              *int           `hcl:"max_n,optional"`
 	ResponseRetention *string        `hcl:"response_retention,optional"`
 	ImageFetch        *rawImageFetch `hcl:"image_fetch,block"`
+	ImageModel        *string        `hcl:"image_model,optional"`
+	SpeechModel       *string        `hcl:"speech_model,optional"`
+}
+
+type rawImageHost struct {
+	Kind      *string `hcl:"kind,optional"`
+	PublicURL *string `hcl:"public_url,optional"`
+	Dir       *string `hcl:"dir,optional"`
+	Retain    *string `hcl:"retain,optional"`
+	Endpoint  *string `hcl:"endpoint,optional"`
+	Region    *string `hcl:"region,optional"`
+	Bucket    *string `hcl:"bucket,optional"`
+	AccessKey *string `hcl:"access_key,optional"`
+	SecretKey *string `hcl:"secret_key,optional"`
+	UploadURL *string `hcl:"upload_url,optional"`
+	APIKey    *string `hcl:"api_key,optional"`
+	Timeout   *string `hcl:"timeout,optional"`
 }
 
 type rawImageFetch struct {

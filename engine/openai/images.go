@@ -16,6 +16,9 @@ type ImagesRequest struct {
 	Model  string
 	Prompt string
 	N      int
+	// URL is set when the client asked for links (response_format url)
+	// rather than base64.
+	URL bool
 	// Gemini is the Imagen :predict body.
 	Gemini []byte
 }
@@ -23,7 +26,7 @@ type ImagesRequest struct {
 // TranslateImagesRequest validates an OpenAI image generation body and
 // builds the Imagen :predict body: n → sampleCount (1-4), size →
 // aspectRatio (nearest supported ratio), output_format → outputOptions.
-// response_format "url" is refused: the proxy has nowhere to host the bytes.
+// The model may be absent: the caller supplies its default.
 func TranslateImagesRequest(body []byte) (*ImagesRequest, *Error) {
 	var in struct {
 		Model          string `json:"model"`
@@ -35,9 +38,6 @@ func TranslateImagesRequest(body []byte) (*ImagesRequest, *Error) {
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, decodeError(err, "")
-	}
-	if in.Model == "" {
-		return nil, badRequest("model", "you must provide a model parameter")
 	}
 	if strings.TrimSpace(in.Prompt) == "" {
 		return nil, badRequest("prompt", "you must provide a prompt")
@@ -52,7 +52,7 @@ func TranslateImagesRequest(body []byte) (*ImagesRequest, *Error) {
 	switch in.ResponseFormat {
 	case "", "b64_json":
 	case "url":
-		return nil, badRequest("response_format", "response_format url is not supported; use b64_json")
+		r.URL = true
 	default:
 		return nil, badRequest("response_format", "invalid response_format %q", in.ResponseFormat)
 	}
@@ -121,21 +121,23 @@ func aspectRatio(size string) (string, bool) {
 	return best, true
 }
 
-// TranslateImagesResponse turns an Imagen :predict answer into OpenAI's
-// {"created","data":[{"b64_json"}]}. If every image was filtered, the
-// answer is a 400 with code content_policy_violation, as OpenAI reports it.
-func TranslateImagesResponse(gemini []byte, created int64) ([]byte, error) {
+// Image is one generated image: base64 data (aliasing the answer it was
+// read from) and its mime type.
+type Image struct {
+	B64  string
+	Mime string
+}
+
+// ImagePredictions reads the images of an Imagen :predict answer. If
+// every image was filtered, the error is a 400 with code
+// content_policy_violation, as OpenAI reports it.
+func ImagePredictions(gemini []byte) ([]Image, error) {
 	if !gjson.ValidBytes(gemini) {
 		return nil, errInvalidUpstream
 	}
-	preds := gjson.GetBytes(gemini, "predictions")
-	b := make([]byte, 0, len(gemini)+64)
-	b = append(b, `{"created":`...)
-	b = appendInt(b, created)
-	b = append(b, `,"data":[`...)
-	n := 0
+	var images []Image
 	reason := ""
-	preds.ForEach(func(_, p gjson.Result) bool {
+	gjson.GetBytes(gemini, "predictions").ForEach(func(_, p gjson.Result) bool {
 		data := p.Get("bytesBase64Encoded")
 		if data.Type != gjson.String {
 			if r := p.Get("raiFilteredReason").Str; r != "" {
@@ -143,20 +145,57 @@ func TranslateImagesResponse(gemini []byte, created int64) ([]byte, error) {
 			}
 			return true
 		}
-		if n > 0 {
-			b = append(b, ',')
+		mime := p.Get("mimeType").Str
+		if mime == "" {
+			mime = "image/png"
 		}
-		b = append(b, `{"b64_json":`...)
-		b = append(b, data.Raw...)
-		b = append(b, '}')
-		n++
+		images = append(images, Image{B64: data.Raw[1 : len(data.Raw)-1], Mime: mime}) // base64 needs no escaping
 		return true
 	})
-	if n == 0 {
+	if len(images) == 0 {
 		if reason == "" {
 			reason = "the model returned no images"
 		}
 		return nil, &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "content_policy_violation", Message: reason}
 	}
+	return images, nil
+}
+
+// TranslateImagesResponse turns an Imagen :predict answer into OpenAI's
+// {"created","data":[{"b64_json"}]}.
+func TranslateImagesResponse(gemini []byte, created int64) ([]byte, error) {
+	images, err := ImagePredictions(gemini)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(gemini)+64)
+	b = append(b, `{"created":`...)
+	b = appendInt(b, created)
+	b = append(b, `,"data":[`...)
+	for i, im := range images {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"b64_json":"`...)
+		b = append(b, im.B64...)
+		b = append(b, `"}`...)
+	}
 	return append(b, "]}"...), nil
+}
+
+// ImagesURLResponse is OpenAI's {"created","data":[{"url"}]} answer.
+func ImagesURLResponse(created int64, urls []string) []byte {
+	b := make([]byte, 0, 64+len(urls)*96)
+	b = append(b, `{"created":`...)
+	b = appendInt(b, created)
+	b = append(b, `,"data":[`...)
+	for i, u := range urls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"url":`...)
+		b = jsonw.AppendString(b, u)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }

@@ -203,7 +203,7 @@ func TestImages(t *testing.T) {
 	}
 	for _, bad := range []struct{ body, param string }{
 		{`{"model":"m","prompt":"x","n":5}`, "n"},
-		{`{"model":"m","prompt":"x","response_format":"url"}`, "response_format"},
+		{`{"model":"m","prompt":"x","response_format":"png"}`, "response_format"},
 		{`{"model":"m","prompt":"x","size":"big"}`, "size"},
 		{`{"model":"m","prompt":" "}`, "prompt"},
 		{`{"model":"m","prompt":"x","output_format":"webp"}`, "output_format"},

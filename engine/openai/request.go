@@ -31,6 +31,9 @@ type Options struct {
 	SearchLinks bool
 	// MaxN caps the "n" parameter (candidate count); 0 means 8.
 	MaxN int
+	// ImageLinker keeps generated images for ImageOutputURL and returns
+	// their links.
+	ImageLinker ImageLinker
 	// ImageFetcher fetches http(s) image URLs from messages. nil uses
 	// DefaultFetcher, a SafeFetcher with a timeout, a size cap and refusal of
 	// loopback/private addresses at dial time.
@@ -42,7 +45,15 @@ const (
 	ImageOutputMarkdown = "markdown"
 	// ImageOutputDataURL returns generated images in an "images" array next to content.
 	ImageOutputDataURL = "data_url"
+	// ImageOutputURL renders generated images as markdown images linked
+	// to where Options.ImageLinker kept them.
+	ImageOutputURL = "url"
 )
+
+// An ImageLinker keeps an image (decoded bytes) and returns its URL.
+type ImageLinker interface {
+	Link(data []byte, mime string) (string, error)
+}
 
 func (o *Options) maxN() int {
 	if o.MaxN > 0 {

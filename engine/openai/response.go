@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -360,6 +361,18 @@ func (t *translator) image(c *choice, mimeType string, data gjson.Result) {
 		c.images = append(c.images, body...)
 		c.images = append(c.images, `"}}`...)
 		return
+	}
+	if t.opt.ImageOutput == ImageOutputURL && t.opt.ImageLinker != nil {
+		// A linker that fails leaves the image inline: an answer
+		// without its picture would be worse than a long one.
+		if raw, err := base64.StdEncoding.DecodeString(body); err == nil {
+			if link, err := t.opt.ImageLinker.Link(raw, mimeType); err == nil {
+				c.content = append(c.content, `\n\n![image](`...)
+				c.content = jsonw.AppendStringBody(c.content, link)
+				c.content = append(c.content, `)\n\n`...)
+				return
+			}
+		}
 	}
 	c.inlineImage = true
 	c.content = append(c.content, `\n\n![image](data:`...)

@@ -112,6 +112,10 @@ func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) 
 }
 
 func (s *Server) serveGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte) {
+	if m.tts || asksForAudio(body) {
+		s.serveSpeech(ctx, m, body, false, 0, Fault{})
+		return
+	}
 	var p genPlan
 	if e := planGenerate(body, m, &p, s.opts.TextOnly); e != nil {
 		s.writeError(ctx, *e, false)
@@ -124,6 +128,10 @@ func (s *Server) serveGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []by
 }
 
 func (s *Server) serveStreamGenerate(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte, f framing, fault Fault) {
+	if m.tts || asksForAudio(body) {
+		s.serveSpeech(ctx, m, body, true, f, fault)
+		return
+	}
 	var p genPlan
 	if e := planGenerate(body, m, &p, s.opts.TextOnly); e != nil {
 		s.writeError(ctx, *e, false)

@@ -125,3 +125,6 @@ func sseEvents(t testing.TB, body []byte) [][]byte {
 }
 
 const helloBody = `{"contents":[{"role":"user","parts":[{"text":"Hello there wonderful world"}]}]}`
+
+// ttsBody asks a TTS model for two characters of speech (160 ms of audio).
+const ttsBody = `{"contents":[{"role":"user","parts":[{"text":"Hi"}]}],"generationConfig":{"responseModalities":["AUDIO"],"speechConfig":{"voiceConfig":{"prebuiltVoiceConfig":{"voiceName":"Kore"}}}}}`

@@ -33,6 +33,8 @@ type modelInfo struct {
 	temperature, maxTemperature, topP float64
 	topK                              int
 	thinking                          bool
+	// tts models answer only AUDIO (speech.go).
+	tts bool
 }
 
 // catalog lists the models the mock knows, in the order models.list returns
@@ -73,6 +75,12 @@ var catalog = []modelInfo{
 		inLimit: 480, outLimit: 8192, methods: []string{"predict"}, kind: kindPredict},
 	{id: "imagen-4.0-fast-generate-001", version: "001", display: "Imagen 4 Fast", description: "Vertex served Imagen 4.0 Fast model",
 		inLimit: 480, outLimit: 8192, methods: []string{"predict"}, kind: kindPredict},
+	{id: "gemini-2.5-flash-preview-tts", version: "gemini-2.5-flash-exp-tts-2025-05-19", display: "Gemini 2.5 Flash Preview TTS", description: "Gemini 2.5 Flash Preview TTS",
+		inLimit: 8192, outLimit: 16384, methods: []string{"countTokens", "generateContent"}, temperature: 1, maxTemperature: 2, topP: 0.95, topK: 64, tts: true},
+	{id: "gemini-2.5-pro-preview-tts", version: "gemini-2.5-pro-preview-tts-2025-05-19", display: "Gemini 2.5 Pro Preview TTS", description: "Gemini 2.5 Pro Preview TTS",
+		inLimit: 8192, outLimit: 16384, methods: []string{"countTokens", "generateContent"}, temperature: 1, maxTemperature: 2, topP: 0.95, topK: 64, tts: true},
+	{id: "gemini-3.1-flash-tts-preview", version: "3.1-flash-tts-preview", display: "Gemini 3.1 Flash TTS Preview", description: "Gemini 3.1 Flash TTS Preview",
+		inLimit: 8192, outLimit: 16384, methods: []string{"countTokens", "generateContent"}, temperature: 1, maxTemperature: 2, topP: 0.95, topK: 64, tts: true},
 }
 
 var genMethods = []string{"generateContent", "countTokens", "createCachedContent", "batchGenerateContent"}
