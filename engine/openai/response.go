@@ -199,26 +199,13 @@ var errInvalidUpstream = errors.New("upstream sent a malformed Gemini response")
 // event) into per-candidate state. emit, when set, is called after each
 // candidate so the stream path can write its delta.
 func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool)) error {
-	if !gjson.ValidBytes(js) {
-		return errInvalidUpstream
-	}
-	root := gjson.Parse(bytesToString(js))
-	if !root.IsObject() {
-		return errInvalidUpstream
-	}
-	var top [4]gjson.Result
-	members(root, topNames, top[:])
-	if e := top[0]; e.Exists() {
-		code := int(e.Get("code").Int())
-		if code < 400 {
-			code = http.StatusBadGateway
-		}
-		return ErrorFromGemini(code, []byte(root.Raw))
+	top, err := readAnswerTop(js)
+	if err != nil {
+		return err
 	}
 	if u := top[1]; u.Exists() {
 		t.usage = usageFrom(u) // cumulative in streams: the last one wins
 	}
-	var err error
 	n := 0
 	top[2].ForEach(func(_, cand gjson.Result) bool {
 		n++
@@ -491,4 +478,28 @@ func TranslateChatResponse(gemini []byte, rep Reply, opt Options) ([]byte, Usage
 	b = t.usage.appendJSON(b)
 	b = append(b, `,"system_fingerprint":null}`...)
 	return b, t.usage, nil
+}
+
+// readAnswerTop checks that js is one GenerateContentResponse object and
+// returns its members in topNames order (error, usageMetadata, candidates,
+// promptFeedback); an in-band error becomes the error it carries, for the
+// chat and Responses translators alike.
+func readAnswerTop(js []byte) ([4]gjson.Result, error) {
+	var top [4]gjson.Result
+	if !gjson.ValidBytes(js) {
+		return top, errInvalidUpstream
+	}
+	root := gjson.Parse(bytesToString(js))
+	if !root.IsObject() {
+		return top, errInvalidUpstream
+	}
+	members(root, topNames, top[:])
+	if e := top[0]; e.Exists() {
+		code := int(e.Get("code").Int())
+		if code < 400 {
+			code = http.StatusBadGateway
+		}
+		return top, ErrorFromGemini(code, []byte(root.Raw))
+	}
+	return top, nil
 }

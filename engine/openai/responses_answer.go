@@ -233,7 +233,6 @@ func (t *ResponsesTranslator) startEvent(b []byte, typ string) []byte {
 func endEvent(b []byte) []byte { return append(b, "}\n\n"...) }
 
 var (
-	respTopNames  = []string{"error", "usageMetadata", "candidates", "promptFeedback"}
 	respCandNames = []string{"content", "finishReason", "groundingMetadata"}
 	respPartNames = []string{"functionCall", "thoughtSignature", "text", "thought"}
 )
@@ -241,21 +240,9 @@ var (
 // ingest reads one GenerateContentResponse. Only the first candidate is
 // read: the Responses API has no n.
 func (t *ResponsesTranslator) ingest(js []byte) error {
-	if !gjson.ValidBytes(js) {
-		return errInvalidUpstream
-	}
-	root := gjson.Parse(bytesToString(js))
-	if !root.IsObject() {
-		return errInvalidUpstream
-	}
-	var top [4]gjson.Result
-	members(root, respTopNames, top[:])
-	if e := top[0]; e.Exists() {
-		code := int(e.Get("code").Int())
-		if code < 400 {
-			code = http.StatusBadGateway
-		}
-		return ErrorFromGemini(code, []byte(root.Raw))
+	top, err := readAnswerTop(js)
+	if err != nil {
+		return err
 	}
 	if u := top[1]; u.Exists() {
 		t.usage = usageFrom(u)
