@@ -55,8 +55,7 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	tried := triedBuf[:0]
 	var doneBuf [4]*poolRuntime
 	done := append(doneBuf[:0], p) // pools this request has drained (fallback.go)
-	maxAttempts := p.cfg.MaxRetries + 1
-	keyFaults := 0
+	budget := newRetryBudget(p)
 	last := outNoKey
 	// A streamed body (an upload chunk) is spent by its first attempt;
 	// fasthttp drops the stream once written, so ask before.
@@ -137,22 +136,39 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 		}
 		ex.verdict = v
 		s.judge(ex, m, v, now)
-		if v.Class == verdict.OK || v.Class == verdict.ClientError {
-			return last, time.Time{}
-		}
-		// A key's own fault (429, dead key) does not spend the retry
-		// budget while untried keys remain: the budget is for failures
-		// that may repeat on any key. A hard cap bounds the latency.
-		if v.Class.KeyFault() {
-			keyFaults++
-		}
-		retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
-		if !retryable || oneShot || ex.attempts-keyFaults >= maxAttempts || ex.attempts >= maxAttemptsHard {
+		if !budget.again(p, ex.attempts, v) || oneShot {
 			return last, time.Time{}
 		}
 		failed, hasFailed = ex.failedAttempt(m, v, last, resp, now), true
 		tried = append(tried, m.Key)
 	}
+}
+
+// retryBudget decides whether a failed attempt moves the request to
+// another key; the HTTP attempt loop and the Live API's connect loop share
+// it. A key's own fault (429, dead key) does not spend the budget while
+// untried keys remain: the budget (the first pool's max_retries) is for
+// failures that may repeat on any key. A hard cap bounds the latency.
+type retryBudget struct {
+	maxAttempts int
+	keyFaults   int
+}
+
+func newRetryBudget(p *poolRuntime) retryBudget {
+	return retryBudget{maxAttempts: p.cfg.MaxRetries + 1}
+}
+
+// again reports whether, after attempts attempts of which the last ended
+// with v on pool p, the request may try another key.
+func (b *retryBudget) again(p *poolRuntime, attempts int, v verdict.Verdict) bool {
+	if v.Class == verdict.OK || v.Class == verdict.ClientError {
+		return false
+	}
+	if v.Class.KeyFault() {
+		b.keyFaults++
+	}
+	retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
+	return retryable && attempts-b.keyFaults < b.maxAttempts && attempts < maxAttemptsHard
 }
 
 // failedAttempt describes an attempt that failed and may be retried on

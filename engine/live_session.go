@@ -227,7 +227,7 @@ func (s *Server) dialLive(ls *liveSession, setup []byte, header http.Header) ([]
 	ex := ls.ex
 	p := ex.pool
 	var tried []*keypool.Key
-	keyFaults := 0
+	budget := newRetryBudget(p)
 	var last *Failure
 	for {
 		now := time.Now()
@@ -262,14 +262,7 @@ func (s *Server) dialLive(ls *liveSession, setup []byte, header http.Header) ([]
 			return first, firstType, nil
 		}
 		last = f
-		if v.Class == verdict.ClientError {
-			return nil, 0, f
-		}
-		if v.Class.KeyFault() {
-			keyFaults++
-		}
-		retryable := v.Class.KeyFault() || p.retryOn.Has(v.Class)
-		if !retryable || ex.attempts-keyFaults >= p.cfg.MaxRetries+1 || ex.attempts >= maxAttemptsHard {
+		if !budget.again(p, ex.attempts, v) {
 			return nil, 0, f
 		}
 		tried = append(tried, m.Key)
