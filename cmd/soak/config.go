@@ -188,6 +188,8 @@ type rewriter struct {
 	modules [2][]byte
 	hookIdx int
 	rev     int
+	broken  bool // the file on disk is a broken config
+	brokenN int  // broken configs written, to take each mistake in turn
 	stats   reloadStats
 }
 
@@ -209,7 +211,10 @@ func (r *rewriter) fail(format string, args ...any) {
 }
 
 // step makes one change: every fourth a hook swap, otherwise a config
-// that is broken one time in five.
+// that is broken one time in five. A broken config is always followed by
+// a good one: while the file on disk is broken, a swapped hook module
+// would (rightly) be refused with it. A check cut short by the end of
+// the run counts neither way.
 func (r *rewriter) step(ctx context.Context) {
 	before, err := r.bal.status(ctx)
 	if err != nil {
@@ -217,29 +222,35 @@ func (r *rewriter) step(ctx context.Context) {
 	}
 	r.rev++
 	at := time.Now()
+	wasBroken := r.broken
+	r.broken = false
 	switch {
-	case r.rev%4 == 0:
+	case r.rev%4 == 0 && !wasBroken:
 		r.hookIdx = 1 - r.hookIdx
 		if err := writeAtomically(r.w.hookPath, r.modules[r.hookIdx]); err != nil {
 			r.fail("swap hook module: %v", err)
 			return
 		}
-		if r.waitGeneration(ctx, before.Generation) {
+		switch r.waitGeneration(ctx, before.Generation) {
+		case reactionYes:
 			r.stats.HookSwaps++
-		} else {
+		case reactionNo:
 			r.stats.HookSwapsMissed++
 			r.fail("hook swap at %s (revision %d) never reloaded", at.Format("15:04:05"), r.rev)
 		}
-	case rand.IntN(5) == 0:
+	case rand.IntN(5) == 0 && !wasBroken:
+		r.broken = true
 		v := goodVariant(r.rev, r.w.keys)
-		v.broken = brokenKinds[(r.rev/4)%len(brokenKinds)]
+		v.broken = brokenKinds[r.brokenN%len(brokenKinds)]
+		r.brokenN++
 		if err := writeAtomically(r.w.configPath(), r.w.render(v)); err != nil {
 			r.fail("write config: %v", err)
 			return
 		}
-		if r.waitRefused(ctx, before.Generation, at) {
+		switch r.waitRefused(ctx, before.Generation, at) {
+		case reactionYes:
 			r.stats.BrokenRefused++
-		} else {
+		case reactionNo:
 			r.stats.BrokenMissed++
 			r.fail("broken config %q (revision %d) was not refused with the old one kept", v.broken, r.rev)
 		}
@@ -248,47 +259,64 @@ func (r *rewriter) step(ctx context.Context) {
 			r.fail("write config: %v", err)
 			return
 		}
-		if r.waitGeneration(ctx, before.Generation) {
+		switch r.waitGeneration(ctx, before.Generation) {
+		case reactionYes:
 			r.stats.GoodApplied++
-		} else {
+		case reactionNo:
 			r.stats.GoodMissed++
 			r.fail("good config revision %d written at %s was never applied", r.rev, at.Format("15:04:05"))
 		}
 	}
 }
 
+// reaction is the result of waiting for balance to react to a change.
+type reaction int
+
+const (
+	reactionNo reaction = iota
+	reactionYes
+	reactionInterrupted // the run ended first
+)
+
+func (r *rewriter) settle(ctx context.Context, check func(*statusDoc) (done, ok bool)) reaction {
+	deadline := time.Now().Add(reloadWait)
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return reactionInterrupted
+		}
+		if st, err := r.bal.status(ctx); err == nil {
+			if done, ok := check(st); done {
+				if ok {
+					return reactionYes
+				}
+				return reactionNo
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return reactionNo
+}
+
 // reloadWait bounds how long a change may take to show in status: the
 // watcher debounces 200 ms; a loaded machine and a hook compile add more.
 const reloadWait = 10 * time.Second
 
-func (r *rewriter) waitGeneration(ctx context.Context, gen uint64) bool {
-	deadline := time.Now().Add(reloadWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if st, err := r.bal.status(ctx); err == nil && st.Generation > gen {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
+func (r *rewriter) waitGeneration(ctx context.Context, gen uint64) reaction {
+	return r.settle(ctx, func(st *statusDoc) (bool, bool) { return st.Generation > gen, true })
 }
 
 // waitRefused waits for a rejected reload newer than at, with the
 // generation unchanged.
-func (r *rewriter) waitRefused(ctx context.Context, gen uint64, at time.Time) bool {
-	deadline := time.Now().Add(reloadWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		st, err := r.bal.status(ctx)
-		if err == nil {
-			if st.Generation != gen {
-				return false
-			}
-			for _, rl := range st.Reloads {
-				if rl.Error != "" && !rl.Time.Before(at.Add(-time.Second)) {
-					return true
-				}
+func (r *rewriter) waitRefused(ctx context.Context, gen uint64, at time.Time) reaction {
+	return r.settle(ctx, func(st *statusDoc) (bool, bool) {
+		if st.Generation != gen {
+			return true, false
+		}
+		for _, rl := range st.Reloads {
+			if rl.Error != "" && !rl.Time.Before(at.Add(-time.Second)) {
+				return true, true
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
+		return false, false
+	})
 }

@@ -199,11 +199,18 @@ type watchConn struct {
 	watch atomic.Pointer[callWatch]
 }
 
-var chunkedEnd = []byte("\r\n0\r\n\r\n")
+// afterChunk is the end of a chunked body. fasthttp flushes every data
+// chunk, so the last chunk comes as a write of its own (or, unflushed,
+// after a data chunk's CRLF).
+var afterChunk = []byte("\r\n0\r\n\r\n")
+
+func endsChunkedBody(p []byte) bool {
+	return bytes.Equal(p, afterChunk[2:]) || bytes.HasSuffix(p, afterChunk)
+}
 
 func (c *watchConn) Write(p []byte) (int, error) {
 	n, err := c.TCPConn.Write(p)
-	if w := c.watch.Load(); w != nil && (err != nil || bytes.HasSuffix(p[:n], chunkedEnd)) {
+	if w := c.watch.Load(); w != nil && (err != nil || endsChunkedBody(p[:n])) {
 		c.watch.CompareAndSwap(w, nil)
 		w.end("answered")
 	}
