@@ -106,7 +106,7 @@ func (u *upstream) handle(ctx *fasthttp.RequestCtx) {
 	u.mu.Lock()
 	u.calls[id] = append(u.calls[id], call)
 	u.mu.Unlock()
-	w := &callWatch{call: call, ended: make(chan struct{})}
+	w := &callWatch{mu: &u.mu, call: call, ended: make(chan struct{})}
 	u.open.Add(1)
 	go func() {
 		defer u.open.Done()
@@ -140,6 +140,7 @@ func (u *upstream) Calls(id int64) []upstreamCall {
 
 // callWatch ends one upstreamCall once.
 type callWatch struct {
+	mu    *sync.Mutex // the upstream's, guarding call
 	call  *upstreamCall
 	once  sync.Once
 	ended chan struct{}
@@ -147,7 +148,9 @@ type callWatch struct {
 
 func (w *callWatch) end(how string) {
 	w.once.Do(func() {
+		w.mu.Lock()
 		w.call.End, w.call.How = time.Now(), how
+		w.mu.Unlock()
 		close(w.ended)
 	})
 }
