@@ -288,7 +288,7 @@ func settleStore(bal *balanceProc, db *soakDB, requests int) StoreFacts {
 		st, err := bal.status(ctx)
 		if err == nil && st.Store != nil {
 			s := st.Store
-			f.Written, f.Dropped, f.FailedBatches, f.OK, f.LastError = s.Written, s.Dropped, s.FailedBatches, s.OK, s.LastError
+			f.Written, f.Dropped, f.FailedBatches, f.OK = s.Written, s.Dropped, s.FailedBatches, s.OK
 			if s.Queued == 0 && s.Pending == 0 && s.Written+s.Dropped >= uint64(requests) {
 				break
 			}

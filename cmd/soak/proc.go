@@ -92,14 +92,12 @@ type statusDoc struct {
 		Error string    `json:"error"`
 	} `json:"reloads"`
 	Store *struct {
-		OK            bool    `json:"ok"`
-		Queued        int     `json:"queued"`
-		Pending       int     `json:"pending"`
-		Written       uint64  `json:"written"`
-		Dropped       uint64  `json:"dropped"`
-		FailedBatches uint64  `json:"failed_batches"`
-		LastError     string  `json:"last_error"`
-		LagMS         float64 `json:"lag_ms"`
+		OK            bool   `json:"ok"`
+		Queued        int    `json:"queued"`
+		Pending       int    `json:"pending"`
+		Written       uint64 `json:"written"`
+		Dropped       uint64 `json:"dropped"`
+		FailedBatches uint64 `json:"failed_batches"`
 	} `json:"store"`
 }
 

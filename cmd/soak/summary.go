@@ -130,8 +130,7 @@ type StoreFacts struct {
 	Written        uint64 // status: rows committed
 	Dropped        uint64 // status: rows lost
 	FailedBatches  uint64
-	OK             bool
-	LastError      string
+	OK             bool // status: the last batch was written
 	Counts         storeCounts
 	CountErr       string
 }
@@ -183,6 +182,9 @@ func (r *Report) Failures() []string {
 	out = append(out, r.Reloads.Failures...)
 	if s := r.Store; s.Dropped > 0 {
 		out = append(out, fmt.Sprintf("the store dropped %d request record(s) (status store.dropped): records were lost", s.Dropped))
+	}
+	if !r.Store.OK {
+		out = append(out, "the store was not back to ok at the end of the run (status store.ok=false)")
 	}
 	if s := r.Store; s.CountErr != "" {
 		out = append(out, "could not count the store's rows: "+s.CountErr)
@@ -277,8 +279,8 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "mysql outage: %s → %s (%s); store during it: %s\n", r.OutageFrom.Round(time.Second), r.OutageTo.Round(time.Second),
 		(r.OutageTo - r.OutageFrom).Round(time.Second), r.OutageStoreStatus)
 	s := r.Store
-	fmt.Fprintf(w, "store: %d client requests, %d rows (rollups %d, error rows %d); status written %d, dropped %d, failed batches %d\n",
-		s.ClientRequests, s.Counts.Rows, s.Counts.RollupTotal, s.Counts.ErrorRows, s.Written, s.Dropped, s.FailedBatches)
+	fmt.Fprintf(w, "store: %d client requests, %d rows (rollups %d, error rows %d); status ok=%t written %d, dropped %d, failed batches %d\n",
+		s.ClientRequests, s.Counts.Rows, s.Counts.RollupTotal, s.Counts.ErrorRows, s.OK, s.Written, s.Dropped, s.FailedBatches)
 	fmt.Fprintf(w, "RSS: start %s, warm %s, end %s; goroutines: start %.0f, warm %.0f, end %.0f (%d samples; end ≤ warm×%.2f+%s / ×%.2f+%d)\n",
 		mib(r.RSS.Start), mib(r.RSS.Warm), mib(r.RSS.End), r.Goroutines.Start, r.Goroutines.Warm, r.Goroutines.End, r.RSS.Samples,
 		rssFactor, mib(rssSlack), goroutineFactor, goroutineSlack)

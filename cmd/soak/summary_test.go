@@ -91,7 +91,7 @@ func passingReport() *Report {
 	r := &Report{Planned: total, Elapsed: total,
 		Results: []Result{{ID: 1, Route: NativeUnary, Outcome: OutcomeOK}, {ID: 2, Route: OpenAIStream, Outcome: OutcomeCleanError},
 			{ID: 3, Route: NativeStream, Outcome: OutcomeCancelled}},
-		Store:   StoreFacts{ClientRequests: 3, Written: 3, Counts: storeCounts{Rows: 3, RollupTotal: 3}},
+		Store:   StoreFacts{ClientRequests: 3, Written: 3, OK: true, Counts: storeCounts{Rows: 3, RollupTotal: 3}},
 		Samples: samplesOver(total, func(time.Duration) int64 { return 50 }),
 		Cancel:  CancelFigure{Cancelled: 1, Outlived: []time.Duration{2 * time.Second}},
 	}
@@ -113,6 +113,7 @@ func TestFailures(t *testing.T) {
 		}, "neither a 2xx nor a clean error"},
 		{"lost rows", func(r *Report) { r.Store.Counts.Rows, r.Store.Counts.RollupTotal = 2, 2 }, "1 missing"},
 		{"dropped", func(r *Report) { r.Store.Dropped = 5 }, "dropped 5"},
+		{"store still failing", func(r *Report) { r.Store.OK = false }, "store.ok=false"},
 		{"secret in log", func(r *Report) { r.LogSecrets = map[string]int{"AIzaSoakABCDEFGH": 1} }, "AIza…EFGH"},
 		{"secret in database", func(r *Report) { r.DBSecrets = map[string]int{"errors.body": 2} }, "errors.body"},
 		{"leak", func(r *Report) {

@@ -39,7 +39,6 @@ type Result struct {
 	Route    Route
 	Start    time.Time
 	Latency  time.Duration // to the end of the body (or to the cancel)
-	Status   int
 	Outcome  Outcome
 	Reason   string
 	CancelAt time.Time // zero unless the client cancelled it
@@ -163,7 +162,7 @@ func (c *client) one(r Route) {
 		resp.Body.Close()
 	}
 	a.ReadErr = err
-	res.Latency, res.Status = time.Since(res.Start), a.Status
+	res.Latency = time.Since(res.Start)
 	if timer != nil && !timer.Stop() {
 		// The cancel fired: whatever was read is partial by the client's
 		// own choice. (The AfterFunc has returned: cancel() ran before
