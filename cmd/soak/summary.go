@@ -74,11 +74,11 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // CancelFigure is how long upstream calls ran on after their client
 // cancelled.
 type CancelFigure struct {
-	Cancelled       int             // requests the client cancelled
-	NeverUpstream   int             // no upstream call was made for them
-	DoneBeforeClose int             // every upstream call had ended before the cancel
-	Outlived        []time.Duration // for the rest: last call's end − cancel, sorted
-	Unresolved      int             // calls still open when the watch gave up
+	Cancelled        int             // requests the client cancelled
+	NeverUpstream    int             // no upstream call was made for them
+	DoneBeforeCancel int             // every upstream call had ended before the cancel
+	Outlived         []time.Duration // for the rest: last call's end − cancel, sorted
+	Unresolved       int             // calls still open when the watch gave up
 }
 
 // Over counts the calls that outlived their client by more than limit.
@@ -117,7 +117,7 @@ func cancelFigure(results []Result, calls func(id int64) []upstreamCall) CancelF
 		if d := last.Sub(r.CancelAt); d > 0 {
 			f.Outlived = append(f.Outlived, d)
 		} else {
-			f.DoneBeforeClose++
+			f.DoneBeforeCancel++
 		}
 	}
 	slices.Sort(f.Outlived)
@@ -286,7 +286,7 @@ func (r *Report) Print(w io.Writer) {
 		rssFactor, mib(rssSlack), goroutineFactor, goroutineSlack)
 	c := r.Cancel
 	fmt.Fprintf(w, "cancel→upstream close: %d cancelled, %d never upstream, %d upstream done first, %d outlived: p50 %s, p99 %s, max %s, >%s: %d (unresolved %d)%s\n",
-		c.Cancelled, c.NeverUpstream, c.DoneBeforeClose, len(c.Outlived), percentile(c.Outlived, 50).Round(time.Millisecond),
+		c.Cancelled, c.NeverUpstream, c.DoneBeforeCancel, len(c.Outlived), percentile(c.Outlived, 50).Round(time.Millisecond),
 		percentile(c.Outlived, 99).Round(time.Millisecond), percentile(c.Outlived, 100).Round(time.Millisecond), cancelTarget,
 		c.Over(cancelTarget), c.Unresolved, map[bool]string{true: " [required]", false: " [reported only; -require-cancel makes it a failure]"}[r.RequireCancel])
 	fmt.Fprintf(w, "secrets: log %d lines (%d warn, %d error), %d hit(s); database %d values scanned, %d hit(s)\n",

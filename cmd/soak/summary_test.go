@@ -77,7 +77,7 @@ func TestCancelFigure(t *testing.T) {
 		5: {{Start: at(0), End: at(5000), How: "answered"}},
 	}
 	f := cancelFigure(results, func(id int64) []upstreamCall { return calls[id] })
-	if f.Cancelled != 4 || f.NeverUpstream != 1 || f.DoneBeforeClose != 1 || len(f.Outlived) != 2 {
+	if f.Cancelled != 4 || f.NeverUpstream != 1 || f.DoneBeforeCancel != 1 || len(f.Outlived) != 2 {
 		t.Fatalf("figure = %+v", f)
 	}
 	if f.Outlived[0] != 30*time.Millisecond || f.Outlived[1] != 1400*time.Millisecond || f.Over(cancelTarget) != 1 {

@@ -95,7 +95,7 @@ func (c *client) id() int64 {
 
 // request builds the HTTP request of a route. The prompt carries the
 // request's marker, which the upstream side uses to find the calls made
-// for it (see upstreamWatch).
+// for it (see upstream.handle).
 func (c *client) request(ctx context.Context, r Route, marker string) (*http.Request, error) {
 	token := c.tokens[rand.IntN(len(c.tokens))]
 	model := "gemini-2.5-flash"
