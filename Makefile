@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 1
 
-.PHONY: all build demo run test test-short vet fmt-check bench hooks docker clean
+.PHONY: all build demo run test test-short vet fmt-check bench hooks docker clean soak
 
 all: build
 
@@ -54,3 +54,10 @@ docker:
 
 clean:
 	rm -rf $(BIN)
+
+## soak: balance under faults, reloads, a MySQL outage and cancellations, then
+## asserts nothing leaked, was lost or cut silently (not part of `make test`;
+## needs MariaDB on 127.0.0.1:3306). DURATION=2m for a short run.
+DURATION ?= 10m
+soak: build
+	$(GO) run ./cmd/soak -duration $(DURATION) -balance $(BIN)/balance

@@ -4,11 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/balanceproxy/balance/internal/netcut"
 )
 
 // outage drives one store through a database outage: records made while
@@ -110,25 +109,25 @@ func TestOutageSQLite(t *testing.T) {
 func TestOutageMySQL(t *testing.T) {
 	_, mc := freshMySQL(t)
 	p := startTCPProxy(t, mc.Addr)
-	mc.Addr = p.addr
+	mc.Addr = p.Addr()
 	mc.Timeout, mc.ReadTimeout, mc.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
 	cfg := Config{Driver: "mysql", DSN: mc.FormatDSN(), Logger: quietLogger(),
 		QueueSize: 64, BatchSize: 16, FlushInterval: 5 * time.Millisecond}
 	s := mustOpen(t, cfg)
-	outage(t, s, p.cut, p.restore)
+	outage(t, s, p.Cut, restoreProxy(t, p))
 }
 
 func TestCloseGivesUpAtDeadline(t *testing.T) {
 	_, mc := freshMySQL(t)
 	p := startTCPProxy(t, mc.Addr)
-	mc.Addr = p.addr
+	mc.Addr = p.Addr()
 	mc.Timeout = 500 * time.Millisecond
 	cfg := Config{Driver: "mysql", DSN: mc.FormatDSN(), Logger: quietLogger(), FlushInterval: 5 * time.Millisecond}
 	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cut()
+	p.Cut()
 	for i := 0; i < 100; i++ {
 		s.Record(Request{KeyFP: "k", Status: 200})
 	}
@@ -147,91 +146,21 @@ func TestCloseGivesUpAtDeadline(t *testing.T) {
 	}
 }
 
-// tcpProxy forwards 127.0.0.1:port to a target and can be cut and
-// restored on the same port, to simulate the database going away.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startTCPProxy puts a netcut proxy in front of target for one test.
+func startTCPProxy(t *testing.T, target string) *netcut.Proxy {
+	p, err := netcut.Listen(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.cut)
+	t.Cleanup(p.Cut)
 	return p
 }
 
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[u] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go p.pipe(c, u)
-			go p.pipe(u, c)
+// restoreProxy brings p back or ends the test.
+func restoreProxy(t *testing.T, p *netcut.Proxy) func() {
+	return func() {
+		if err := p.Restore(); err != nil {
+			t.Fatal(err)
 		}
-	}()
-}
-
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// cut closes the listener and every open connection, so the store sees
-// both broken connections and refused dials.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
 	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-func (p *tcpProxy) restore() {
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("re-listen on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
 }
