@@ -82,6 +82,11 @@ func (compatAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) *
 // sink is nil: the endpoint's stream is already OpenAI-shaped.
 func (compatAdapter) sink(*Runtime, *exchange) eventSink { return nil }
 
+// completeMarkers: Google's OpenAI endpoint ends a whole stream with [DONE].
+func (compatAdapter) completeMarkers() [][]byte { return openAIEndMarkers }
+
+var openAIEndMarkers = [][]byte{[]byte("[DONE]")}
+
 // openAIUsage reads usage from an OpenAI-shaped answer.
 func openAIUsage(b []byte) Usage {
 	u := gjson.GetManyBytes(b, "usage.prompt_tokens", "usage.completion_tokens", "usage.total_tokens")

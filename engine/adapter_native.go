@@ -82,6 +82,12 @@ func (nativeAdapter) reply(rt *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 // sink is nil: a native stream is relayed byte for byte.
 func (nativeAdapter) sink(*Runtime, *exchange) eventSink { return nil }
 
+// completeMarkers: the last event of a whole answer carries a
+// finishReason, or a blockReason when the prompt itself was refused.
+func (nativeAdapter) completeMarkers() [][]byte { return geminiEndMarkers }
+
+var geminiEndMarkers = [][]byte{[]byte(`"finishReason"`), []byte(`"blockReason"`)}
+
 // upstreamPath builds the upstream path for a call on the target model.
 // It appends to dst so the hot path reuses one buffer.
 func upstreamPath(dst []byte, p *poolRuntime, c gemini.Call, model string) []byte {

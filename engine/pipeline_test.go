@@ -248,6 +248,42 @@ func TestOpenAIStreamThatStopsEarlyIsAFailure(t *testing.T) {
 	}
 }
 
+// Streams relayed as Google sends them (native Gemini, the /openai/v1
+// passthrough) are complete only with their protocol's end marker: one
+// that stops early ends with an error event and is recorded failed, and a
+// whole one is left alone.
+func TestRelayedStreamThatStopsEarlyIsAFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, body string
+		headers          map[string]string
+		errorEvent       string
+	}{
+		{"native SSE", streamPath, genBody, nil, `"error":{"code":502`},
+		{"native JSON array", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", genBody, nil, `"error":{"code":502`},
+		{"passthrough", "/openai/v1/chat/completions", `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"a long answer please"}]}`,
+			map[string]string{"Authorization": "Bearer " + testToken}, `"type":"server_error"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, rec := startRecorded(t, keyA)
+			status, _, whole := h.do("POST", tc.path, tc.body, tc.headers)
+			if status != 200 || strings.Contains(string(whole), tc.errorEvent) {
+				t.Fatalf("a whole stream: %d %s", status, whole)
+			}
+			if r := rec.last(t); r.Status != 200 {
+				t.Fatalf("a whole stream was recorded %d", r.Status)
+			}
+			h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.StreamStop, AfterChunks: 1})
+			status, _, body := h.do("POST", tc.path, tc.body, tc.headers)
+			if status != 200 || !strings.Contains(string(body), tc.errorEvent) || !strings.Contains(string(body), "incomplete") {
+				t.Fatalf("a stream cut short: %d %s", status, body)
+			}
+			if r := rec.last(t); r.Status != 502 || r.ErrorClass != "server_error" {
+				t.Fatalf("recorded status %d class %q", r.Status, r.ErrorClass)
+			}
+		})
+	}
+}
+
 // rawRequest sends a request's head and the first part of its body on a
 // fresh connection and returns the connection, unread.
 func rawRequest(t *testing.T, h *harness, token string, contentLength int, firstPart string) net.Conn {

@@ -89,13 +89,21 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 	}
 	commitStream(ctx, ex, ct)
 	s.streams.add(ex, up)
+	var markers [][]byte
+	if c, ok := ex.adapter.(completer); ok {
+		markers = c.completeMarkers()
+	}
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		var tail tailBuffer
+		tail := tailBuffer{markers: markers}
 		var err error
 		if sink != nil {
 			err = relayEvents(w, ex.peeked, up.BodyStream(), &tail, sink)
 		} else {
 			err = copyStream(w, ex.peeked, up.BodyStream(), &tail)
+		}
+		if err == nil && markers != nil && !tail.seen {
+			truncated := truncatedStream
+			err = &streamEnd{failure: &truncated}
 		}
 		if err == nil {
 			_ = up.CloseBodyStream()
@@ -318,9 +326,16 @@ func sinkError(w *bufio.Writer, err error) error {
 type tailBuffer struct {
 	buf [2048]byte
 	n   int
+	// markers, when set, are looked for in everything written; seen
+	// tells whether one of them passed (see completer).
+	markers [][]byte
+	seen    bool
 }
 
 func (t *tailBuffer) write(p []byte) {
+	if !t.seen && len(p) >= len(t.buf) {
+		t.seen = t.holdsMarker(p)
+	}
 	if len(p) >= len(t.buf) {
 		t.n = copy(t.buf[:], p[len(p)-len(t.buf):])
 		return
@@ -331,6 +346,34 @@ func (t *tailBuffer) write(p []byte) {
 		t.n -= drop
 	}
 	t.n += copy(t.buf[t.n:], p)
+	if !t.seen && len(t.markers) > 0 {
+		// p plus what came before it, so a marker split across two reads
+		// is found (markers are short).
+		t.seen = t.holdsMarker(t.buf[max(0, t.n-len(p)-32):t.n])
+	}
 }
+
+func (t *tailBuffer) holdsMarker(b []byte) bool {
+	for _, m := range t.markers {
+		if bytes.Contains(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// completer is an adapter whose streams are relayed as they come (no
+// sink translates them) but whose protocol marks a complete answer:
+// Gemini's finishReason, the [DONE] of Google's OpenAI endpoint. A stream
+// that ends cleanly without its marker was cut short upstream, and the
+// client must not take it for a whole answer.
+type completer interface {
+	completeMarkers() [][]byte
+}
+
+// truncatedStream ends a stream whose upstream stopped before its answer
+// was complete.
+var truncatedStream = Failure{Status: fasthttp.StatusBadGateway, Class: verdict.ServerError, Reason: "stream_truncated",
+	Message: "Upstream stream ended before the answer was complete; the answer above is incomplete."}
 
 func (t *tailBuffer) bytes() []byte { return t.buf[:t.n] }

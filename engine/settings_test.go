@@ -55,6 +55,7 @@ status {
 
 func TestTokenSettings(t *testing.T) {
 	t.Run("rpm", func(t *testing.T) {
+		clearOfMinuteEdge()
 		h := startHarness(t, nil, settingsConfig([]string{settingsKey}, "rpm = 2", ""), mockgemini.Options{})
 		for i := range 2 {
 			if status, _, body := h.do("POST", generatePath, genBody, nil); status != 200 {
@@ -288,6 +289,7 @@ func TestPoolSettings(t *testing.T) {
 		}
 	})
 	t.Run("limits.rpm", func(t *testing.T) {
+		clearOfMinuteEdge()
 		h := startHarness(t, nil, pool("limits { rpm = 1 }"), mockgemini.Options{})
 		for i := range 3 {
 			if status, _, body := h.do("POST", generatePath, genBody, nil); status != 200 {
@@ -307,6 +309,7 @@ func TestPoolSettings(t *testing.T) {
 		}
 	})
 	t.Run("limits.tpm", func(t *testing.T) {
+		clearOfMinuteEdge()
 		h := startHarness(t, nil, strings.Replace(settingsConfig([]string{settingsKey}, "", ""), "keys     = [", "limits { tpm = 1 }\n  keys     = [", 1), mockgemini.Options{})
 		h.do("POST", generatePath, genBody, nil)
 		if status, _, _ := h.do("POST", generatePath, genBody, nil); status != 429 || h.mock.Total() != 1 {
@@ -443,6 +446,15 @@ func TestOpenAISettings(t *testing.T) {
 			t.Fatalf("an image URL with image_fetch off: %d %s (%d upstream calls)", status, body, h.mock.Total())
 		}
 	})
+}
+
+// clearOfMinuteEdge waits out the last seconds of a minute: per-minute
+// budgets start afresh each minute, so a test that spends one must not
+// straddle the edge.
+func clearOfMinuteEdge() {
+	if left := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)); left < 10*time.Second {
+		time.Sleep(left + 100*time.Millisecond)
+	}
 }
 
 // waitFor polls cond for up to 5 s.
