@@ -284,6 +284,21 @@ func TestRelayedStreamThatStopsEarlyIsAFailure(t *testing.T) {
 	}
 }
 
+// A stream that Google itself ended with an error event gets no second
+// error event from balance (its client has read the end), and is recorded
+// failed.
+func TestStreamEndedByUpstreamErrorEventIsNotEndedTwice(t *testing.T) {
+	h, rec := startRecorded(t, keyA)
+	h.mock.SetFault(keyA, mockgemini.Fault{Kind: mockgemini.StreamError, AfterChunks: 1})
+	status, _, body := h.do("POST", streamPath, genBody, nil)
+	if n := strings.Count(string(body), `"error":`); status != 200 || n != 1 {
+		t.Fatalf("want exactly one error event: %d, %d in %s", status, n, body)
+	}
+	if r := rec.last(t); r.Status < 500 || r.ErrorClass == "" {
+		t.Fatalf("recorded status %d class %q", r.Status, r.ErrorClass)
+	}
+}
+
 // rawRequest sends a request's head and the first part of its body on a
 // fresh connection and returns the connection, unread.
 func rawRequest(t *testing.T, h *harness, token string, contentLength int, firstPart string) net.Conn {

@@ -103,7 +103,16 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 		}
 		if err == nil && markers != nil && !tail.seen {
 			truncated := truncatedStream
-			err = &streamEnd{failure: &truncated}
+			if bytes.Contains(tail.bytes(), inBandErrorKey) {
+				// Google ended the stream with an error event of its own:
+				// the client has read it, and a second would follow an end.
+				// Only the record is balance's to write.
+				truncated.Reason, truncated.Upstream = "stream_error", append([]byte(nil), ex.pool.redactBytes(tail.bytes())...)
+				ex.noteFailure(&truncated)
+				ex.status = truncated.Status
+			} else {
+				err = &streamEnd{failure: &truncated}
+			}
 		}
 		if err == nil {
 			_ = up.CloseBodyStream()
@@ -370,6 +379,11 @@ func (t *tailBuffer) holdsMarker(b []byte) bool {
 type completer interface {
 	completeMarkers() [][]byte
 }
+
+// inBandErrorKey is how an upstream error event that ended a stream shows
+// in its last bytes ({"error": {...}}); inside a JSON string the quotes
+// would be escaped, so answer text cannot look like it.
+var inBandErrorKey = []byte(`"error":`)
 
 // truncatedStream ends a stream whose upstream stopped before its answer
 // was complete.
