@@ -57,7 +57,7 @@ func main() {
 	flag.Float64Var(&o.cancelShare, "cancel", 0.10, "share of requests the client cancels mid-flight")
 	flag.DurationVar(&o.rewriteEvery, "rewrite-every", 3*time.Second, "how often the config is rewritten")
 	flag.DurationVar(&o.faultEvery, "fault-every", 2*time.Second, "how often the faulted keys change")
-	flag.BoolVar(&o.requireCancel, "require-cancel", false, "fail when an upstream call outlives its cancelled client by more than 100ms")
+	flag.BoolVar(&o.requireCancel, "require-cancel", true, "fail when an upstream call outlives its cancelled client by more than 100ms (false: report only)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (config, log) and the database")
 	flag.Parse()
 	if o.duration < 20*time.Second {

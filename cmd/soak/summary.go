@@ -288,7 +288,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "cancel→upstream close: %d cancelled, %d never upstream, %d upstream done first, %d outlived: p50 %s, p99 %s, max %s, >%s: %d (unresolved %d)%s\n",
 		c.Cancelled, c.NeverUpstream, c.DoneBeforeCancel, len(c.Outlived), percentile(c.Outlived, 50).Round(time.Millisecond),
 		percentile(c.Outlived, 99).Round(time.Millisecond), percentile(c.Outlived, 100).Round(time.Millisecond), cancelTarget,
-		c.Over(cancelTarget), c.Unresolved, map[bool]string{true: " [required]", false: " [reported only; -require-cancel makes it a failure]"}[r.RequireCancel])
+		c.Over(cancelTarget), c.Unresolved, map[bool]string{true: " [required]", false: " [reported only: -require-cancel=false]"}[r.RequireCancel])
 	fmt.Fprintf(w, "secrets: log %d lines (%d warn, %d error), %d hit(s); database %d values scanned, %d hit(s)\n",
 		r.Log.Lines, r.Log.Warn, r.Log.Error, len(r.LogSecrets), r.DBValuesScanned, len(r.DBSecrets))
 	if f := r.Failures(); len(f) > 0 {
