@@ -527,3 +527,31 @@ func TestLiveRequestHookRejectsSetup(t *testing.T) {
 		t.Fatalf("the mock got %d requests", n)
 	}
 }
+
+// Request hooks see the setup message as the request body and may edit it:
+// here a hook gives every session a system instruction.
+func TestLiveRequestHookEditsSetup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds WASM guests")
+	}
+	actions := guest(t, "actions")
+	h := newHarness(t, []string{keyA}, hookConfig(t, fmt.Sprintf(`hook "persona" {
+  module = %q
+  config = { mode = "set", path = "setup.systemInstruction", value = { parts = [{ text = "Answer in French." }] } }
+  routes = ["/ws/*"]
+}`, actions)))
+	c, _, err := fws.DefaultDialer.Dial(wsBase(h)+"/gemini"+livePath, http.Header{"X-Goog-Api-Key": {testToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(fws.TextMessage, []byte(`{"setup":{"model":"models/`+liveModel+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || !strings.Contains(string(msg), "setupComplete") {
+		t.Fatalf("setup answered %s, %v", msg, err)
+	}
+	if got := h.mock.LastRequest().Body; !strings.Contains(string(got), `"systemInstruction":{"parts":[{"text":"Answer in French."}]}`) {
+		t.Fatalf("Google got the setup %s", got)
+	}
+}

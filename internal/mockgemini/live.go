@@ -160,6 +160,13 @@ func (s *Server) liveSession(c *websocket.Conn, f Fault) {
 	if err != nil {
 		return
 	}
+	if last := s.lastReq.Load(); last != nil && !s.opts.DisableRecording {
+		// The session's recorded request is its upgrade, with the setup
+		// message as its body.
+		r := *last
+		r.Body = append([]byte(nil), msg...)
+		s.lastReq.Store(&r)
+	}
 	setup := gjson.GetBytes(msg, "setup")
 	model := setup.Get("model").String()
 	if !setup.IsObject() || model == "" {

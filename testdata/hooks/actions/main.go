@@ -35,6 +35,10 @@ func handle(in *guest.Envelope) (*guest.Result, error) {
 	case "model":
 		b, err := guest.SetString(in.Body(), "model", in.ConfigValue("model").String())
 		return guest.ReplaceBody(b), err
+	case "set":
+		// config.path gets config.value, whatever JSON it is.
+		b, err := guest.SetRaw(in.Body(), in.ConfigValue("path").String(), []byte(in.ConfigValue("value").Raw))
+		return guest.ReplaceBody(b), err
 	case "upper":
 		b, err := guest.ReplaceTexts(in.Protocol(), in.Body(), strings.ToUpper)
 		return guest.ReplaceBody(b), err
