@@ -2,11 +2,8 @@ package engine_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -18,28 +15,13 @@ import (
 // Two instances on one MySQL database: a file uploaded through A is used
 // through B, on the key that owns it, and listed and deleted there.
 func TestFileUploadedThroughOneInstanceUsedThroughAnother(t *testing.T) {
-	base := os.Getenv("BALANCE_TEST_MYSQL_DSN")
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/"
-	}
-	admin, err := sql.Open("mysql", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	dbName := "balance_files_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.Exec("CREATE DATABASE " + dbName); err != nil {
-		t.Fatalf("MySQL at %s is required for this test: %v", base, err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + dbName) })
+	dsn := freshMySQL(t, "balance_files_")
 
 	mock := mockgemini.Start(t, mockgemini.Options{})
 	cfg := filesConfig(filesKeys, fmt.Sprintf(`store {
   driver = "mysql"
-  dsn    = "%s%s"
-}`, base, dbName))
+  dsn    = "%s"
+}`, dsn))
 	_, urlA := startProxy(t, mock, t.TempDir(), cfg)
 	_, urlB := startProxy(t, mock, t.TempDir(), cfg)
 	ctx := context.Background()
@@ -71,8 +53,13 @@ func TestFileUploadedThroughOneInstanceUsedThroughAnother(t *testing.T) {
 	if _, err := b.Files.Delete(ctx, file.Name, nil); err != nil {
 		t.Fatalf("delete through B: %v", err)
 	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	var left int
-	if err := admin.QueryRow("SELECT COUNT(*) FROM " + dbName + ".resources WHERE kind = 'file'").Scan(&left); err != nil || left != 0 {
+	if err := db.QueryRow("SELECT COUNT(*) FROM resources WHERE kind = 'file'").Scan(&left); err != nil || left != 0 {
 		t.Fatalf("file records left: %d %v", left, err)
 	}
 }

@@ -147,7 +147,11 @@ func TestStatsAndKeyStatePersistAcrossRestart(t *testing.T) {
 
 // Two proxies on one MySQL database: a key quarantined through one is
 // avoided by the other.
-func TestTwoInstancesShareKeyStateThroughMySQL(t *testing.T) {
+// freshMySQL creates a database named prefix+random on the test MariaDB
+// (BALANCE_TEST_MYSQL_DSN, else root on 127.0.0.1:3306), drops it when the
+// test ends, and returns its DSN. The test fails without MySQL: CI has it.
+func freshMySQL(t *testing.T, prefix string) string {
+	t.Helper()
 	base := os.Getenv("BALANCE_TEST_MYSQL_DSN")
 	if base == "" {
 		base = "root@tcp(127.0.0.1:3306)/"
@@ -156,21 +160,29 @@ func TestTwoInstancesShareKeyStateThroughMySQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	dbName := "balance_engine_" + hex.EncodeToString(rnd[:])
+	dbName := prefix + hex.EncodeToString(rnd[:])
 	if _, err := admin.Exec("CREATE DATABASE " + dbName); err != nil {
+		admin.Close()
 		t.Fatalf("MySQL at %s is required for this test: %v", base, err)
 	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + dbName) })
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE " + dbName)
+		admin.Close()
+	})
+	return base + dbName
+}
+
+func TestTwoInstancesShareKeyStateThroughMySQL(t *testing.T) {
+	dsn := freshMySQL(t, "balance_engine_")
 
 	mock := mockgemini.Start(t, mockgemini.Options{})
 	cfg := storeConfig([]string{keyA, keyB}, fmt.Sprintf(`store {
   driver            = "mysql"
-  dsn               = "%s%s"
+  dsn               = "%s"
   key_state_refresh = "200ms"
-}`, base, dbName))
+}`, dsn))
 	_, urlOne := startProxy(t, mock, t.TempDir(), cfg)
 	srvTwo, urlTwo := startProxy(t, mock, t.TempDir(), cfg)
 
