@@ -53,7 +53,9 @@ func TestUpstreamWatchSeesAnswersAndClosedConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := waitEnded(1)
-		if c.How != "answered" || c.End.Sub(c.Start) < 40*time.Millisecond || c.End.After(read) {
+		// The mock notes the end after its last write returns, which can be
+		// a moment after the client has read it: allow a scheduling slice.
+		if c.How != "answered" || c.End.Sub(c.Start) < 40*time.Millisecond || c.End.After(read.Add(20*time.Millisecond)) {
 			t.Fatalf("stream call = %+v (read done at %s)", c, read)
 		}
 	})
