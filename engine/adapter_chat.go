@@ -160,8 +160,9 @@ func (chatEvents) translated(w *bufio.Writer, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, errClientGone) {
-		return err
+	var end *streamEnd
+	if errors.Is(err, errClientGone) || errors.As(err, &end) {
+		return err // the pacer's shutdown end passes through as it is
 	}
 	var oe *openai.Error
 	if errors.As(err, &oe) {

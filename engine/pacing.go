@@ -80,8 +80,8 @@ func (p *pacer) PieceSize(n int) int {
 	return (n + pauses) / (pauses + 1)
 }
 
-// Pause sends the pieces written so far and waits one interval, or less
-// when shutdown cuts the streams.
+// Pause sends the pieces written so far and waits one interval; when
+// shutdown cuts the streams it ends the stream instead.
 func (p *pacer) Pause() error {
 	if p.w.Flush() != nil {
 		return errClientGone
@@ -95,7 +95,11 @@ func (p *pacer) Pause() error {
 	select {
 	case <-p.timer.C:
 	case <-p.stop:
+		// Shutdown cut the streams: this one ends here, with the
+		// shutdown error event, not with the rest of a paced answer.
 		p.timer.Stop()
+		cut := shutdownFailure
+		return &streamEnd{failure: &cut}
 	}
 	p.lag += time.Since(start)
 	return nil

@@ -114,13 +114,15 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 				err = &streamEnd{failure: &truncated}
 			}
 		}
+		// Out of shutdown's reach before the answer is closed: a cut
+		// closing it at the same moment would race.
+		s.streams.stopReading(ex)
 		if err == nil {
 			_ = up.CloseBodyStream()
 		} else {
 			closeStream(up, err)
 		}
 		ex.usage, _ = parseUsage(tail.bytes())
-		s.streams.stopReading(ex)
 		fasthttp.ReleaseResponse(up)
 		s.endStream(w, ex, sse, err)
 	})
