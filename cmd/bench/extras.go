@@ -224,7 +224,7 @@ func (b *bench) store() error {
 		cd := ca.sub(cmpBefore)
 		cmpOK := cd.written >= uint64(cmpSent) && cd.written <= uint64(cmpSent)+slack && cd.dropped == 0 && cd.failed == 0
 		b.info(sc, "-compare "+filepath.Base(b.opt.compare)+": this build / that one (both sqlite), req/s ratio; CPU per request ratio",
-			summarize(ratio).format(3, "")+"; "+summarize(cpuRatio).format(3, ""))
+			spreadOf(ratio).format(3, "")+"; "+spreadOf(cpuRatio).format(3, ""))
 		b.info(sc, "-compare: that build's CPU per request; bare / that build req/s ratio", summarize(cpu[cmpI]).format(1, " µs")+"; "+summarize(func() []float64 {
 			var xs []float64
 			for _, r := range samples {
