@@ -169,7 +169,7 @@ func (s *StreamTranslator) emit(idx int, c *choice, last bool) {
 // appendChunk appends the chunk of one candidate's current delta (nothing
 // when it has none and the role was sent).
 func (s *StreamTranslator) appendChunk(b []byte, idx int, c *choice) []byte {
-	hasDelta := len(c.content) > 0 || len(c.reasoning) > 0 || len(c.tools) > 0 || len(c.images) > 0
+	hasDelta := len(c.content) > 0 || len(c.reasoning) > 0 || len(c.tools) > 0 || len(c.images) > 0 || len(c.annots) > 0
 	if hasDelta || !c.started {
 		b = append(b, s.prefix...)
 		b = append(b, `{"index":`...)
@@ -226,6 +226,15 @@ func (s *StreamTranslator) appendChunk(b []byte, idx int, c *choice) []byte {
 			}
 			b = append(b, `"images":[`...)
 			b = append(b, c.images...)
+			b = append(b, ']')
+			sep = true
+		}
+		if len(c.annots) > 0 {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"annotations":[`...)
+			b = append(b, c.annots...)
 			b = append(b, ']')
 		}
 		b = append(b, `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
