@@ -526,5 +526,24 @@ func TestSpeechEncodedFormats(t *testing.T) {
 			tc.format == "flac" && !bytes.Equal(unary[42:], streamed[42:]):
 			t.Errorf("%s: the stream and the whole answer differ", tc.format)
 		}
+		if tc.format == "mp3" {
+			// SSE carries the same encoded bytes in speech.audio.delta events.
+			_, _, sse := h.do("POST", "/v1/audio/speech",
+				`{"model":"tts-1","voice":"alloy","input":"`+input+`","response_format":"mp3","stream_format":"sse"}`, nil)
+			var joined []byte
+			for _, line := range strings.Split(string(sse), "\n") {
+				var ev struct{ Type, Audio string }
+				if data, ok := strings.CutPrefix(line, "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && ev.Type == "speech.audio.delta" {
+					b, err := base64.StdEncoding.DecodeString(ev.Audio)
+					if err != nil {
+						t.Fatal(err)
+					}
+					joined = append(joined, b...)
+				}
+			}
+			if !bytes.Equal(joined, unary) {
+				t.Errorf("mp3 over SSE: %d bytes, the whole answer %d", len(joined), len(unary))
+			}
+		}
 	}
 }
