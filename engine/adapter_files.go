@@ -58,6 +58,9 @@ type resourceCall struct {
 	command  string
 	declared int64
 	mime     string
+	// model is the model an upload's file is for, when its start said
+	// (uploadModelHeader); chunks read it from the upload's record.
+	model string
 }
 
 var (
@@ -192,21 +195,31 @@ func routeUpload(ctx *fasthttp.RequestCtx, c *call, rc resourceCall) *Failure {
 		*c = call{route: "files.upload.chunk", passAnswer: true, resource: rc}
 		return allowOnly(ctx, fasthttp.MethodPost)
 	}
+	// The model the file is for, when the client says: the upload then
+	// goes to the pool the model rules name for it and to a key that is
+	// not cooling for it, so the file's first use is not a 429.
+	model := strings.TrimPrefix(strings.TrimSpace(string(ctx.Request.Header.Peek(uploadModelHeader))), "models/")
 	switch strings.ToLower(string(ctx.Request.Header.Peek("X-Goog-Upload-Protocol"))) {
 	case "resumable":
 		if !strings.EqualFold(strings.TrimSpace(string(ctx.Request.Header.Peek("X-Goog-Upload-Command"))), "start") {
 			return fail(fasthttp.StatusBadRequest, "A resumable upload starts with X-Goog-Upload-Command: start; chunks go to the upload URL it returns.")
 		}
 		rc.op = opUploadStart
-		*c = call{route: "files.upload", body: ctx.Request.Header.ContentLength() != 0, passAnswer: true, resource: rc}
+		*c = call{route: "files.upload", model: model, body: ctx.Request.Header.ContentLength() != 0, passAnswer: true, resource: rc}
 	case "multipart":
 		rc.op = opUploadMultipart
-		*c = call{route: "files.upload", passAnswer: true, resource: rc}
+		*c = call{route: "files.upload", model: model, passAnswer: true, resource: rc}
 	default:
 		return fail(fasthttp.StatusBadRequest, "Unsupported upload: send X-Goog-Upload-Protocol: resumable (or multipart).")
 	}
 	return allowOnly(ctx, fasthttp.MethodPost)
 }
+
+// uploadModelHeader names the model an upload's file is for. Google's
+// upload carries no model, and neither SDK sends one, but both let a
+// caller add a header to a call (httpOptions.headers). It is not one of
+// the headers forwarded to Google (forwardedHeader).
+const uploadModelHeader = "X-Balance-Model"
 
 // parse reads a cached content's model from its body, for admission.
 func (filesAdapter) parse(body []byte, c *call) *Failure {
@@ -239,6 +252,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 			return nil, f
 		}
 	case opUploadStart:
+		rc.model = uploadModel(ex)
 		n, err := declaredUploadSize(ctx)
 		if err != nil {
 			return nil, fail(fasthttp.StatusBadRequest, err.Error())
@@ -248,6 +262,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		}
 		rc.declared = n
 	case opUploadMultipart:
+		rc.model = uploadModel(ex)
 		n := int64(ctx.Request.Header.ContentLength())
 		if n > maxUpload {
 			return nil, tooLargeUpload(maxUpload)
@@ -261,6 +276,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		if f := s.pinTo(ex, r); f != nil {
 			return nil, f
 		}
+		rc.model = r.Model
 		left, f := chunkBudget(ctx, r, maxUpload)
 		if f != nil {
 			return nil, f
@@ -275,6 +291,15 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 	req.URI().SetPathBytes(ex.scratch)
 	copyQuery(req, &ctx.Request)
 	return req, nil
+}
+
+// uploadModel is the model (after model rules) an upload's file is for,
+// "" when the client did not say.
+func uploadModel(ex *exchange) string {
+	if ex.call.model == "" {
+		return ""
+	}
+	return ex.model.Target
 }
 
 // declaredUploadSize is a resumable start's X-Goog-Upload-Header-Content-Length,
@@ -416,7 +441,7 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if !validResourceID(id) {
 			return &Failure{Status: fasthttp.StatusBadGateway, Message: "Google's upload start named no usable upload URL."}
 		}
-		own("uploads/"+id, store.KindUpload, rc.declared, rc.mime, "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+		own("uploads/"+id, store.KindUpload, rc.declared, rc.mime, rc.model, "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
 		local := rc.origin + rc.mount + "/upload/v1beta/files?" + parsed.RawQuery
 		for _, h := range uploadURLHeaders {
 			if len(up.Header.Peek(h)) > 0 {
@@ -435,7 +460,7 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if !strings.HasPrefix(name, "files/") {
 			return nil
 		}
-		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, "", f.Raw, f.Get("expirationTime").Str)
+		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, rc.model, f.Raw, f.Get("expirationTime").Str)
 		if rc.op == opUploadChunk {
 			s.forgetResource(rc.name)
 		}
