@@ -98,6 +98,17 @@
 // a fleet share what any one instance learned about a dead key within one
 // poll interval.
 //
+// # Resource ownership
+//
+// The resources table (migration 0004) says which key and client token
+// own each Gemini file, cached content, batch and open upload. It is
+// written before the resource's name reaches the client, so any instance
+// on the database can route it. Instances keep the records they use in
+// memory and re-read one at most every few seconds (engine/resources.go),
+// so a record deleted or cut short through a peer stops routing within
+// that bound without a read per request. Expired records are skipped by
+// every read and deleted by the pruner.
+//
 // # Schema
 //
 // Numbered migrations live in migrations/<dialect>/NNNN_name.sql, are
