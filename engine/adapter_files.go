@@ -460,10 +460,9 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if !strings.HasPrefix(name, "files/") {
 			return nil
 		}
+		// The upload's record stays until it expires: a client whose
+		// finalize answer was lost queries the same URL for its file.
 		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, rc.model, f.Raw, f.Get("expirationTime").Str)
-		if rc.op == opUploadChunk {
-			s.forgetResource(rc.name)
-		}
 	case opCreateCache, opPatch:
 		g := gjson.ParseBytes(body)
 		if name := g.Get("name").Str; strings.HasPrefix(name, "cachedContents/") {

@@ -47,6 +47,10 @@ type mockUpload struct {
 	crc      uint32
 	mime     string
 	display  string
+	// file is the finished upload's file ("files/ID"): a query after the
+	// finalize answers final with it, as Google does for a client whose
+	// finalize answer was lost.
+	file string
 }
 
 type ownedResource struct {
@@ -161,7 +165,8 @@ func fileJSON(f *FileInfo, display string, created time.Time) map[string]any {
 
 // serveUpload runs the resumable protocol (start, then upload / upload,
 // finalize / query / cancel on the absolute upload URL) and the
-// multipart one.
+// multipart one. A session outlives its finalize, so a query can still
+// answer final with the file; cancel ends it.
 func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, key, _ string) {
 	st := &s.resources
 	h := &ctx.Request.Header
@@ -236,17 +241,30 @@ func (s *Server) serveUploadChunk(ctx *fasthttp.RequestCtx, key, id string) {
 		ctx.Response.Header.Set("X-Goog-Upload-Size-Received", strconv.FormatInt(up.received, 10))
 		ctx.Response.Header.Set("X-Goog-Upload-Chunk-Granularity", "8388608")
 	}
-	switch cmd {
-	case "query":
+	final := func() {
+		status("final")
+		b, _ := json.Marshal(map[string]any{"file": st.meta[up.file]})
+		ctx.SetBody(appendPretty(nil, b))
+	}
+	switch {
+	case cmd == "query" && up.file != "":
+		final()
+		return
+	case cmd == "query":
+		// How much arrived, so a client cut off mid-chunk resumes there.
 		status("active")
 		ctx.SetBodyString("")
 		return
-	case "cancel":
+	case cmd == "cancel":
+		// The session ends: any later command on it is a 404.
 		delete(st.uploads, id)
 		status("cancelled")
 		ctx.SetBodyString("")
 		return
-	case "upload", "upload,finalize", "finalize":
+	case up.file != "":
+		s.writeError(ctx, errBadRequest("The upload is already finalized."), false)
+		return
+	case cmd == "upload", cmd == "upload,finalize", cmd == "finalize":
 	default:
 		s.writeError(ctx, errBadRequest("Unknown X-Goog-Upload-Command."), false)
 		return
@@ -272,14 +290,11 @@ func (s *Server) serveUploadChunk(ctx *fasthttp.RequestCtx, key, id string) {
 		s.writeError(ctx, errBadRequest("Finalized after "+strconv.FormatInt(up.received, 10)+" bytes, not the declared "+strconv.FormatInt(up.declared, 10)+"."), false)
 		return
 	}
-	delete(st.uploads, id)
 	f := &FileInfo{Name: "files/" + randomID(6), Key: key, Size: up.received, CRC32: up.crc, MIME: up.mime}
 	st.files[f.Name] = f
-	meta := fileJSON(f, up.display, time.Now())
-	st.meta[f.Name] = meta
-	status("final")
-	b, _ := json.Marshal(map[string]any{"file": meta})
-	ctx.SetBody(appendPretty(nil, b))
+	st.meta[f.Name] = fileJSON(f, up.display, time.Now())
+	up.file = f.Name
+	final()
 }
 
 func (s *Server) serveMultipart(ctx *fasthttp.RequestCtx, key string) {
