@@ -65,6 +65,8 @@ type resourceState struct {
 	uploads map[string]*mockUpload // upload id
 	caches  map[string]*ownedResource
 	batches map[string]*ownedResource
+	// generated holds the content of generated files (download.go).
+	generated map[string]*generatedFile
 }
 
 func (st *resourceState) init() {
@@ -74,6 +76,7 @@ func (st *resourceState) init() {
 		st.uploads = map[string]*mockUpload{}
 		st.caches = map[string]*ownedResource{}
 		st.batches = map[string]*ownedResource{}
+		st.generated = map[string]*generatedFile{}
 	}
 }
 
@@ -101,6 +104,7 @@ func errPermission(what, name string) apiError {
 
 var (
 	prefixUpload        = []byte("/upload/v1beta/files")
+	prefixDownload      = []byte("/download/v1beta/files/")
 	prefixFiles         = []byte("/v1beta/files")
 	prefixCaches        = []byte("/v1beta/cachedContents")
 	prefixBatches       = []byte("/v1beta/batches")
@@ -114,6 +118,8 @@ func (s *Server) serveResources(ctx *fasthttp.RequestCtx, path []byte) bool {
 	switch {
 	case bytes.Equal(path, prefixUpload):
 		serve = s.serveUpload
+	case bytes.HasPrefix(path, prefixDownload):
+		serve, rest = s.serveFiles, path[len(prefixDownload)-1:]
 	case bytes.HasPrefix(path, prefixFiles) && (len(path) == len(prefixFiles) || path[len(prefixFiles)] == '/'):
 		serve, rest = s.serveFiles, path[len(prefixFiles):]
 	case bytes.HasPrefix(path, prefixCaches) && (len(path) == len(prefixCaches) || path[len(prefixCaches)] == '/'):
@@ -385,7 +391,10 @@ func (s *Server) serveFiles(ctx *fasthttp.RequestCtx, key, id string) {
 	case ctx.IsDelete() && method == "":
 		delete(st.files, name)
 		delete(st.meta, name)
+		delete(st.generated, name)
 		writeJSON(ctx, map[string]any{})
+	case method == "download":
+		s.serveDownload(ctx, name)
 	default:
 		s.writeError(ctx, errNotFound("Method not found."), false)
 	}
@@ -613,9 +622,13 @@ func (s *Server) serveBatchCreate(ctx *fasthttp.RequestCtx, key, modelPath strin
 	// the same project.
 	if in, ok := req.Batch["inputConfig"].(map[string]any); ok {
 		if _, ok := in["fileName"].(string); ok {
-			res := &FileInfo{Name: "files/" + randomID(6), Key: key, MIME: "application/jsonl"}
-			st.files[res.Name] = res
-			st.meta[res.Name] = fileJSON(res, "batch results", time.Now())
+			lines := []byte(`{"key":"request-1","response":{"candidates":[{"content":{"role":"model","parts":[{"text":"Mock batch answer."}]},"finishReason":"STOP"}]}}` + "\n")
+			g, res := &generatedFile{data: lines}, &FileInfo{Name: "files/" + randomID(6), Key: key, Size: int64(len(lines)), CRC32: crc32.ChecksumIEEE(lines), MIME: "application/jsonl"}
+			if n := s.opts.BatchResultsSize; n > 0 {
+				g, res.CRC32 = patternFile(n)
+				res.Size = n
+			}
+			st.addGenerated(res, g)
 			md["state"] = "BATCH_STATE_SUCCEEDED"
 			md["output"] = map[string]any{"responsesFile": res.Name}
 		}
