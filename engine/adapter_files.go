@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -280,7 +281,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		if n > maxUpload {
 			return nil, tooLargeUpload(maxUpload)
 		}
-		stream = &uploadBody{r: ctx.RequestBodyStream(), left: maxUpload, max: maxUpload}
+		stream = ex.uploadBody(ctx, maxUpload, maxUpload)
 	case opUploadChunk:
 		r, f := s.ownedBy(ex, rc.name, "Upload")
 		if f != nil {
@@ -294,7 +295,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		if f != nil {
 			return nil, f
 		}
-		stream = &uploadBody{r: ctx.RequestBodyStream(), left: left, max: maxUpload}
+		stream = ex.uploadBody(ctx, left, maxUpload)
 	}
 	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
 	if stream != nil {
@@ -366,6 +367,16 @@ type uploadBody struct {
 	r    io.Reader
 	left int64
 	max  int64
+	// sent counts the bytes passed on, for the request's stats; the
+	// upstream call may read on another goroutine.
+	sent atomic.Int64
+}
+
+// uploadBody streams the client's body to Google within left bytes, and
+// counts it as the exchange's upload bytes.
+func (ex *exchange) uploadBody(ctx *fasthttp.RequestCtx, left, limit int64) *uploadBody {
+	ex.upload = &uploadBody{r: ctx.RequestBodyStream(), left: left, max: limit}
+	return ex.upload
 }
 
 var errUploadTooLarge = errors.New("upload exceeds files.max_upload")
@@ -379,6 +390,7 @@ func (u *uploadBody) Read(p []byte) (int, error) {
 	}
 	n, err := u.r.Read(p)
 	u.left -= int64(n)
+	u.sent.Add(int64(n))
 	if u.left < 0 {
 		return n, errUploadTooLarge
 	}
@@ -473,6 +485,9 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if !strings.HasPrefix(name, "files/") {
 			return nil
 		}
+		// A query after the finalize answers final too: only the finalize
+		// (or the multipart upload) counts as an upload.
+		ex.uploaded = rc.op == opUploadMultipart || strings.Contains(rc.command, "finalize")
 		// The upload's record stays until it expires: a client whose
 		// finalize answer was lost queries the same URL for its file.
 		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, rc.model, f.Raw, f.Get("expirationTime").Str)

@@ -73,7 +73,8 @@
 // Rollup rows are keyed by bucket start (unix ms) × key fingerprint ×
 // model (as sent, else as asked) × client token × pool × error class (""
 // for success), and hold sums: requests, streamed, upstream attempts, the
-// four token counts, latency and TTFB sums and a fixed 16-bucket latency
+// four token counts, latency and TTFB sums, uploads and their bytes
+// (migration 0010) and a fixed 16-bucket latency
 // histogram (LatencyBounds). Because the buckets are fixed, percentiles for
 // any period are a sum of counters plus an interpolation: no raw rows are
 // read for Summary or Series. Summaries over more than 6 h read whole
