@@ -63,9 +63,9 @@ func TestFilesAPIWithNodeSDK(t *testing.T) {
 			}
 			var got struct {
 				Name, URI, Size, Got string
-				Listed                []string
-				Answers               []string
-				AfterDelete           any
+				Listed               []string
+				Answers              []string
+				AfterDelete          any
 			}
 			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 				t.Fatalf("%v: %s", err, stdout.String())
