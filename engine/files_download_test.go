@@ -107,7 +107,8 @@ func TestFileDownloadGoesToTheOwner(t *testing.T) {
 }
 
 // A 64 MiB download streams through balance: the heap grows by far less
-// than the file, which balance would need to buffer it.
+// than the file, which balance would need to buffer it (0.1 MiB here; 64
+// MiB when buffered).
 func TestLargeDownloadStreamsThrough(t *testing.T) {
 	const size = 64 << 20
 	mock := mockgemini.Start(t, mockgemini.Options{DisableRecording: true, BatchResultsSize: size})
@@ -130,7 +131,9 @@ func TestLargeDownloadStreamsThrough(t *testing.T) {
 		grown = top - base[0].Value.Uint64()
 	}
 	t.Logf("heap growth during a 64 MiB download: %.1f MiB", float64(grown)/(1<<20))
-	if limit := uint64(16 << 20); grown > limit {
+	// Garbage not yet collected counts too (more of it under -race);
+	// buffering the file would add all 64 MiB.
+	if limit := uint64(size / 2); grown > limit {
 		t.Fatalf("heap grew %d MiB during a 64 MiB download (limit %d MiB)", grown>>20, limit>>20)
 	}
 }
