@@ -49,6 +49,10 @@ type resolved struct {
 	Pacing *hcl.StreamPacing
 	// ImagenChat serves a chat call with Imagen (imagen_chat.go).
 	ImagenChat bool
+	// Fallback, when the rule sets one (FallbackSet), replaces the
+	// pool's fallback for this model (fallback.go).
+	Fallback    []string
+	FallbackSet bool
 }
 
 func (r *resolved) editsBody() bool {
@@ -66,7 +70,7 @@ func (r *modelRules) resolve(asked string) resolved {
 		CodeExecution: rule.CodeExecution, URLContext: rule.URLContext,
 		ThinkingBudget: rule.ThinkingBudget, IncludeThoughts: rule.IncludeThoughts,
 		Safety: rule.SafetySettings, Generation: rule.GenerationConfig, Pacing: rule.StreamPacing,
-		ImagenChat: rule.ImagenChat}
+		ImagenChat: rule.ImagenChat, Fallback: rule.Fallback, FallbackSet: rule.Sets("fallback")}
 	if rule.Target != "" {
 		out.Target = rule.Target
 	}
