@@ -82,4 +82,5 @@ func (ex *exchange) moveTo(p *poolRuntime, req *fasthttp.Request) {
 	req.SetHost(p.target.Host)
 	p.setHeaders(req)
 	ex.setUpstreamPath(req, ex.upCall)
+	ex.fitVertexBody(req)
 }

@@ -438,3 +438,65 @@ model "gemini-2.5-flash-lite" {
 		t.Fatal("a model rule with fallback = [] left its pool")
 	}
 }
+
+// Vertex refuses a content without a role (the mock does as Vertex does);
+// the Gemini API takes it as the user's. balance gives such contents role
+// "user" on their way to a Vertex pool, also when a request falls back
+// there from a Gemini pool, and leaves bodies bound for Gemini alone.
+func TestVertexGetsARoleOnEveryContent(t *testing.T) {
+	const roleless = `{"contents":[{"parts":[{"text":"no role here"}]},{"role":"model","parts":[{"text":"fine"}]},{"parts":[{"text":"nor here"}]}]}`
+	const fixed = `"contents":[{"parts":[{"text":"no role here"}],"role":"user"},{"role":"model","parts":[{"text":"fine"}]},{"parts":[{"text":"nor here"}],"role":"user"}]`
+	h := startVertex(t, "")
+	for _, tc := range []struct{ method, path string }{
+		{"generateContent", "/v1beta/models/gemini-2.5-flash:generateContent"},
+		{"streamGenerateContent", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"},
+		{"countTokens", "/v1beta/models/gemini-2.5-flash:countTokens"},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			if status, _, body := h.do("POST", tc.path, roleless, nil); status != 200 {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			rec := h.mock.LastRequest()
+			if !strings.HasPrefix(rec.Path, "/v1/publishers/google/models/") || !strings.Contains(string(rec.Body), fixed) {
+				t.Fatalf("Vertex got %s: %s", rec.Path, rec.Body)
+			}
+		})
+	}
+
+	t.Run("fallback from a Gemini pool", func(t *testing.T) {
+		mock := mockgemini.Start(t, mockgemini.Options{})
+		_, url := startProxy(t, mock, t.TempDir(), `
+upstream "google" { base_url = "%MOCK%" }
+upstream "vertex" {
+  base_url = "%MOCK%"
+  kind     = "vertex_express"
+}
+pool "paid" {
+  upstream = "google"
+  keys     = ["`+geminiKey+`"]
+  fallback = ["express"]
+}
+pool "express" {
+  upstream = "vertex"
+  keys     = ["`+vertexKey1+`"]
+}
+token "tester" {
+  secret = "`+testToken+`"
+  pools  = ["paid", "express"]
+}`)
+		g := &harness{t: t, mock: mock, url: url, token: testToken}
+		if status, _, body := g.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", roleless, nil); status != 200 {
+			t.Fatalf("Gemini pool: status %d: %s", status, body)
+		}
+		if rec := mock.LastRequest(); rec.Key != geminiKey || string(rec.Body) != roleless {
+			t.Fatalf("the Gemini pool got key %q body %s, want the client's body as sent", rec.Key, rec.Body)
+		}
+		mock.SetFault(geminiKey, mockgemini.Fault{Kind: mockgemini.RateLimit, Model: "gemini-2.5-flash"})
+		if status, _, body := g.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", roleless, nil); status != 200 {
+			t.Fatalf("fallback: status %d: %s", status, body)
+		}
+		if rec := mock.LastRequest(); rec.Key != vertexKey1 || !strings.Contains(string(rec.Body), fixed) {
+			t.Fatalf("Vertex got key %q body %s", rec.Key, rec.Body)
+		}
+	})
+}
