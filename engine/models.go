@@ -175,6 +175,39 @@ func (r *resolved) editBody(body []byte) ([]byte, error) {
 	return json.Marshal(req)
 }
 
+// forLive is the part of r's edits a Live session's setup takes: its
+// setup has tools, safetySettings and a generationConfig like a
+// GenerateContentRequest, but Live serves Google Search alone of the
+// built-in tools (no code execution, no URL context), one output modality
+// (TEXT or AUDIO, so no image output), and a generationConfig without
+// output-format fields; liveGenerationFields says which it takes.
+func (r resolved) forLive() resolved {
+	r.Image, r.CodeExecution, r.URLContext = false, false, false
+	if r.Generation != nil {
+		var gc map[string]json.RawMessage
+		if json.Unmarshal(r.Generation, &gc) == nil {
+			for k := range gc {
+				if !liveGenerationFields[k] {
+					delete(gc, k)
+				}
+			}
+			r.Generation = nil
+			if len(gc) > 0 {
+				r.Generation, _ = json.Marshal(gc)
+			}
+		}
+	}
+	return r
+}
+
+// liveGenerationFields are the generationConfig fields a Live setup
+// takes: those the genai SDKs send from a LiveConnectConfig.
+var liveGenerationFields = map[string]bool{
+	"temperature": true, "topP": true, "topK": true, "maxOutputTokens": true, "seed": true,
+	"responseModalities": true, "speechConfig": true, "thinkingConfig": true, "mediaResolution": true,
+	"enableAffectiveDialog": true, "translationConfig": true,
+}
+
 // minimalThinking is the least thinking a model allows: off (budget 0) for
 // most, 128 tokens for 2.5 Pro, which cannot turn thinking off, and the
 // lowest thinking level for Gemini 3.
