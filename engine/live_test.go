@@ -615,3 +615,37 @@ model "gemini-live-*" {
 		t.Errorf("generationConfig carries fields Live refuses: %s", body)
 	}
 }
+
+// @google/genai's ai.live.connect in Node through balance: the JS SDK's
+// doubled-slash path and ?key= credential, a text turn, an audio turn and
+// a clean close, recorded as one session.
+func TestLiveNodeGenaiSDK(t *testing.T) {
+	h, rec := startLive(t, []string{liveKeyA}, "")
+	out := runGenaiNode(t, "live.cjs", "BALANCE_URL="+h.url, "BALANCE_TOKEN="+testToken, "LIVE_MODEL="+liveModel)
+	var got struct {
+		SetupComplete bool     `json:"setupComplete"`
+		Text          string   `json:"text"`
+		AudioFrames   int      `json:"audioFrames"`
+		AudioBytes    int      `json:"audioBytes"`
+		Errors        []string `json:"errors"`
+		Close         *struct {
+			Code   int    `json:"code"`
+			Reason string `json:"reason"`
+		} `json:"close"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node printed %s: %v", out, err)
+	}
+	if !got.SetupComplete || got.Text != "Echo: hello from node" || got.AudioFrames != mockgemini.LiveAudioFrames || got.AudioBytes != mockgemini.LiveAudioFrames*960 || len(got.Errors) != 0 {
+		t.Fatalf("session: %s", out)
+	}
+	if got.Close == nil || (got.Close.Code != fws.CloseNormalClosure && got.Close.Code != fws.CloseNoStatusReceived) {
+		t.Fatalf("close: %s", out)
+	}
+	if r := rec.last(t); r.Route != "live.BidiGenerateContent" || r.Token != "tester" || r.Status != 200 || r.PromptTokens == 0 {
+		t.Fatalf("record %+v", r)
+	}
+	if h.mock.LiveSessions() != 1 {
+		t.Fatalf("the mock saw %d sessions", h.mock.LiveSessions())
+	}
+}
