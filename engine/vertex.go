@@ -118,7 +118,11 @@ func withUserRoles(body []byte) ([]byte, bool) {
 	i := 0
 	// gjson.GetBytes would copy the contents: read them in place, as
 	// nothing read outlives this loop.
-	gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "contents").ForEach(func(_, c gjson.Result) bool {
+	contents := gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "contents")
+	if !contents.IsArray() {
+		return body, false
+	}
+	contents.ForEach(func(_, c gjson.Result) bool {
 		if c.IsObject() && c.Get("role").String() == "" {
 			missing = append(missing, i)
 		}
