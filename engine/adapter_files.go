@@ -76,21 +76,33 @@ func isResourcePath(p []byte) bool {
 	if bytes.HasPrefix(p, pathUpload) {
 		return true
 	}
-	_, rest, ok := cutVersion(string(p))
+	// Bytes throughout: a string of the path would cost an allocation on
+	// every native call.
+	_, rest, ok := cutVersion(p)
 	if !ok {
 		return false
 	}
-	return rest == "files" || strings.HasPrefix(rest, "files/") || rest == "cachedContents" || strings.HasPrefix(rest, "cachedContents/") ||
-		rest == "batches" || strings.HasPrefix(rest, "batches/") || strings.HasPrefix(rest, "models/") && strings.HasSuffix(rest, suffixBatchGen)
+	has := func(prefix string) bool { return len(rest) >= len(prefix) && string(rest[:len(prefix)]) == prefix }
+	return string(rest) == "files" || has("files/") || string(rest) == "cachedContents" || has("cachedContents/") ||
+		string(rest) == "batches" || has("batches/") || has("models/") && bytes.HasSuffix(rest, []byte(suffixBatchGen))
 }
 
 // cutVersion splits "/v1beta/rest" into its API version and rest.
-func cutVersion(p string) (version, rest string, ok bool) {
-	version, rest, ok = strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if !ok || version != "v1beta" && version != "v1" && version != "v1alpha" {
-		return "", "", false
+func cutVersion[S ~string | ~[]byte](p S) (version, rest S, ok bool) {
+	if len(p) > 0 && p[0] == '/' {
+		p = p[1:]
 	}
-	return version, rest, true
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		switch string(p[:i]) {
+		case "v1beta", "v1", "v1alpha":
+			return p[:i], p[i+1:], true
+		}
+		break
+	}
+	return version, rest, false
 }
 
 func (filesAdapter) protocol() Protocol { return ProtoGemini }

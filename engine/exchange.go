@@ -90,6 +90,8 @@ type exchange struct {
 	// -1 once the watch let go (guarded by the watch's lock).
 	watched   bool
 	watchSlot int
+	// drained backs forward's list of the pools the request has drained.
+	drained [4]*poolRuntime
 	// failedAttempts are the attempts that failed before the last one,
 	// for the error log; handed to the record, never reused.
 	failedAttempts []store.Attempt
