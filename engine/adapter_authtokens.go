@@ -1,12 +1,17 @@
 package engine
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
+
+	"github.com/balanceproxy/balance/store"
 )
 
 // Ephemeral tokens for the Live API: POST /v1alpha/auth_tokens (the SDKs'
@@ -22,45 +27,95 @@ const ephemeralTTL = 30 * time.Minute
 
 // ephemeralToken is one minted token's binding.
 type ephemeralToken struct {
-	name    string // "auth_tokens/…", what the client presents
+	// name is the token as its session presented it ("auth_tokens/…"),
+	// what goes upstream; bindings are kept by its hash, never by it.
+	name    string
 	token   string // the client token's name
 	pool    string
 	keyHash string // keypool.Key.Hash of the key that minted it
 	expires time.Time
 }
 
-// ephemeralTokens are the bindings of the tokens minted through balance,
-// in memory: a restart forgets them, and their sessions must then mint
-// again.
+// ephemeralTokens are the bindings this process has minted or looked up,
+// by the sha256 of their token. The store holds them all (migration
+// 0011), so a restarted balance, or another instance on its database,
+// routes a token minted here through the same key.
 type ephemeralTokens struct {
 	mu     sync.Mutex
-	byName map[string]*ephemeralToken
+	byHash map[string]ephemeralToken
 }
 
-// bind records a minted token, dropping the expired ones.
-func (e *ephemeralTokens) bind(b *ephemeralToken, now time.Time) {
+// ephemeralHash is the sha256 hex of an ephemeral token: how a binding is
+// found, in memory and in the store, without keeping the token.
+func ephemeralHash(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:])
+}
+
+// remember keeps a binding in memory, dropping the expired ones.
+func (e *ephemeralTokens) remember(hash string, b ephemeralToken, now time.Time) {
+	b.name = ""
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.byName == nil {
-		e.byName = map[string]*ephemeralToken{}
+	if e.byHash == nil {
+		e.byHash = map[string]ephemeralToken{}
 	}
-	for name, old := range e.byName {
+	for h, old := range e.byHash {
 		if now.After(old.expires) {
-			delete(e.byName, name)
+			delete(e.byHash, h)
 		}
 	}
-	e.byName[b.name] = b
+	e.byHash[hash] = b
 }
 
-// lookup is the live binding of a presented token, or nil.
-func (e *ephemeralTokens) lookup(name string, now time.Time) *ephemeralToken {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	b := e.byName[name]
-	if b == nil || now.After(b.expires) {
-		return nil
+// bindEphemeral records a minted token's binding before the client gets
+// the token: in memory, and in the store for restarts and peers.
+func (s *Server) bindEphemeral(name string, b ephemeralToken, now time.Time) {
+	hash := ephemeralHash(name)
+	s.ephemeral.remember(hash, b, now)
+	st := s.store.Load()
+	if st == nil {
+		return
 	}
-	return b
+	ctx, cancel := context.WithTimeout(s.bgCtx, resourceStoreTimeout)
+	defer cancel()
+	err := st.PutEphemeralToken(ctx, store.EphemeralToken{Hash: hash, Token: b.token, Pool: b.pool, KeyHash: b.keyHash, Created: now, Expires: b.expires})
+	if err != nil {
+		s.log.Warn("ephemeral token binding not saved; other instances and a restart cannot route it", "err", err)
+	}
+}
+
+// lookupEphemeral is the live binding of a presented token: memory first,
+// then the store (minted before a restart, or by a peer). It is nil when
+// none exists, and errStoreUnavailable when the store cannot say.
+func (s *Server) lookupEphemeral(name string, now time.Time) (*ephemeralToken, error) {
+	hash := ephemeralHash(name)
+	e := &s.ephemeral
+	e.mu.Lock()
+	b, ok := e.byHash[hash]
+	e.mu.Unlock()
+	if ok && !now.After(b.expires) {
+		b.name = name
+		return &b, nil
+	}
+	st := s.store.Load()
+	if st == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(s.bgCtx, resourceStoreTimeout)
+	defer cancel()
+	rec, ok, err := st.LookupEphemeralToken(ctx, hash)
+	if err != nil {
+		s.log.Warn("ephemeral token lookup failed", "err", err)
+		return nil, errStoreUnavailable
+	}
+	if !ok {
+		return nil, nil
+	}
+	b = ephemeralToken{token: rec.Token, pool: rec.Pool, keyHash: rec.KeyHash, expires: rec.Expires}
+	e.remember(hash, b, now)
+	b.name = name
+	return &b, nil
 }
 
 var pathAuthTokens = "/v1alpha/auth_tokens"
@@ -72,7 +127,7 @@ func isAuthTokensPath(p []byte) bool {
 }
 
 // authTokensAdapter is the front door of POST /v1alpha/auth_tokens.
-type authTokensAdapter struct{ bind *ephemeralTokens }
+type authTokensAdapter struct{ s *Server }
 
 func (authTokensAdapter) protocol() Protocol { return ProtoGemini }
 
@@ -112,7 +167,7 @@ func (a authTokensAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Respo
 	if t, err := time.Parse(time.RFC3339, gjson.GetBytes(up.Body(), "expireTime").String()); err == nil && t.After(now) {
 		expires = t
 	}
-	a.bind.bind(&ephemeralToken{name: name, token: ex.token.cfg.Name, pool: ex.pool.cfg.Name, keyHash: ex.member.Key.Hash, expires: expires}, now)
+	a.s.bindEphemeral(name, ephemeralToken{token: ex.token.cfg.Name, pool: ex.pool.cfg.Name, keyHash: ex.member.Key.Hash, expires: expires}, now)
 	return nil
 }
 

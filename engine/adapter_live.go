@@ -157,7 +157,16 @@ func (s *Server) authenticateLive(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exc
 	if !ok {
 		return s.authenticate(ctx, rt, ex)
 	}
-	b := s.ephemeral.lookup(name, time.Now())
+	// Only Google's token names are looked up: the lookup may read the
+	// store, and this client has not authenticated yet.
+	var b *ephemeralToken
+	var err error
+	if strings.HasPrefix(name, "auth_tokens/") && len(name) <= 512 {
+		b, err = s.lookupEphemeral(name, time.Now())
+	}
+	if err != nil {
+		return &Failure{Status: fasthttp.StatusServiceUnavailable, RetryAfter: time.Second, Message: "Ephemeral tokens cannot be checked right now: " + err.Error() + "."}
+	}
 	if b == nil {
 		return fail(fasthttp.StatusUnauthorized, "Unknown or expired ephemeral token: mint one with POST /v1alpha/auth_tokens through balance.")
 	}

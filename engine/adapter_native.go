@@ -65,6 +65,7 @@ func (nativeAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchang
 		req.SetBodyRaw(edited)
 	}
 	ex.setUpstreamPath(req, nc)
+	ex.fitVertexBody(req)
 	copyQuery(req, &ctx.Request)
 	return req, nil
 }

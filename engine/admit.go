@@ -102,7 +102,10 @@ func (rt *Runtime) authorize(ex *exchange, model, pool, by string) *Failure {
 		}
 		return fail(fasthttp.StatusForbidden, "Model "+model+" is served by pool "+name+", which token "+tok.cfg.Name+" may not use.")
 	}
-	ex.model, ex.pool = res, p
+	ex.model, ex.pool, ex.fallback = res, p, p.fallback
+	if res.FallbackSet {
+		ex.fallback = rt.poolsNamed(res.Fallback)
+	}
 	return nil
 }
 

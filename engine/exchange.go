@@ -28,6 +28,9 @@ type exchange struct {
 	tstate *tokenState
 	model  resolved
 	pool   *poolRuntime
+	// fallback are the pools that take the request when no key of pool
+	// can: the model rule's fallback, else the pool's (fallback.go).
+	fallback []*poolRuntime
 
 	attempts int
 	member   *keypool.Member

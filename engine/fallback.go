@@ -9,27 +9,28 @@ import (
 	"github.com/balanceproxy/balance/engine/keypool"
 )
 
-// A pool's fallback (pool.fallback) takes a request when no key of the pool
-// can: every key cooling for the model or quarantined, or already tried by
-// this request. The attempt loop in forward.go asks fallbackPick for the
-// next pool and goes on there; the next request starts at its own pool
-// again, so traffic returns as soon as the first pool's keys recover.
-// Fallback applies to model calls, whose path each pool builds for its own
-// upstream kind; models lists and the /openai/v1 passthrough stay on
-// their pool.
+// A request's fallback pools take it when no key of its pool can: every
+// key cooling for the model or quarantined, or already tried by this
+// request. They are its model rule's fallback when the rule sets one,
+// else its pool's (pool.fallback); authorize picks the list. The attempt
+// loop in forward.go asks fallbackPick for the next pool and goes on
+// there; the next request starts at its own pool again, so traffic
+// returns as soon as the first pool's keys recover. Fallback applies to
+// model calls, whose path each pool builds for its own upstream kind;
+// models lists and the /openai/v1 passthrough stay on their pool.
 
-// fallbackPick walks the fallbacks of origin depth first, in declared
-// order, skipping the pools in done (those already drained by this
-// request), and returns the first pool the token may use that serves the
-// call and has a key free for the model, with that key. done grows by
-// every pool looked at. free is the earliest time a key frees up so far;
-// the result is the earliest over every pool looked at (zero when only
-// probes can bring keys back).
-func fallbackPick(ex *exchange, origin *poolRuntime, done *[]*poolRuntime, tried []*keypool.Key, now, free time.Time) (*poolRuntime, *keypool.Member, time.Time) {
+// fallbackPick walks the pools of list and, after each, that pool's own
+// fallbacks, depth first in declared order, skipping the pools in done
+// (those already drained by this request), and returns the first pool the
+// token may use that serves the call and has a key free for the model,
+// with that key. done grows by every pool looked at. free is the earliest
+// time a key frees up so far; the result is the earliest over every pool
+// looked at (zero when only probes can bring keys back).
+func fallbackPick(ex *exchange, list []*poolRuntime, done *[]*poolRuntime, tried []*keypool.Key, now, free time.Time) (*poolRuntime, *keypool.Member, time.Time) {
 	if ex.upCall.Model == "" {
 		return nil, nil, free
 	}
-	for _, next := range origin.fallback {
+	for _, next := range list {
 		if slices.Contains(*done, next) {
 			continue
 		}
@@ -41,13 +42,25 @@ func fallbackPick(ex *exchange, origin *poolRuntime, done *[]*poolRuntime, tried
 			}
 			free = earliest(free, f)
 		}
-		p, m, f := fallbackPick(ex, next, done, tried, now, free)
+		p, m, f := fallbackPick(ex, next.fallback, done, tried, now, free)
 		if m != nil {
 			return p, m, f
 		}
 		free = f
 	}
 	return nil, nil, free
+}
+
+// poolsNamed is the generation's pools of those names (a model rule's
+// fallback, checked by the hcl package).
+func (rt *Runtime) poolsNamed(names []string) []*poolRuntime {
+	out := make([]*poolRuntime, 0, len(names))
+	for _, name := range names {
+		if p := rt.pools[name]; p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // earliest is the earlier of two times, where zero means never.
@@ -69,4 +82,5 @@ func (ex *exchange) moveTo(p *poolRuntime, req *fasthttp.Request) {
 	req.SetHost(p.target.Host)
 	p.setHeaders(req)
 	ex.setUpstreamPath(req, ex.upCall)
+	ex.fitVertexBody(req)
 }

@@ -14,16 +14,13 @@ import (
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
-// genaiJSVersion is the @google/genai the wire notes were taken with.
-const genaiJSVersion = "2.32.0"
-
 // The Files API with the official JavaScript client through balance, with
 // a pool of 3 keys in round robin, under /gemini and the bare prefix: the
 // upload reaches the mock byte for byte, get and list see it, three
 // generates naming it all go to the key that holds it, and after the
 // delete a get is a 404.
 func TestFilesAPIWithNodeSDK(t *testing.T) {
-	modules := filepath.Join(npmPackage(t, "genai", "@google/genai", genaiJSVersion), "node_modules")
+	modules := filepath.Join(genaiNodeDir(t), "node_modules")
 	script, err := filepath.Abs("testdata/genai_files.mjs")
 	if err != nil {
 		t.Fatal(err)

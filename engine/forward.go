@@ -76,9 +76,9 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 			m, free = p.pool.PickKey(ex.pin, ex.model.Target, tried, now)
 		} else {
 			m, free = p.pool.Pick(ex.model.Target, tried, now)
-			if m == nil && len(done[0].fallback) > 0 {
+			if m == nil && len(ex.fallback) > 0 {
 				var next *poolRuntime
-				if next, m, free = fallbackPick(ex, done[0], &done, tried, now, free); m != nil {
+				if next, m, free = fallbackPick(ex, ex.fallback, &done, tried, now, free); m != nil {
 					if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments cost allocations even when dropped
 						s.log.Debug("request moved to fallback pool", "from", p.cfg.Name, "to", next.cfg.Name, "model", ex.model.Target, "request_id", string(ex.id))
 					}

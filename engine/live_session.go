@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
@@ -182,6 +183,17 @@ func (s *Server) openLive(rt *Runtime, ls *liveSession, head *fasthttp.Request) 
 	setup = hctx.Request.Body()
 	if ex.model.Target != ex.call.model {
 		if setup, err = sjson.SetBytes(setup, "setup.model", "models/"+ex.model.Target); err != nil {
+			return fail(fasthttp.StatusBadRequest, "Invalid setup: "+err.Error()+".")
+		}
+	}
+	// The model rules' edits, those a setup takes, by the native path's
+	// own editor.
+	if live := ex.model.forLive(); live.editsBody() {
+		edited, err := live.editBody([]byte(gjson.GetBytes(setup, "setup").Raw))
+		if err == nil {
+			setup, err = sjson.SetRawBytes(setup, "setup", edited)
+		}
+		if err != nil {
 			return fail(fasthttp.StatusBadRequest, "Invalid setup: "+err.Error()+".")
 		}
 	}

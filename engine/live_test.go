@@ -555,3 +555,97 @@ func TestLiveRequestHookEditsSetup(t *testing.T) {
 		t.Fatalf("Google got the setup %s", got)
 	}
 }
+
+// A Live session's setup gets the model rules' edits that a setup takes,
+// from the native path's editor: Google Search, safety settings, thinking
+// and generation defaults the client did not set. What Live refuses stays
+// out: code execution and URL context tools, output-format fields of
+// generation_config.
+func TestLiveSetupGetsModelRuleEdits(t *testing.T) {
+	h, _ := startLive(t, []string{liveKeyA}, `
+model "gemini-live-*" {
+  search            = true
+  code_execution    = true
+  url_context       = true
+  thinking_budget   = 0
+  safety_settings   = [{ category = "HARM_CATEGORY_HARASSMENT", threshold = "BLOCK_ONLY_HIGH" }]
+  generation_config = { temperature = 0.3, topK = 7, responseMimeType = "application/json", stopSequences = ["END"] }
+}`)
+	temp := float32(0.9)
+	s, err := liveClient(t, wsBase(h), testToken, "v1beta").Live.Connect(context.Background(), liveModel, &genai.LiveConnectConfig{
+		Temperature: &temp,
+		Tools:       []*genai.Tool{{FunctionDeclarations: []*genai.FunctionDeclaration{{Name: "get_weather"}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if first, err := s.Receive(); err != nil || first.SetupComplete == nil {
+		t.Fatalf("first message %+v, %v", first, err)
+	}
+	var got struct {
+		Setup struct {
+			Model            string                     `json:"model"`
+			Tools            []map[string]any           `json:"tools"`
+			SafetySettings   []map[string]string        `json:"safetySettings"`
+			GenerationConfig map[string]json.RawMessage `json:"generationConfig"`
+		} `json:"setup"`
+	}
+	body := h.mock.LastRequest().Body
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("setup %s: %v", body, err)
+	}
+	var tools []string
+	for _, tool := range got.Setup.Tools {
+		for k := range tool {
+			tools = append(tools, k)
+		}
+	}
+	gc := got.Setup.GenerationConfig
+	switch {
+	case got.Setup.Model != "models/"+liveModel:
+		t.Errorf("model %q", got.Setup.Model)
+	case strings.Join(tools, ",") != "functionDeclarations,googleSearch":
+		t.Errorf("tools %v, want the client's and Google Search only", tools)
+	case len(got.Setup.SafetySettings) != 1 || got.Setup.SafetySettings[0]["threshold"] != "BLOCK_ONLY_HIGH":
+		t.Errorf("safetySettings %v", got.Setup.SafetySettings)
+	case string(gc["temperature"]) != "0.9" || string(gc["topK"]) != "7" || string(gc["thinkingConfig"]) != `{"thinkingBudget":0}`:
+		t.Errorf("generationConfig %s", body)
+	case gc["responseMimeType"] != nil || gc["stopSequences"] != nil:
+		t.Errorf("generationConfig carries fields Live refuses: %s", body)
+	}
+}
+
+// @google/genai's ai.live.connect in Node through balance: the JS SDK's
+// doubled-slash path and ?key= credential, a text turn, an audio turn and
+// a clean close, recorded as one session.
+func TestLiveNodeGenaiSDK(t *testing.T) {
+	h, rec := startLive(t, []string{liveKeyA}, "")
+	out := runGenaiNode(t, "live.cjs", "BALANCE_URL="+h.url, "BALANCE_TOKEN="+testToken, "LIVE_MODEL="+liveModel)
+	var got struct {
+		SetupComplete bool     `json:"setupComplete"`
+		Text          string   `json:"text"`
+		AudioFrames   int      `json:"audioFrames"`
+		AudioBytes    int      `json:"audioBytes"`
+		Errors        []string `json:"errors"`
+		Close         *struct {
+			Code   int    `json:"code"`
+			Reason string `json:"reason"`
+		} `json:"close"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node printed %s: %v", out, err)
+	}
+	if !got.SetupComplete || got.Text != "Echo: hello from node" || got.AudioFrames != mockgemini.LiveAudioFrames || got.AudioBytes != mockgemini.LiveAudioFrames*960 || len(got.Errors) != 0 {
+		t.Fatalf("session: %s", out)
+	}
+	if got.Close == nil || (got.Close.Code != fws.CloseNormalClosure && got.Close.Code != fws.CloseNoStatusReceived) {
+		t.Fatalf("close: %s", out)
+	}
+	if r := rec.last(t); r.Route != "live.BidiGenerateContent" || r.Token != "tester" || r.Status != 200 || r.PromptTokens == 0 {
+		t.Fatalf("record %+v", r)
+	}
+	if h.mock.LiveSessions() != 1 {
+		t.Fatalf("the mock saw %d sessions", h.mock.LiveSessions())
+	}
+}

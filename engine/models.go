@@ -54,6 +54,10 @@ type resolved struct {
 	// Hidden models are absent from model lists, so a lookup of one by
 	// id answers 404 too (hiddenModel).
 	Hidden bool
+	// Fallback, when the rule sets one (FallbackSet), replaces the
+	// pool's fallback for this model (fallback.go).
+	Fallback    []string
+	FallbackSet bool
 }
 
 func (r *resolved) editsBody() bool {
@@ -72,7 +76,7 @@ func (r *modelRules) resolve(asked string) resolved {
 		CodeExecution: rule.CodeExecution, URLContext: rule.URLContext,
 		ThinkingBudget: rule.ThinkingBudget, IncludeThoughts: rule.IncludeThoughts,
 		Safety: rule.SafetySettings, Generation: rule.GenerationConfig, Pacing: rule.StreamPacing,
-		ImagenChat: rule.ImagenChat, Hidden: rule.Hidden}
+		ImagenChat: rule.ImagenChat, Hidden: rule.Hidden, Fallback: rule.Fallback, FallbackSet: rule.Sets("fallback")}
 	if rule.Target != "" {
 		out.Target = rule.Target
 	}
@@ -175,6 +179,39 @@ func (r *resolved) editBody(body []byte) ([]byte, error) {
 		return body, nil
 	}
 	return json.Marshal(req)
+}
+
+// forLive is the part of r's edits a Live session's setup takes: its
+// setup has tools, safetySettings and a generationConfig like a
+// GenerateContentRequest, but Live serves Google Search alone of the
+// built-in tools (no code execution, no URL context), one output modality
+// (TEXT or AUDIO, so no image output), and a generationConfig without
+// output-format fields; liveGenerationFields says which it takes.
+func (r resolved) forLive() resolved {
+	r.Image, r.CodeExecution, r.URLContext = false, false, false
+	if r.Generation != nil {
+		var gc map[string]json.RawMessage
+		if json.Unmarshal(r.Generation, &gc) == nil {
+			for k := range gc {
+				if !liveGenerationFields[k] {
+					delete(gc, k)
+				}
+			}
+			r.Generation = nil
+			if len(gc) > 0 {
+				r.Generation, _ = json.Marshal(gc)
+			}
+		}
+	}
+	return r
+}
+
+// liveGenerationFields are the generationConfig fields a Live setup
+// takes: those the genai SDKs send from a LiveConnectConfig.
+var liveGenerationFields = map[string]bool{
+	"temperature": true, "topP": true, "topK": true, "maxOutputTokens": true, "seed": true,
+	"responseModalities": true, "speechConfig": true, "thinkingConfig": true, "mediaResolution": true,
+	"enableAffectiveDialog": true, "translationConfig": true,
 }
 
 // minimalThinking is the least thinking a model allows: off (budget 0) for

@@ -30,7 +30,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		s.serveLive(ctx, rt)
 		return
 	case isAuthTokensPath(p):
-		s.serve(ctx, rt, authTokensAdapter{bind: &s.ephemeral})
+		s.serve(ctx, rt, authTokensAdapter{s})
 		return
 	case isResourcePath(p):
 		s.serve(ctx, rt, filesAdapter{s})

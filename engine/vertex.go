@@ -1,6 +1,11 @@
 package engine
 
 import (
+	"strconv"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 	"github.com/valyala/fasthttp"
 
 	"github.com/balanceproxy/balance/engine/gemini"
@@ -87,4 +92,48 @@ func setVertexProbe(req *fasthttp.Request, scheme string, p *poolRuntime) {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	req.SetBodyString(vertexProbeBody)
+}
+
+// fitVertexBody gives a native call bound for a Vertex pool the roles
+// Vertex requires: every content must say "user" or "model", where the
+// Gemini API takes a missing role as the user's. Translated OpenAI calls
+// always carry roles. It runs when the request's path is built for its
+// pool, and again when it moves to a fallback pool.
+func (ex *exchange) fitVertexBody(req *fasthttp.Request) {
+	if !ex.pool.vertex || ex.call.native.Method == "" {
+		return
+	}
+	switch ex.upCall.Method {
+	case "generateContent", "streamGenerateContent", "countTokens":
+		if b, changed := withUserRoles(req.Body()); changed {
+			req.SetBodyRaw(b)
+		}
+	}
+}
+
+// withUserRoles returns body with role "user" on each content that has
+// none, and whether it changed anything (a new slice then).
+func withUserRoles(body []byte) ([]byte, bool) {
+	var missing []int
+	i := 0
+	// gjson.GetBytes would copy the contents: read them in place, as
+	// nothing read outlives this loop.
+	contents := gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "contents")
+	if !contents.IsArray() {
+		return body, false
+	}
+	contents.ForEach(func(_, c gjson.Result) bool {
+		if c.IsObject() && c.Get("role").String() == "" {
+			missing = append(missing, i)
+		}
+		i++
+		return true
+	})
+	changed := false
+	for _, n := range missing {
+		if b, err := sjson.SetBytes(body, "contents."+strconv.Itoa(n)+".role", "user"); err == nil {
+			body, changed = b, true
+		}
+	}
+	return body, changed
 }

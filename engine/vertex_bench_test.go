@@ -11,6 +11,7 @@ import (
 // pool, by a Vertex AI Express pool, and by the Gemini pool as the
 // fallback of a Vertex pool whose keys are all cooling for the model: the
 // difference is what the Vertex path and the fallback cost per request.
+// vertex_no_role adds giving a role-less content its role.
 func BenchmarkVertexPools(b *testing.B) {
 	mock := mockgemini.Start(b, mockgemini.Options{DisableRecording: true})
 	srv, url := startProxyWith(b, mock, b.TempDir(), vertexConfig(`model "gemini-2.5-flash-lite" { pool = "paid" }`), engine.Options{})
@@ -26,6 +27,11 @@ func BenchmarkVertexPools(b *testing.B) {
 	})
 	b.Run("vertex", func(b *testing.B) {
 		postLoad(b, url+"/v1beta/models/gemini-2.5-flash:generateContent", body, "x-goog-api-key", testToken)
+	})
+	// A content without role: balance adds "user" for Vertex.
+	noRole := []byte(`{"contents":[{"parts":[{"text":"hello there"}]}]}`)
+	b.Run("vertex_no_role", func(b *testing.B) {
+		postLoad(b, url+"/v1beta/models/gemini-2.5-flash:generateContent", noRole, "x-goog-api-key", testToken)
 	})
 	b.Run("fallback", func(b *testing.B) {
 		postLoad(b, url+"/v1beta/models/gemini-2.5-pro:generateContent", body, "x-goog-api-key", testToken)

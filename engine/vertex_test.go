@@ -330,3 +330,173 @@ func TestVertexKeyHealthAndProbe(t *testing.T) {
 		t.Fatalf("%d Gemini models.get probes sent to a Vertex upstream", n)
 	}
 }
+
+// A model rule's fallback replaces its pool's: Pro goes to Vertex and
+// falls back to the Gemini pool, Flash goes to the Gemini pool and falls
+// back to Vertex, Flash-Lite stays on Vertex (its rule's empty fallback
+// overrides the Vertex pool's). The
+// genai and openai-go clients see answers; the records name the pool that
+// served each call.
+func TestModelRuleFallbackBothWays(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	rec := &recorder{}
+	cfg := `
+upstream "google" { base_url = "%MOCK%" }
+upstream "vertex" {
+  base_url = "%MOCK%"
+  kind     = "vertex_express"
+}
+pool "express" {
+  upstream = "vertex"
+  keys     = ["` + vertexKey1 + `", "` + vertexKey2 + `"]
+  fallback = ["paid"]
+}
+pool "paid" {
+  upstream = "google"
+  keys     = ["` + geminiKey + `"]
+}
+token "tester" {
+  secret = "` + testToken + `"
+  pools  = ["express", "paid"]
+}
+model "gemini-2.5-pro" {
+  pool     = "express"
+  fallback = ["paid"]
+}
+model "gemini-2.5-flash" {
+  pool     = "paid"
+  fallback = ["express"]
+}
+model "gemini-2.5-flash-lite" {
+  pool     = "express"
+  fallback = []
+}
+`
+	srv, url := startProxyWith(t, mock, t.TempDir(), cfg, engine.Options{Recorder: rec})
+	h := &harness{t: t, mock: mock, srv: srv, url: url, token: testToken}
+	ctx := context.Background()
+	gc, err := genai.NewClient(ctx, &genai.ClientConfig{APIKey: testToken, Backend: genai.BackendGeminiAPI,
+		HTTPOptions: genai.HTTPOptions{BaseURL: url + "/gemini", APIVersion: "v1beta"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := openAIClient(h, "/v1")
+	genaiCall := func(model string) {
+		t.Helper()
+		res, err := gc.Models.GenerateContent(ctx, model, genai.Text("hello "+model), nil)
+		if err != nil || !strings.Contains(res.Text(), "hello "+model) {
+			t.Fatalf("genai %s: %v %v", model, res, err)
+		}
+	}
+	openaiCall := func(model string) {
+		t.Helper()
+		res, err := oc.Chat.Completions.New(ctx, oai.ChatCompletionNewParams{Model: model,
+			Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("hi " + model)}})
+		if err != nil || len(res.Choices) != 1 || !strings.Contains(res.Choices[0].Message.Content, "hi "+model) {
+			t.Fatalf("openai %s: %v %+v", model, err, res)
+		}
+	}
+	served := func(pool, path string, attempts int) {
+		t.Helper()
+		r := rec.last(t)
+		if r.Pool != pool || r.Attempts != attempts || r.Status != 200 || mock.LastRequest().Path != path {
+			t.Fatalf("served by pool %q in %d attempts (status %d) via %s, want %q in %d via %s",
+				r.Pool, r.Attempts, r.Status, mock.LastRequest().Path, pool, attempts, path)
+		}
+		rec.reset()
+	}
+
+	// Vertex → Gemini: both Vertex keys refuse Pro and cool.
+	for _, k := range []string{vertexKey1, vertexKey2} {
+		mock.SetFault(k, mockgemini.Fault{Kind: mockgemini.RateLimit, Model: "gemini-2.5-pro", Times: 1})
+	}
+	genaiCall("gemini-2.5-pro")
+	served("paid", "/v1beta/models/gemini-2.5-pro:generateContent", 3)
+	v1, v2 := mock.Requests(vertexKey1), mock.Requests(vertexKey2)
+	openaiCall("gemini-2.5-pro")
+	served("paid", "/v1beta/models/gemini-2.5-pro:generateContent", 1)
+	if mock.Requests(vertexKey1) != v1 || mock.Requests(vertexKey2) != v2 {
+		t.Fatal("a cooling Vertex key was called again")
+	}
+
+	// Gemini → Vertex: the Gemini key refuses Flash and cools.
+	mock.SetFault(geminiKey, mockgemini.Fault{Kind: mockgemini.RateLimit, Model: "gemini-2.5-flash", Times: 1})
+	openaiCall("gemini-2.5-flash")
+	served("express", vertexGen, 2)
+	genaiCall("gemini-2.5-flash")
+	served("express", vertexGen, 1)
+
+	// fallback = [] keeps Flash-Lite on Vertex: 429, no other pool.
+	for _, k := range []string{vertexKey1, vertexKey2} {
+		mock.SetFault(k, mockgemini.Fault{Kind: mockgemini.RateLimit, Model: "gemini-2.5-flash-lite"})
+	}
+	g := mock.Requests(geminiKey)
+	if status, _, body := h.do("POST", "/v1beta/models/gemini-2.5-flash-lite:generateContent", genBody, nil); status != 429 {
+		t.Fatalf("flash-lite: status %d %s", status, body)
+	}
+	if mock.Requests(geminiKey) != g {
+		t.Fatal("a model rule with fallback = [] left its pool")
+	}
+}
+
+// Vertex refuses a content without a role (the mock does as Vertex does);
+// the Gemini API takes it as the user's. balance gives such contents role
+// "user" on their way to a Vertex pool, also when a request falls back
+// there from a Gemini pool, and leaves bodies bound for Gemini alone.
+func TestVertexGetsARoleOnEveryContent(t *testing.T) {
+	const roleless = `{"contents":[{"parts":[{"text":"no role here"}]},{"role":"model","parts":[{"text":"fine"}]},{"parts":[{"text":"nor here"}]}]}`
+	const fixed = `"contents":[{"parts":[{"text":"no role here"}],"role":"user"},{"role":"model","parts":[{"text":"fine"}]},{"parts":[{"text":"nor here"}],"role":"user"}]`
+	h := startVertex(t, "")
+	for _, tc := range []struct{ method, path string }{
+		{"generateContent", "/v1beta/models/gemini-2.5-flash:generateContent"},
+		{"streamGenerateContent", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"},
+		{"countTokens", "/v1beta/models/gemini-2.5-flash:countTokens"},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			if status, _, body := h.do("POST", tc.path, roleless, nil); status != 200 {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			rec := h.mock.LastRequest()
+			if !strings.HasPrefix(rec.Path, "/v1/publishers/google/models/") || !strings.Contains(string(rec.Body), fixed) {
+				t.Fatalf("Vertex got %s: %s", rec.Path, rec.Body)
+			}
+		})
+	}
+
+	t.Run("fallback from a Gemini pool", func(t *testing.T) {
+		mock := mockgemini.Start(t, mockgemini.Options{})
+		_, url := startProxy(t, mock, t.TempDir(), `
+upstream "google" { base_url = "%MOCK%" }
+upstream "vertex" {
+  base_url = "%MOCK%"
+  kind     = "vertex_express"
+}
+pool "paid" {
+  upstream = "google"
+  keys     = ["`+geminiKey+`"]
+  fallback = ["express"]
+}
+pool "express" {
+  upstream = "vertex"
+  keys     = ["`+vertexKey1+`"]
+}
+token "tester" {
+  secret = "`+testToken+`"
+  pools  = ["paid", "express"]
+}`)
+		g := &harness{t: t, mock: mock, url: url, token: testToken}
+		if status, _, body := g.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", roleless, nil); status != 200 {
+			t.Fatalf("Gemini pool: status %d: %s", status, body)
+		}
+		if rec := mock.LastRequest(); rec.Key != geminiKey || string(rec.Body) != roleless {
+			t.Fatalf("the Gemini pool got key %q body %s, want the client's body as sent", rec.Key, rec.Body)
+		}
+		mock.SetFault(geminiKey, mockgemini.Fault{Kind: mockgemini.RateLimit, Model: "gemini-2.5-flash"})
+		if status, _, body := g.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", roleless, nil); status != 200 {
+			t.Fatalf("fallback: status %d: %s", status, body)
+		}
+		if rec := mock.LastRequest(); rec.Key != vertexKey1 || !strings.Contains(string(rec.Body), fixed) {
+			t.Fatalf("Vertex got key %q body %s", rec.Key, rec.Body)
+		}
+	})
+}

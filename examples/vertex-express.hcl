@@ -55,6 +55,10 @@ model "gemini-2.5-flash" {
   listed = true
 }
 
+# Pro the other way round: the Gemini pool first, Vertex while its key
+# cools. A model rule's fallback replaces its pool's.
 model "gemini-2.5-pro" {
-  listed = true
+  listed   = true
+  pool     = "paid"
+  fallback = ["express"]
 }

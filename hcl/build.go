@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -209,6 +210,7 @@ func (l *loader) build(raw *rawRoot) *Config {
 		if m.Pool != "" && !pools[m.Pool] {
 			l.errorf(attrRange(b, "pool"), "Unknown pool", "Model rule %q routes to pool %q, which is not declared.%s", rm.Name, m.Pool, didYouMean(m.Pool, poolNames))
 		}
+		l.checkFallbackList(cfg, b, "Model rule "+strconv.Quote(m.Name), m.Pool, m.Fallback, poolNames)
 		if !l.unique(seenModel, "model", m.Name, b) {
 			continue
 		}
@@ -449,6 +451,7 @@ func (l *loader) buildModel(rm *rawModel, b *hclsyntax.Block) *ModelRule {
 	m.Hidden = deref(rm.Hidden)
 	m.Listed = deref(rm.Listed)
 	m.ImagenChat = deref(rm.ImagenChat)
+	m.Fallback = append([]string{}, rm.Fallback...)
 	if rm.ThinkingBudget != nil {
 		v := *rm.ThinkingBudget
 		if v < -1 {

@@ -227,6 +227,10 @@ type ModelRule struct {
 	// ImagenChat serves chat completions on this (Imagen) model with
 	// :predict, answering with the generated images.
 	ImagenChat bool
+	// Fallback, when set (see Sets), replaces the pool's fallback for
+	// this model: the pools, in order, that take its calls when no key of
+	// the first pool can.
+	Fallback []string
 
 	// attrs are the attributes and blocks the rule's block wrote: a
 	// merge takes each attribute from the most specific rule that set it.

@@ -157,6 +157,7 @@ type effModel struct {
 	Variants         *[]string       `json:"variants,omitempty"`
 	StreamPacing     *effPacing      `json:"stream_pacing,omitempty"`
 	ImagenChat       bool            `json:"imagen_chat,omitempty"`
+	Fallback         *[]string       `json:"fallback,omitempty"`
 }
 
 type effPacing struct {
@@ -181,6 +182,10 @@ func modelOf(m *ModelRule) effModel {
 	if m.Sets("variants") {
 		v := append([]string{}, m.Variants...)
 		e.Variants = &v
+	}
+	if m.Sets("fallback") {
+		f := append([]string{}, m.Fallback...)
+		e.Fallback = &f
 	}
 	return e
 }

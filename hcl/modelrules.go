@@ -51,6 +51,7 @@ var ruleAttributes = []struct {
 	{"variants", func(d, s *ModelRule) { d.Variants = s.Variants }},
 	{"stream_pacing", func(d, s *ModelRule) { d.StreamPacing = s.StreamPacing }},
 	{"imagen_chat", func(d, s *ModelRule) { d.ImagenChat = s.ImagenChat }},
+	{"fallback", func(d, s *ModelRule) { d.Fallback = s.Fallback }},
 }
 
 // maxCachedResolutions bounds the per-name cache: model names come from

@@ -135,6 +135,7 @@ type rawModel struct {
 	Variants         []string         `hcl:"variants,optional"`
 	StreamPacing     *rawStreamPacing `hcl:"stream_pacing,block"`
 	ImagenChat       *bool            `hcl:"imagen_chat,optional"`
+	Fallback         []string         `hcl:"fallback,optional"`
 }
 
 type rawStreamPacing struct {

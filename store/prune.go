@@ -48,6 +48,8 @@ func (s *Store) pruneOnce() (int64, error) {
 		{"rollup_1h", "bucket", r.Rollups, pruneBatch},
 		// Stored responses carry their own expiry (openai.response_retention).
 		{"stored_responses", "expires_ms", 0, pruneBatch},
+		// So do ephemeral token bindings (Google's expireTime).
+		{"ephemeral_tokens", "expires_ms", 0, pruneBatch},
 	}
 	now := time.Now()
 	var total int64

@@ -52,7 +52,7 @@ func snapshot(coolUntil time.Time) status.Snapshot {
 		Pools: []status.Pool{{Name: "main", Upstream: "mock", Strategy: "round_robin", Keys: []status.Key{
 			{Status: keypool.Status{Fingerprint: fpA, State: keypool.Cooling, CoolingUntil: map[string]time.Time{"gemini-2.5-flash": coolUntil},
 				LastError: "429 rate limited", LastErrorAt: now, Requests: 4, Failures: 1}, Weight: 1},
-			{Status: keypool.Status{Fingerprint: fpB, State: keypool.Healthy, Requests: 6}, Weight: 1},
+			{Status: keypool.Status{Fingerprint: fpB, State: keypool.Healthy, Requests: 6}, Weight: 1, LiveSessions: 3},
 		}}},
 		Tokens: []status.Token{{Name: "tester", Pools: []string{"main"}}},
 	}

@@ -111,6 +111,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 	countdowns := count(`document.querySelectorAll('#keys .countdown').length`)
 	injected := count(`document.querySelectorAll('#pwned, #errors img, #errors b').length`)
 	keysText := str(chromedp.Text(chromedp.CSS(`#keys tbody`)))
+	// The open Live sessions per key, in their own column.
+	liveB := str(chromedp.Evaluate[string](`(() => {
+  const i = [...document.querySelectorAll('#keys thead th')].findIndex((th) => th.textContent === 'live sessions');
+  const row = document.querySelector('#keys tbody tr[data-key="` + fpB + `"]');
+  return i < 0 || !row ? 'no column or row' : row.cells[i].textContent;
+})()`))
 	errorsText := str(chromedp.Text(chromedp.CSS(`#errors tbody`)))
 	html := str(chromedp.OuterHTML(chromedp.CSS(`html`)))
 	if href != h.url+"/status/ui" {
@@ -129,6 +135,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		if !strings.Contains(keysText, want) {
 			t.Errorf("key table lacks %q:\n%s", want, keysText)
 		}
+	}
+	if liveB != "3" {
+		t.Errorf("key B's live sessions cell shows %q, want 3", liveB)
 	}
 	if countdowns == 0 || !strings.Contains(keysText, "gemini-2.5-flash 1m") {
 		t.Errorf("no cooldown countdown for the rate-limited key:\n%s", keysText)

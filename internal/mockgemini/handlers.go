@@ -91,6 +91,10 @@ func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) 
 		return
 	}
 	body := ctx.PostBody()
+	if r.vertex && want != kindPredict && want != kindEmbed && !vertexRolesValid(body) {
+		s.writeError(ctx, errBadRequest(msgVertexRole), false)
+		return
+	}
 	switch method {
 	case "generateContent":
 		s.serveGenerate(ctx, m, body)

@@ -333,6 +333,7 @@ type request struct {
 	method  []byte // custom method after ':' ("generateContent"), nil for GET
 	key     []byte
 	openai  bool
+	vertex  bool // a Vertex AI Express path
 }
 
 // Handler serves one request. It can be mounted on any fasthttp server.
@@ -369,6 +370,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	s.bump(&s.perPath, path)
 
 	rest, vertex := vertexRest(rest)
+	r.vertex = vertex
 	if r.version == "v1beta1" && !vertex {
 		s.writeError(ctx, errNotFound("Requested entity was not found."), false)
 		return

@@ -3,6 +3,8 @@ package mockgemini
 import (
 	"bytes"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // Vertex AI in express mode serves the publisher models under
@@ -52,4 +54,21 @@ func vertexError(e apiError) apiError {
 	}
 	e.details = strings.ReplaceAll(e.details, serviceName, vertexService)
 	return e
+}
+
+// msgVertexRole is Vertex's answer to a content whose role is missing or
+// neither "user" nor "model". The Gemini API takes a missing role as the
+// user's; Vertex refuses the whole request.
+const msgVertexRole = "Unable to submit request because Please use a valid role: user, model.. Learn more: https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini"
+
+// vertexRolesValid reports whether every content of a generate or
+// countTokens body has a role Vertex takes.
+func vertexRolesValid(body []byte) bool {
+	ok := true
+	gjson.GetBytes(body, "contents").ForEach(func(_, c gjson.Result) bool {
+		r := c.Get("role").String()
+		ok = r == "user" || r == "model"
+		return ok
+	})
+	return ok
 }

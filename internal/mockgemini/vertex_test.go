@@ -27,6 +27,10 @@ func TestVertexPaths(t *testing.T) {
 		{"other v1beta1 path", "POST", "/v1beta1/models/gemini-2.5-flash:generateContent", "AQ.ok", gen, 404, "NOT_FOUND"},
 		{"429 has no RetryInfo", "POST", "/v1/publishers/google/models/gemini-2.5-flash:generateContent", "AQ.key-429-x", gen, 429, "error-code-429"},
 		{"invalid key names aiplatform", "POST", "/v1/publishers/google/models/gemini-2.5-flash:generateContent", "AQ.key-invalid-x", gen, 400, `"service": "aiplatform.googleapis.com"`},
+		{"Gemini takes a content without role", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", "AQ.ok", `{"contents":[{"parts":[{"text":"hi"}]}]}`, 200, "Echo: hi"},
+		{"content without role", "POST", "/v1/publishers/google/models/gemini-2.5-flash:generateContent", "AQ.ok", `{"contents":[{"parts":[{"text":"hi"}]}]}`, 400, "Please use a valid role: user, model."},
+		{"stream, second content without role", "POST", "/v1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "AQ.ok", `{"contents":[{"role":"user","parts":[{"text":"hi"}]},{"parts":[{"text":"more"}]}]}`, 400, "valid role"},
+		{"countTokens, system role", "POST", "/v1/publishers/google/models/gemini-2.5-flash:countTokens", "AQ.ok", `{"contents":[{"role":"system","parts":[{"text":"hi"}]}]}`, 400, "valid role"},
 		{"no key", "POST", "/v1/publishers/google/models/gemini-2.5-flash:generateContent", "", gen, 403, "PERMISSION_DENIED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

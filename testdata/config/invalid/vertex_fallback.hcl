@@ -56,3 +56,9 @@ token "app" {
   secret = "sk-app-token-0001"
   pools  = ["free", "express", "a", "paid"]
 }
+
+# Model rule fallback: the same checks as a pool's list.
+model "gemini-2.5-pro" {
+  pool     = "express"
+  fallback = ["express", "piad", "paid", "paid"]
+}

@@ -1,4 +1,5 @@
-# A Vertex AI Express pool that falls back to a Gemini API pool.
+# A Vertex AI Express pool that falls back to a Gemini API pool; model
+# rules set their own fallback, or none.
 upstream "google" { base_url = "https://generativelanguage.googleapis.com" }
 
 upstream "vertex" {
@@ -23,3 +24,12 @@ token "app" {
 }
 
 model "gemini-embedding-001" { pool = "paid" }
+
+# Pro goes to the Gemini pool first and to Vertex when its keys cool.
+model "gemini-2.5-pro" {
+  pool     = "paid"
+  fallback = ["express"]
+}
+
+# Lite never leaves Vertex.
+model "gemini-2.5-flash-lite" { fallback = [] }
