@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,6 +57,9 @@ type ResponsesReply struct {
 	// echo holds the request settings every response object repeats
 	// (`"instructions":…,"tools":…`), pre-rendered, without braces.
 	echo []byte
+	// images holds the image settings (ImageOutput, ImageLinker) generated
+	// images are shown with, as on chat.
+	images Options
 }
 
 // Reply returns the parameters for translating this request's answer.
@@ -111,6 +115,8 @@ type responseItem struct {
 	Arguments        json.RawMessage `json:"arguments"`
 	Output           json.RawMessage `json:"output"`
 	EncryptedContent string          `json:"encrypted_content"`
+	Result           string          `json:"result"`
+	OutputFormat     string          `json:"output_format"`
 }
 
 // responsePart is one content part of a message item.
@@ -139,6 +145,15 @@ var unsupportedTools = map[string]string{
 // are replayed before this request's input. Any problem with the client's
 // input is a 400 *Error naming the field, returned before any upstream call.
 func TranslateResponsesRequest(ctx context.Context, body []byte, history []json.RawMessage, opt Options) (*ResponsesRequest, *Error) {
+	if rr, ok := fastResponsesRequest(body, history, &opt); ok {
+		return rr, nil
+	}
+	return translateResponsesFull(ctx, body, history, opt)
+}
+
+// translateResponsesFull is the complete translation, with every feature
+// and the 400s. fastResponsesRequest must agree with it byte for byte.
+func translateResponsesFull(ctx context.Context, body []byte, history []json.RawMessage, opt Options) (*ResponsesRequest, *Error) {
 	var in responsesBody
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, decodeError(err, "")
@@ -255,6 +270,7 @@ func TranslateResponsesRequest(ctx context.Context, body []byte, history []json.
 	}
 	rr.Gemini = g
 	rr.reply.Model = in.Model
+	rr.reply.images = Options{ImageOutput: opt.ImageOutput, ImageLinker: opt.ImageLinker}
 	rr.reply.echo = responseEcho(body, &in)
 	return rr, nil
 }
@@ -432,10 +448,7 @@ func inputItems(raw json.RawMessage) (items []json.RawMessage, normalized []byte
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		b := append([]byte(`{"id":"`), randomID([]byte("msg_"), 24)...)
-		b = append(b, `","type":"message","role":"user","content":[{"type":"input_text","text":`...)
-		b = jsonw.AppendString(b, s)
-		b = append(b, "}]}"...)
+		b := appendTextItem(nil, bytesToString(jsonw.AppendString(nil, s)))
 		return []json.RawMessage{b}, append(append([]byte{'['}, b...), ']'), nil
 	}
 	if err := json.Unmarshal(raw, &items); err != nil {
@@ -450,19 +463,35 @@ func inputItems(raw json.RawMessage) (items []json.RawMessage, normalized []byte
 		if i > 0 {
 			normalized = append(normalized, ',')
 		}
-		if gjson.GetBytes(it, "id").Str != "" {
-			normalized = append(normalized, it...)
-			continue
-		}
-		normalized = append(normalized, `{"id":"`...)
-		normalized = randomID(append(normalized, itemPrefix(gjson.GetBytes(it, "type").Str)...), 24)
-		normalized = append(normalized, '"')
-		if len(bytes.TrimSpace(it[1:])) > 1 {
-			normalized = append(normalized, ',')
-		}
-		normalized = append(normalized, it[1:]...)
+		normalized = appendIdentified(normalized, it, gjson.GetBytes(it, "id").Str, gjson.GetBytes(it, "type").Str)
 	}
 	return items, append(normalized, ']'), nil
+}
+
+// appendTextItem appends the user message item a string input stands for;
+// text is its JSON string literal.
+func appendTextItem(b []byte, text string) []byte {
+	b = append(b, `{"id":"`...)
+	b = randomID(append(b, "msg_"...), 24)
+	b = append(b, `","type":"message","role":"user","content":[{"type":"input_text","text":`...)
+	b = append(b, text...)
+	return append(b, "}]}"...)
+}
+
+// appendIdentified appends the input item it (a JSON object without
+// surrounding space) with an id in front when it has none (id ""), named
+// for its type as OpenAI names them.
+func appendIdentified(b, it []byte, id, typ string) []byte {
+	if id != "" {
+		return append(b, it...)
+	}
+	b = append(b, `{"id":"`...)
+	b = randomID(append(b, itemPrefix(typ)...), 24)
+	b = append(b, '"')
+	if len(bytes.TrimSpace(it[1:])) > 1 {
+		b = append(b, ',')
+	}
+	return append(b, it[1:]...)
 }
 
 // itemPrefix is the id prefix OpenAI uses for an item type.
@@ -487,6 +516,10 @@ type itemConverter struct {
 	model   *gContent // the model turn being built
 	outputs *gContent // the user turn of consecutive function outputs
 	sig     string    // a reasoning item's signature for the next model part
+	// last is the parts of model.Parts the item before came to (an
+	// assistant message's or an image's), which a part signature after
+	// it applies to; nil after any other item.
+	last []int
 }
 
 func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
@@ -500,6 +533,8 @@ func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
 	if it.Type != "function_call_output" {
 		c.outputs = nil
 	}
+	last := c.last
+	c.last = nil
 	switch it.Type {
 	case "message":
 		return c.message(&it, p)
@@ -509,11 +544,15 @@ func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
 		return c.functionOutput(&it, p)
 	case "reasoning":
 		// Thought summaries are not sent back; a signature goes with the
-		// next model part.
+		// next model part, or a part of the item before.
 		if sig, ok := strings.CutPrefix(it.EncryptedContent, signaturePrefix); ok {
 			c.sig = sig
+		} else if rest, ok := strings.CutPrefix(it.EncryptedContent, partSignaturePrefix); ok {
+			c.last = c.partSignature(last, rest)
 		}
 		return nil
+	case "image_generation_call":
+		return c.image(&it, p)
 	case "item_reference":
 		return badRequest(p+".type", "item_reference is not supported by this server; send the item itself or use previous_response_id")
 	case "":
@@ -523,8 +562,14 @@ func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
 }
 
 // signaturePrefix marks a reasoning item's encrypted_content as a Gemini
-// thought signature written by balance.
-const signaturePrefix = "gemini-thought-signature:"
+// thought signature written by balance, for the model part after it.
+// partSignaturePrefix marks one for a part of the item before it:
+// "gemini-part-signature:OFFSET:SIG", OFFSET the byte offset in that
+// message's text where the signed text part starts (0 for an image).
+const (
+	signaturePrefix     = "gemini-thought-signature:"
+	partSignaturePrefix = "gemini-part-signature:"
+)
 
 func (c *itemConverter) modelTurn() *gContent {
 	if c.model == nil {
@@ -570,6 +615,10 @@ func (c *itemConverter) message(it *responseItem, p string) *Error {
 			m := c.modelTurn()
 			if c.sig != "" {
 				parts[0].ThoughtSignature, c.sig = c.sig, ""
+			}
+			c.last = c.last[:0]
+			for i := range parts {
+				c.last = append(c.last, len(m.Parts)+i)
 			}
 			m.Parts = append(m.Parts, parts...)
 		}
@@ -656,6 +705,66 @@ func fileURI(id string) string {
 		return id
 	}
 	return filesAPIPrefix + "v1beta/" + id
+}
+
+// partSignature puts a signature on the part it was taken from: the text
+// part of the message before that started at the byte offset the
+// reasoning item names (splitting the text there if the client's message
+// has it as one part), or the image before. An offset past the text puts
+// it on the last part; a malformed one, or one with no item before it, is
+// ignored like any reasoning item balance did not write. It returns last
+// updated for a split.
+func (c *itemConverter) partSignature(last []int, rest string) []int {
+	offText, sig, ok := strings.Cut(rest, ":")
+	off, err := strconv.Atoi(offText)
+	if !ok || err != nil || off < 0 || sig == "" || len(last) == 0 || c.model == nil {
+		return last
+	}
+	parts := c.model.Parts
+	pos := 0
+	for k, i := range last {
+		p := &parts[i]
+		end := pos + len(p.Text)
+		switch {
+		case p.Text == "" || k == len(last)-1 && off >= end:
+			p.ThoughtSignature = sig
+			return last
+		case off >= end:
+			pos = end
+			continue
+		case off > pos:
+			// The signed part began inside this one: split it there.
+			cut := off - pos
+			head := gPart{Text: p.Text[:cut], ThoughtSignature: p.ThoughtSignature}
+			tail := gPart{Text: p.Text[cut:], ThoughtSignature: sig}
+			c.model.Parts = slices.Insert(parts, i+1, tail)
+			c.model.Parts[i] = head
+			last = slices.Insert(last, k+1, i+1)
+			for j := k + 2; j < len(last); j++ {
+				last[j]++
+			}
+			return last
+		}
+		p.ThoughtSignature = sig
+		return last
+	}
+	return last
+}
+
+// image replays an image_generation_call item (balance's rendering of a
+// generated image) as the model's inline image part.
+func (c *itemConverter) image(it *responseItem, p string) *Error {
+	if it.Result == "" {
+		return badRequest(p+".result", "missing required parameter: '%s.result'", p)
+	}
+	format := it.OutputFormat
+	if format == "" {
+		format = "png"
+	}
+	m := c.modelTurn()
+	c.last = append(c.last[:0], len(m.Parts))
+	m.Parts = append(m.Parts, gPart{InlineData: &gBlob{MimeType: "image/" + format, Data: it.Result}})
+	return nil
 }
 
 func (c *itemConverter) functionCall(it *responseItem, p string) *Error {
