@@ -267,7 +267,7 @@ func (f *fastResponses) item(it gjson.Result, normalized *[]byte) bool {
 		return false
 	}
 	if normalized != nil {
-		*normalized = appendIdentified(*normalized, []byte(it.Raw), id.Str, typ.Str)
+		*normalized = appendIdentified(*normalized, []byte(it.Raw), typ.Str)
 	}
 	return f.message(role.Str, content)
 }

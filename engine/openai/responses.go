@@ -463,7 +463,7 @@ func inputItems(raw json.RawMessage) (items []json.RawMessage, normalized []byte
 		if i > 0 {
 			normalized = append(normalized, ',')
 		}
-		normalized = appendIdentified(normalized, it, gjson.GetBytes(it, "id").Str, gjson.GetBytes(it, "type").Str)
+		normalized = appendIdentified(normalized, it, gjson.GetBytes(it, "type").Str)
 	}
 	return items, append(normalized, ']'), nil
 }
@@ -479,19 +479,38 @@ func appendTextItem(b []byte, text string) []byte {
 }
 
 // appendIdentified appends the input item it (a JSON object without
-// surrounding space) with an id in front when it has none (id ""), named
-// for its type as OpenAI names them.
-func appendIdentified(b, it []byte, id, typ string) []byte {
+// surrounding space), named for its type as OpenAI names them, with an id
+// in front when it has none. An id that decodes empty (as encoding/json
+// reads keys: the last one that folds to "id" wins) is dropped, so the
+// stored item's id is the one added.
+func appendIdentified(b, it []byte, typ string) []byte {
+	id, keyed := "", false
+	obj := gjson.Parse(bytesToString(it))
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if strings.EqualFold(k.Str, "id") {
+			keyed, id = true, v.Str
+		}
+		return true
+	})
 	if id != "" {
 		return append(b, it...)
 	}
 	b = append(b, `{"id":"`...)
 	b = randomID(append(b, itemPrefix(typ)...), 24)
 	b = append(b, '"')
-	if len(bytes.TrimSpace(it[1:])) > 1 {
-		b = append(b, ',')
+	if !keyed {
+		if len(bytes.TrimSpace(it[1:])) > 1 {
+			b = append(b, ',')
+		}
+		return append(b, it[1:]...)
 	}
-	return append(b, it[1:]...)
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if !strings.EqualFold(k.Str, "id") {
+			b = append(append(append(append(b, ','), k.Raw...), ':'), v.Raw...)
+		}
+		return true
+	})
+	return append(b, '}')
 }
 
 // itemPrefix is the id prefix OpenAI uses for an item type.
