@@ -35,16 +35,18 @@ var (
 
 // fastResponses is what the top-level scan found.
 type fastResponses struct {
-	num                   fastReq // temperature, top_p, max_output_tokens (as chat's fields)
-	model, input, instr   gjson.Result
-	prevID                string
-	stream                bool
-	store, parallel       *bool
-	ok                    bool
-	nContents, nSys       int
-	leading, modelOpen    bool
-	out, sys, normalized  []byte
-	storeVal, parallelVal bool
+	num                 fastReq // temperature, top_p, max_output_tokens (as chat's fields)
+	model, input, instr gjson.Result
+	// echo holds the echoNames members, for appendEcho.
+	echo                 [8]gjson.Result
+	prevID               string
+	stream               bool
+	store, parallel      bool // as sent, when storeSet / parallelSet
+	storeSet, parSet     bool
+	ok                   bool
+	nContents, nSys      int
+	leading, modelOpen   bool
+	out, sys, normalized []byte
 }
 
 // fastResponsesRequest translates the common request shape; ok=false
@@ -69,6 +71,9 @@ func fastResponsesRequest(body []byte, history []json.RawMessage, opt *Options) 
 			}
 		}
 		if idx < 0 {
+			if key == "metadata" && !f.echo[2].Exists() {
+				f.echo[2] = v
+			}
 			f.ok = ignorable(key, v, responsesBodyFields)
 			return f.ok
 		}
@@ -77,13 +82,18 @@ func fastResponsesRequest(body []byte, history []json.RawMessage, opt *Options) 
 			return false
 		}
 		seen |= 1 << idx
+		for i, name := range echoNames {
+			if name == key {
+				f.echo[i] = v
+			}
+		}
 		f.ok = f.field(key, v)
 		return f.ok
 	})
 	if !f.ok || f.model.Type != gjson.String || !f.input.Exists() {
 		return nil, false
 	}
-	return f.build(body, history, opt)
+	return f.build(history, opt)
 }
 
 // field records one top-level member; false sends the body to the full
@@ -107,13 +117,11 @@ func (f *fastResponses) field(key string, v gjson.Result) bool {
 	case "stream":
 		f.stream = v.Type == gjson.True
 		return v.Type == gjson.True || v.Type == gjson.False
-	case "store", "parallel_tool_calls":
-		dst, val := &f.store, &f.storeVal
-		if key == "parallel_tool_calls" {
-			dst, val = &f.parallel, &f.parallelVal
-		}
-		*val = v.Type == gjson.True
-		*dst = val
+	case "store":
+		f.store, f.storeSet = v.Type == gjson.True, true
+		return v.Type == gjson.True || v.Type == gjson.False
+	case "parallel_tool_calls":
+		f.parallel, f.parSet = v.Type == gjson.True, true
 		return v.Type == gjson.True || v.Type == gjson.False
 	case "previous_response_id":
 		if v.Type != gjson.String {
@@ -138,7 +146,7 @@ func (f *fastResponses) field(key string, v gjson.Result) bool {
 }
 
 // build translates the history and input and writes the Gemini body.
-func (f *fastResponses) build(body []byte, history []json.RawMessage, opt *Options) (*ResponsesRequest, bool) {
+func (f *fastResponses) build(history []json.RawMessage, opt *Options) (*ResponsesRequest, bool) {
 	bp := scratchPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 64<<10 {
@@ -159,7 +167,7 @@ func (f *fastResponses) build(body []byte, history []json.RawMessage, opt *Optio
 			return nil, false
 		}
 	}
-	f.normalized = make([]byte, 0, len(f.input.Raw)+64)
+	f.normalized = make([]byte, 0, 2*len(f.input.Raw)+96) // room for the ids added
 	if f.input.Type == gjson.String {
 		f.normalized = append(f.normalized, '[')
 		f.normalized = appendTextItem(f.normalized, f.input.Raw)
@@ -209,19 +217,25 @@ func (f *fastResponses) build(body []byte, history []json.RawMessage, opt *Optio
 	if model == "" {
 		return nil, false
 	}
-	rr := &ResponsesRequest{Model: model, Stream: f.stream, Store: f.store == nil || *f.store,
+	rr := &ResponsesRequest{Model: model, Stream: f.stream, Store: !f.storeSet || f.store,
 		PreviousResponseID: f.prevID, Input: f.normalized, Gemini: out}
-	rr.reply.SingleToolCall = f.parallel != nil && !*f.parallel
+	rr.reply.SingleToolCall = f.parSet && !f.parallel
 	rr.reply.Model = model
 	rr.reply.images = Options{ImageOutput: opt.ImageOutput, ImageLinker: opt.ImageLinker}
-	in := responsesBody{Store: f.store, ParallelToolCalls: f.parallel}
+	var in responsesBody
+	if f.storeSet {
+		in.Store = &f.store
+	}
+	if f.parSet {
+		in.ParallelToolCalls = &f.parallel
+	}
 	if f.num.set&fTemp != 0 {
 		in.Temperature = &f.num.temp
 	}
 	if f.num.set&fTopP != 0 {
 		in.TopP = &f.num.topP
 	}
-	rr.reply.echo = responseEcho(body, &in)
+	rr.reply.echo = appendEcho(f.echo, &in)
 	return rr, true
 }
 
@@ -267,7 +281,9 @@ func (f *fastResponses) item(it gjson.Result, normalized *[]byte) bool {
 		return false
 	}
 	if normalized != nil {
-		*normalized = appendIdentified(*normalized, []byte(it.Raw), typ.Str)
+		// Duplicate and case-folded keys went to the full path: id is
+		// the item's id as encoding/json reads it.
+		*normalized = appendWithID(*normalized, it.Raw, typ.Str, id.Str, id.Exists())
 	}
 	return f.message(role.Str, content)
 }

@@ -480,18 +480,28 @@ func appendTextItem(b []byte, text string) []byte {
 
 // appendIdentified appends the input item it (a JSON object without
 // surrounding space), named for its type as OpenAI names them, with an id
-// in front when it has none. An id that decodes empty (as encoding/json
-// reads keys: the last one that folds to "id" wins) is dropped, so the
-// stored item's id is the one added.
+// in front when it has none.
 func appendIdentified(b, it []byte, typ string) []byte {
-	id, keyed := "", false
-	obj := gjson.Parse(bytesToString(it))
-	obj.ForEach(func(k, v gjson.Result) bool {
+	id, keyed := itemID(it)
+	return appendWithID(b, bytesToString(it), typ, id, keyed)
+}
+
+// itemID reads an item's id as encoding/json does: the last key that
+// folds to "id" wins. keyed reports whether there is such a key.
+func itemID(it []byte) (id string, keyed bool) {
+	gjson.Parse(bytesToString(it)).ForEach(func(k, v gjson.Result) bool {
 		if strings.EqualFold(k.Str, "id") {
 			keyed, id = true, v.Str
 		}
 		return true
 	})
+	return id, keyed
+}
+
+// appendWithID is appendIdentified given the item's id: an empty one
+// (keyed: present but empty) is dropped, so the id written in front is
+// the one the stored item is read back with.
+func appendWithID(b []byte, it, typ, id string, keyed bool) []byte {
 	if id != "" {
 		return append(b, it...)
 	}
@@ -499,12 +509,12 @@ func appendIdentified(b, it []byte, typ string) []byte {
 	b = randomID(append(b, itemPrefix(typ)...), 24)
 	b = append(b, '"')
 	if !keyed {
-		if len(bytes.TrimSpace(it[1:])) > 1 {
+		if len(strings.TrimSpace(it[1:])) > 1 {
 			b = append(b, ',')
 		}
 		return append(b, it[1:]...)
 	}
-	obj.ForEach(func(k, v gjson.Result) bool {
+	gjson.Parse(it).ForEach(func(k, v gjson.Result) bool {
 		if !strings.EqualFold(k.Str, "id") {
 			b = append(append(append(append(b, ','), k.Raw...), ':'), v.Raw...)
 		}
@@ -864,6 +874,12 @@ var echoNames = []string{"instructions", "max_output_tokens", "metadata", "reaso
 func responseEcho(body []byte, in *responsesBody) []byte {
 	var v [8]gjson.Result
 	members(gjson.Parse(bytesToString(body)), echoNames, v[:])
+	return appendEcho(v, in)
+}
+
+// appendEcho is responseEcho given the body's echoNames members (the
+// first of each name, as members finds them).
+func appendEcho(v [8]gjson.Result, in *responsesBody) []byte {
 	// Values are compacted: a line break would end an SSE data line.
 	raw := func(r gjson.Result, def string) string {
 		if !r.Exists() || r.Type == gjson.Null {
