@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -219,4 +220,22 @@ func checkGeminiTurns(t *testing.T, g, from []byte) []byte {
 		}
 	}
 	return []byte(gjson.GetBytes(g, "contents").Raw)
+}
+
+// TestNewResponseIDSortsByTime: response ids are "resp_" and 32
+// alphanumerics, unique, and one made later sorts after an earlier one
+// (the store's primary key then grows at its end).
+func TestNewResponseIDSortsByTime(t *testing.T) {
+	prev := NewResponseID()
+	for range 3 {
+		time.Sleep(2 * time.Millisecond)
+		id := NewResponseID()
+		if !regexp.MustCompile(`^resp_[A-Za-z0-9]{32}$`).MatchString(id) || id <= prev {
+			t.Fatalf("id %q after %q", id, prev)
+		}
+		prev = id
+	}
+	if a, b := NewResponseID(), NewResponseID(); a == b {
+		t.Fatalf("two ids alike: %s", a)
+	}
 }
