@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -58,10 +59,14 @@ type resourceCall struct {
 	command  string
 	declared int64
 	mime     string
+	// model is the model an upload's file is for, when its start said
+	// (uploadModelHeader); chunks read it from the upload's record.
+	model string
 }
 
 var (
 	pathUpload       = []byte("/upload/")
+	pathDownload     = []byte("/download/")
 	suffixBatchGen   = ":batchGenerateContent"
 	uploadStatusHdr  = "X-Goog-Upload-Status"
 	uploadURLHeaders = []string{"X-Goog-Upload-URL", "X-Goog-Upload-Control-URL"}
@@ -73,24 +78,36 @@ func isResourcePath(p []byte) bool {
 	if bytes.HasPrefix(p, prefixGemini) {
 		p = p[len(prefixGemini)-1:]
 	}
-	if bytes.HasPrefix(p, pathUpload) {
+	if bytes.HasPrefix(p, pathUpload) || bytes.HasPrefix(p, pathDownload) {
 		return true
 	}
-	_, rest, ok := cutVersion(string(p))
+	// Bytes throughout: a string of the path would cost an allocation on
+	// every native call.
+	_, rest, ok := cutVersion(p)
 	if !ok {
 		return false
 	}
-	return rest == "files" || strings.HasPrefix(rest, "files/") || rest == "cachedContents" || strings.HasPrefix(rest, "cachedContents/") ||
-		rest == "batches" || strings.HasPrefix(rest, "batches/") || strings.HasPrefix(rest, "models/") && strings.HasSuffix(rest, suffixBatchGen)
+	has := func(prefix string) bool { return len(rest) >= len(prefix) && string(rest[:len(prefix)]) == prefix }
+	return string(rest) == "files" || has("files/") || string(rest) == "cachedContents" || has("cachedContents/") ||
+		string(rest) == "batches" || has("batches/") || has("models/") && bytes.HasSuffix(rest, []byte(suffixBatchGen))
 }
 
 // cutVersion splits "/v1beta/rest" into its API version and rest.
-func cutVersion(p string) (version, rest string, ok bool) {
-	version, rest, ok = strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if !ok || version != "v1beta" && version != "v1" && version != "v1alpha" {
-		return "", "", false
+func cutVersion[S ~string | ~[]byte](p S) (version, rest S, ok bool) {
+	if len(p) > 0 && p[0] == '/' {
+		p = p[1:]
 	}
-	return version, rest, true
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		switch string(p[:i]) {
+		case "v1beta", "v1", "v1alpha":
+			return p[:i], p[i+1:], true
+		}
+		break
+	}
+	return version, rest, false
 }
 
 func (filesAdapter) protocol() Protocol { return ProtoGemini }
@@ -114,9 +131,19 @@ func (filesAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
 		}
 		return routeUpload(ctx, c, rc)
 	}
+	// Google serves a file's bytes under /download as well (the form its
+	// docs give for batch results and videos); the call is passed on in
+	// the form it came.
+	download := ""
+	if after, ok := strings.CutPrefix(p, "/download/"); ok {
+		download, p = "/download", "/"+after
+	}
 	version, rest, _ := cutVersion(p)
 	collection, item, hasItem := strings.Cut(rest, "/")
 	id, method, _ := strings.Cut(item, ":")
+	if download != "" && (collection != "files" || method != "download") {
+		return notFound
+	}
 	switch collection {
 	case "files":
 		rc.kind = store.KindFile
@@ -162,8 +189,10 @@ func (filesAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
 	case method == "" && string(ctx.Method()) == fasthttp.MethodPatch && rc.kind == store.KindCache:
 		rc.op, c.route, want, c.body = opPatch, c.route+".patch", fasthttp.MethodPatch, true
 	case method == "download" && rc.kind == store.KindFile:
-		rc.op, c.route = opDownload, "files.download"
-		rc.path += ":download"
+		// The bytes stream through (relay, with no sink): a file can be
+		// gigabytes.
+		rc.op, c.route, c.stream = opDownload, "files.download", true
+		rc.path = download + rc.path + ":download"
 	case method == "cancel" && rc.kind == store.KindBatch:
 		rc.op, c.route, want = opCancel, "batches.cancel", fasthttp.MethodPost
 		rc.path += ":cancel"
@@ -192,21 +221,31 @@ func routeUpload(ctx *fasthttp.RequestCtx, c *call, rc resourceCall) *Failure {
 		*c = call{route: "files.upload.chunk", passAnswer: true, resource: rc}
 		return allowOnly(ctx, fasthttp.MethodPost)
 	}
+	// The model the file is for, when the client says: the upload then
+	// goes to the pool the model rules name for it and to a key that is
+	// not cooling for it, so the file's first use is not a 429.
+	model := strings.TrimPrefix(strings.TrimSpace(string(ctx.Request.Header.Peek(uploadModelHeader))), "models/")
 	switch strings.ToLower(string(ctx.Request.Header.Peek("X-Goog-Upload-Protocol"))) {
 	case "resumable":
 		if !strings.EqualFold(strings.TrimSpace(string(ctx.Request.Header.Peek("X-Goog-Upload-Command"))), "start") {
 			return fail(fasthttp.StatusBadRequest, "A resumable upload starts with X-Goog-Upload-Command: start; chunks go to the upload URL it returns.")
 		}
 		rc.op = opUploadStart
-		*c = call{route: "files.upload", body: ctx.Request.Header.ContentLength() != 0, passAnswer: true, resource: rc}
+		*c = call{route: "files.upload", model: model, body: ctx.Request.Header.ContentLength() != 0, passAnswer: true, resource: rc}
 	case "multipart":
 		rc.op = opUploadMultipart
-		*c = call{route: "files.upload", passAnswer: true, resource: rc}
+		*c = call{route: "files.upload", model: model, passAnswer: true, resource: rc}
 	default:
 		return fail(fasthttp.StatusBadRequest, "Unsupported upload: send X-Goog-Upload-Protocol: resumable (or multipart).")
 	}
 	return allowOnly(ctx, fasthttp.MethodPost)
 }
+
+// uploadModelHeader names the model an upload's file is for. Google's
+// upload carries no model, and neither SDK sends one, but both let a
+// caller add a header to a call (httpOptions.headers). It is not one of
+// the headers forwarded to Google (forwardedHeader).
+const uploadModelHeader = "X-Balance-Model"
 
 // parse reads a cached content's model from its body, for admission.
 func (filesAdapter) parse(body []byte, c *call) *Failure {
@@ -239,6 +278,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 			return nil, f
 		}
 	case opUploadStart:
+		rc.model = uploadModel(ex)
 		n, err := declaredUploadSize(ctx)
 		if err != nil {
 			return nil, fail(fasthttp.StatusBadRequest, err.Error())
@@ -248,11 +288,12 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		}
 		rc.declared = n
 	case opUploadMultipart:
+		rc.model = uploadModel(ex)
 		n := int64(ctx.Request.Header.ContentLength())
 		if n > maxUpload {
 			return nil, tooLargeUpload(maxUpload)
 		}
-		stream = &uploadBody{r: ctx.RequestBodyStream(), left: maxUpload, max: maxUpload}
+		stream = ex.uploadBody(ctx, maxUpload, maxUpload)
 	case opUploadChunk:
 		r, f := s.ownedBy(ex, rc.name, "Upload")
 		if f != nil {
@@ -261,11 +302,12 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		if f := s.pinTo(ex, r); f != nil {
 			return nil, f
 		}
+		rc.model = r.Model
 		left, f := chunkBudget(ctx, r, maxUpload)
 		if f != nil {
 			return nil, f
 		}
-		stream = &uploadBody{r: ctx.RequestBodyStream(), left: left, max: maxUpload}
+		stream = ex.uploadBody(ctx, left, maxUpload)
 	}
 	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
 	if stream != nil {
@@ -275,6 +317,15 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 	req.URI().SetPathBytes(ex.scratch)
 	copyQuery(req, &ctx.Request)
 	return req, nil
+}
+
+// uploadModel is the model (after model rules) an upload's file is for,
+// "" when the client did not say.
+func uploadModel(ex *exchange) string {
+	if ex.call.model == "" {
+		return ""
+	}
+	return ex.model.Target
 }
 
 // declaredUploadSize is a resumable start's X-Goog-Upload-Header-Content-Length,
@@ -328,6 +379,16 @@ type uploadBody struct {
 	r    io.Reader
 	left int64
 	max  int64
+	// sent counts the bytes passed on, for the request's stats; the
+	// upstream call may read on another goroutine.
+	sent atomic.Int64
+}
+
+// uploadBody streams the client's body to Google within left bytes, and
+// counts it as the exchange's upload bytes.
+func (ex *exchange) uploadBody(ctx *fasthttp.RequestCtx, left, limit int64) *uploadBody {
+	ex.upload = &uploadBody{r: ctx.RequestBodyStream(), left: left, max: limit}
+	return ex.upload
 }
 
 var errUploadTooLarge = errors.New("upload exceeds files.max_upload")
@@ -341,6 +402,7 @@ func (u *uploadBody) Read(p []byte) (int, error) {
 	}
 	n, err := u.r.Read(p)
 	u.left -= int64(n)
+	u.sent.Add(int64(n))
 	if u.left < 0 {
 		return n, errUploadTooLarge
 	}
@@ -416,7 +478,7 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if !validResourceID(id) {
 			return &Failure{Status: fasthttp.StatusBadGateway, Message: "Google's upload start named no usable upload URL."}
 		}
-		own("uploads/"+id, store.KindUpload, rc.declared, rc.mime, "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+		own("uploads/"+id, store.KindUpload, rc.declared, rc.mime, rc.model, "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
 		local := rc.origin + rc.mount + "/upload/v1beta/files?" + parsed.RawQuery
 		for _, h := range uploadURLHeaders {
 			if len(up.Header.Peek(h)) > 0 {
@@ -435,10 +497,12 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if !strings.HasPrefix(name, "files/") {
 			return nil
 		}
-		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, "", f.Raw, f.Get("expirationTime").Str)
-		if rc.op == opUploadChunk {
-			s.forgetResource(rc.name)
-		}
+		// A query after the finalize answers final too: only the finalize
+		// (or the multipart upload) counts as an upload.
+		ex.uploaded = rc.op == opUploadMultipart || strings.Contains(rc.command, "finalize")
+		// The upload's record stays until it expires: a client whose
+		// finalize answer was lost queries the same URL for its file.
+		own(name, store.KindFile, f.Get("sizeBytes").Int(), f.Get("mimeType").Str, rc.model, f.Raw, f.Get("expirationTime").Str)
 	case opCreateCache, opPatch:
 		g := gjson.ParseBytes(body)
 		if name := g.Get("name").Str; strings.HasPrefix(name, "cachedContents/") {

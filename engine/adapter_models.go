@@ -13,7 +13,8 @@ import (
 
 // modelsAdapter is the front door of GET /v1/models (the upstream list,
 // cached briefly, plus the config's virtual models, minus hidden ones)
-// and GET /v1/models/{id}, which is answered without an upstream call.
+// and GET /v1/models/{id}, which is answered without an upstream call
+// (a 404 for a hidden model).
 type modelsAdapter struct{}
 
 func (modelsAdapter) protocol() Protocol { return ProtoOpenAI }
@@ -35,6 +36,9 @@ func (modelsAdapter) parse([]byte, *call) *Failure { return nil }
 
 func (modelsAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
 	if id := ex.call.modelID; id != "" {
+		if ex.model.Hidden {
+			return nil, hiddenModel(id)
+		}
 		ctx.SetContentType("application/json")
 		ctx.SetBody(openai.TranslateModel(id))
 		return nil, nil

@@ -52,6 +52,9 @@ func (nativeAdapter) parse([]byte, *call) *Failure { return nil }
 
 func (nativeAdapter) translate(ctx *fasthttp.RequestCtx, _ *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
 	nc := ex.call.native
+	if nc.Model != "" && nc.Method == "" && ex.model.Hidden {
+		return nil, hiddenModel(nc.Model)
+	}
 	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
 	if ex.model.editsBody() && (nc.Method == "generateContent" || nc.Method == "streamGenerateContent") {
 		edited, err := ex.model.editBody(req.Body())

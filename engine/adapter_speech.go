@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"strconv"
 
@@ -14,8 +15,8 @@ import (
 // speechAdapter is the front door of POST /v1/audio/speech, served by a
 // Gemini TTS model: generateContent with AUDIO output, or
 // streamGenerateContent when the client asks for stream_format. Gemini
-// answers 16-bit mono PCM, which goes out as is (pcm) or behind a WAV
-// header (wav).
+// answers 16-bit mono PCM, which an openai.SpeechEncoder turns into the
+// response_format (mp3, opus, flac, wav, pcm).
 type speechAdapter struct{}
 
 func (speechAdapter) protocol() Protocol { return ProtoOpenAI }
@@ -77,24 +78,52 @@ func (speechAdapter) reply(_ *Runtime, ex *exchange, up, resp *fasthttp.Response
 	for _, c := range a.Chunks {
 		size += base64.StdEncoding.DecodedLen(len(c))
 	}
-	wav := ex.call.speech.Format == "wav"
-	out := make([]byte, 0, size+openai.WAVHeaderSize)
-	if wav {
-		out = out[:openai.WAVHeaderSize] // written once the size is known
-	}
+	pcm := make([]byte, 0, size)
 	for _, c := range a.Chunks {
-		n, err := base64.StdEncoding.Decode(out[len(out):len(out)+base64.StdEncoding.DecodedLen(len(c))], []byte(c))
+		n, err := base64.StdEncoding.Decode(pcm[len(pcm):len(pcm)+base64.StdEncoding.DecodedLen(len(c))], []byte(c))
 		if err != nil {
 			return untranslatable(err)
 		}
-		out = out[:len(out)+n]
+		pcm = pcm[:len(pcm)+n]
 	}
-	if wav {
-		openai.AppendWAVHeader(out[:0], a.Rate, uint32(len(out)-openai.WAVHeaderSize))
+	format := ex.call.speech.Format
+	out := bytes.NewBuffer(make([]byte, 0, encodedSize(format, len(pcm))))
+	enc, err := openai.NewSpeechEncoder(format, out, a.Rate, len(pcm))
+	if err == nil {
+		err = enc.Write(pcm)
 	}
-	resp.Header.SetContentType(speechContentType(ex.call.speech.Format))
-	resp.SetBodyRaw(out)
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		return encodeFailure(format, err)
+	}
+	resp.Header.SetContentType(openai.SpeechContentType(format))
+	resp.SetBodyRaw(out.Bytes())
 	return nil
+}
+
+// encodedSize guesses the size of pcm bytes of audio in format, to size
+// the answer's buffer once: the PCM formats exactly, the codecs at most
+// (FLAC rarely grows speech, shine's 128 kbps is a sixth of 24 kHz PCM,
+// Opus far less).
+func encodedSize(format string, pcm int) int {
+	switch format {
+	case "pcm":
+		return pcm
+	case "mp3":
+		return pcm/6 + 4096
+	case "opus":
+		return pcm/12 + 4096
+	}
+	return pcm + openai.WAVHeaderSize
+}
+
+// encodeFailure is the failure of an encoder: balance could not turn
+// Gemini's audio into the requested format (a sample rate the codec does
+// not carry).
+func encodeFailure(format string, err error) *Failure {
+	return &Failure{Status: fasthttp.StatusBadGateway, Message: "Encoding the upstream audio as " + format + " failed: " + err.Error()}
 }
 
 // noAudio is the failure of an answer that holds no audio: a prompt
@@ -106,24 +135,20 @@ func noAudio(a openai.SpeechAudio) *Failure {
 	return &Failure{Status: fasthttp.StatusBadGateway, Message: "The upstream answer holds no audio: is the model a Gemini TTS model?"}
 }
 
-func speechContentType(format string) string {
-	if format == "wav" {
-		return "audio/wav"
-	}
-	return "audio/pcm"
-}
-
 func (speechAdapter) sink(_ *Runtime, ex *exchange) eventSink {
 	return &speechEvents{req: ex.call.speech}
 }
 
-// speechEvents turns Gemini stream events into audio for the client: the
-// PCM bytes themselves (stream_format audio, after a WAV header of
-// unknown length for wav) or speech.audio.delta SSE events carrying them
-// in base64, ended by speech.audio.done with the usage.
+// speechEvents turns Gemini stream events into audio for the client:
+// each event's PCM goes through the format's encoder, and what the
+// encoder completes goes out at once, as bytes (stream_format audio) or
+// as a speech.audio.delta SSE event carrying them in base64; SSE ends
+// with speech.audio.done and the usage.
 type speechEvents struct {
-	req     *openai.SpeechRequest
-	started bool
+	req *openai.SpeechRequest
+	enc openai.SpeechEncoder
+	// out collects what the encoder completes during one event.
+	out bytes.Buffer
 	// scratch holds one event's decoded audio.
 	scratch []byte
 	usage   Usage
@@ -147,17 +172,12 @@ func (s *speechEvents) event(w *bufio.Writer, data []byte) error {
 	if len(a.Chunks) == 0 {
 		return nil
 	}
-	if !s.started {
-		s.started = true
-		if s.req.Format == "wav" {
-			s.write(w, openai.AppendWAVHeader(s.scratch[:0], a.Rate, openai.WAVStreamingSize), "")
+	if s.enc == nil {
+		if s.enc, err = openai.NewSpeechEncoder(s.req.Format, &s.out, a.Rate, -1); err != nil {
+			return &streamEnd{failure: encodeFailure(s.req.Format, err)}
 		}
 	}
 	for _, c := range a.Chunks {
-		if s.req.Stream == "sse" {
-			s.write(w, nil, c) // already base64
-			continue
-		}
 		buf := s.scratch[:0]
 		if n := base64.StdEncoding.DecodedLen(len(c)); cap(buf) < n {
 			buf = make([]byte, 0, n)
@@ -167,33 +187,40 @@ func (s *speechEvents) event(w *bufio.Writer, data []byte) error {
 			return &streamEnd{failure: untranslatable(err)}
 		}
 		s.scratch = buf
-		s.write(w, buf[:n], "")
+		if err := s.enc.Write(buf[:n]); err != nil {
+			return &streamEnd{failure: encodeFailure(s.req.Format, err)}
+		}
 	}
+	s.send(w)
 	return nil
 }
 
-// write sends raw audio (or, on SSE, audio already in base64) to the
-// client in the requested stream format.
-func (s *speechEvents) write(w *bufio.Writer, raw []byte, b64 string) {
-	if s.req.Stream != "sse" {
-		_, _ = w.Write(raw)
+// send writes what the encoder has completed to the client in the
+// requested stream format.
+func (s *speechEvents) send(w *bufio.Writer) {
+	if s.out.Len() == 0 {
 		return
 	}
-	_, _ = w.WriteString(`data: {"type":"speech.audio.delta","audio":"`)
-	if raw != nil {
-		enc := base64.NewEncoder(base64.StdEncoding, w)
-		_, _ = enc.Write(raw)
-		_ = enc.Close()
+	if s.req.Stream != "sse" {
+		_, _ = w.Write(s.out.Bytes())
 	} else {
-		_, _ = w.WriteString(b64)
+		_, _ = w.WriteString(`data: {"type":"speech.audio.delta","audio":"`)
+		enc := base64.NewEncoder(base64.StdEncoding, w)
+		_, _ = enc.Write(s.out.Bytes())
+		_ = enc.Close()
+		_, _ = w.WriteString("\"}\n\n")
 	}
-	_, _ = w.WriteString("\"}\n\n")
+	s.out.Reset()
 }
 
 func (s *speechEvents) finish(w *bufio.Writer) error {
-	if !s.started {
+	if s.enc == nil {
 		return &streamEnd{failure: noAudio(openai.SpeechAudio{})}
 	}
+	if err := s.enc.Close(); err != nil {
+		return &streamEnd{failure: encodeFailure(s.req.Format, err)}
+	}
+	s.send(w)
 	if s.req.Stream != "sse" {
 		return nil
 	}
@@ -212,5 +239,5 @@ func (s *speechEvents) contentType([]byte) []byte {
 	if s.req.Stream == "sse" {
 		return textEventStream
 	}
-	return []byte(speechContentType(s.req.Format))
+	return []byte(openai.SpeechContentType(s.req.Format))
 }

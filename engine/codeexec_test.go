@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -64,5 +65,52 @@ model "gemini-2.5-flash" { url_context = true }
 	up = string(h.mock.LastRequest().Body)
 	if status != 200 || strings.Count(up, "codeExecution") != 1 || !strings.Contains(up, "urlContext") || !strings.Contains(string(body), "executableCode") {
 		t.Fatalf("native: %d %s\nupstream %s", status, body, up)
+	}
+}
+
+// The pages the url_context tool retrieved reach OpenAI clients as
+// url_citation annotations, which the SDK reads on the message (unary)
+// and which arrive in a delta of the stream.
+func TestURLContextAnnotationsThroughOpenAI(t *testing.T) {
+	h := newHarness(t, nil, poolConfig([]string{keyA}, `model "gemini-2.5-flash" { url_context = true }`))
+	ctx := context.Background()
+	c := openAIClient(h, "/v1")
+	const page = "https://example.org/recipes"
+	params := oai.ChatCompletionNewParams{
+		Model: "gemini-2.5-flash", Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("Summarize " + page + " please")},
+	}
+	res, err := c.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := res.Choices[0].Message.Annotations; len(a) != 1 || a[0].Type != "url_citation" || a[0].URLCitation.URL != page {
+		t.Fatalf("unary annotations %+v", a)
+	}
+
+	stream := c.Chat.Completions.NewStreaming(ctx, params)
+	var urls []string
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			var d struct {
+				Annotations []oai.ChatCompletionMessageAnnotation `json:"annotations"`
+			}
+			if err := json.Unmarshal([]byte(ch.Delta.RawJSON()), &d); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range d.Annotations {
+				urls = append(urls, string(a.Type)+" "+a.URLCitation.URL)
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(urls) != 1 || urls[0] != "url_citation "+page {
+		t.Fatalf("streamed annotations %v", urls)
+	}
+	// Without the tool, no annotations.
+	params.Model = "gemini-2.5-pro"
+	if res, err := c.Chat.Completions.New(ctx, params); err != nil || len(res.Choices[0].Message.Annotations) != 0 {
+		t.Fatalf("no url_context: %v %+v", err, res)
 	}
 }

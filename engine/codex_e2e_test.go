@@ -26,29 +26,8 @@ func codexBinary(t *testing.T) string {
 	if bin := os.Getenv("BALANCE_CODEX"); bin != "" {
 		return bin
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed: the Codex CLI cannot run")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm is not installed: the Codex CLI cannot be installed")
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "balance-test", "codex-"+codexVersion)
-	bin := filepath.Join(dir, "node_modules", ".bin", "codex")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "@openai/codex@"+codexVersion).CombinedOutput()
-	if err != nil {
-		t.Fatalf("npm install @openai/codex@%s: %v\n%s", codexVersion, err, out)
-	}
-	return bin
+	dir := npmPackage(t, "codex", "@openai/codex", codexVersion)
+	return filepath.Join(dir, "node_modules", ".bin", "codex")
 }
 
 // runCodex runs `codex exec` with a custom provider pointing at balance's

@@ -87,9 +87,15 @@ type exchange struct {
 	// -1 once the watch let go (guarded by the watch's lock).
 	watched   bool
 	watchSlot int
+	// drained backs forward's list of the pools the request has drained.
+	drained [4]*poolRuntime
 	// failedAttempts are the attempts that failed before the last one,
 	// for the error log; handed to the record, never reused.
 	failedAttempts []store.Attempt
+	// upload is the upload body the request streamed to Google, if any;
+	// uploaded is set when the request finished an upload (stats).
+	upload   *uploadBody
+	uploaded bool
 }
 
 // call is what a request's adapter read from it: enough for the driver to
@@ -176,6 +182,12 @@ func (ex *exchange) record() Record {
 		ThoughtTokens: ex.usage.ThoughtsTokenCount, CachedTokens: ex.usage.CachedContentTokenCount,
 		Streamed: ex.streamed, ErrorBody: ex.errBody, RequestBody: ex.requestBody,
 		FailedAttempts: ex.failedAttempts,
+	}
+	if ex.upload != nil {
+		rec.UploadBytes = ex.upload.sent.Load()
+	}
+	if ex.uploaded {
+		rec.Uploads = 1
 	}
 	if ex.status >= 400 {
 		rec.ErrorClass = ex.verdict.Class.String()

@@ -2,8 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"hash/crc32"
-	"io"
 	"os"
 	"runtime/metrics"
 	"testing"
@@ -13,28 +11,6 @@ import (
 
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
-
-// patternReader yields n pseudo-random bytes without holding them, and
-// their CRC-32.
-type patternReader struct {
-	left  int64
-	state uint64
-	crc   uint32
-}
-
-func (r *patternReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	n := min(int64(len(p)), r.left)
-	for i := range n {
-		r.state = r.state*6364136223846793005 + 1442695040888963407
-		p[i] = byte(r.state >> 56)
-	}
-	r.crc = crc32.Update(r.crc, crc32.IEEETable, p[:n])
-	r.left -= n
-	return int(n), nil
-}
 
 // heapPeak samples the live heap until stop is closed and returns its
 // largest value.
@@ -67,7 +43,7 @@ func uploadThrough(t testing.TB, size int64) uint64 {
 	mock := mockgemini.Start(t, mockgemini.Options{DisableRecording: true})
 	_, url := startProxy(t, mock, t.TempDir(), filesConfig(filesKeys, ""))
 	client := genaiClient(t, url, testToken)
-	src := &patternReader{left: size, state: 42}
+	src := mockgemini.NewPattern(size, 42)
 	var base [1]metrics.Sample
 	base[0].Name = "/memory/classes/heap/objects:bytes"
 	metrics.Read(base[:])
@@ -80,8 +56,8 @@ func uploadThrough(t testing.TB, size int64) uint64 {
 		t.Fatalf("upload: %v", err)
 	}
 	got, ok := mock.File(f.Name)
-	if !ok || got.Size != size || got.CRC32 != src.crc {
-		t.Fatalf("mock holds %d bytes crc %08x, sent %d crc %08x", got.Size, got.CRC32, size, src.crc)
+	if !ok || got.Size != size || got.CRC32 != src.CRC32() {
+		t.Fatalf("mock holds %d bytes crc %08x, sent %d crc %08x", got.Size, got.CRC32, size, src.CRC32())
 	}
 	if top < base[0].Value.Uint64() {
 		return 0

@@ -53,8 +53,11 @@ func (s *Server) forward(ex *exchange, req *fasthttp.Request, resp *fasthttp.Res
 	p := ex.pool
 	var triedBuf [8]*keypool.Key
 	tried := triedBuf[:0]
-	var doneBuf [4]*poolRuntime
-	done := append(doneBuf[:0], p) // pools this request has drained (fallback.go)
+	// Pools this request has drained (fallback.go), kept in the exchange:
+	// a local array would escape through fallbackPick and cost an
+	// allocation per request.
+	done := append(ex.drained[:0], p)
+	defer clear(ex.drained[:]) // a pooled exchange must not keep a generation alive
 	budget := newRetryBudget(p)
 	last := outNoKey
 	// A streamed body (an upload chunk) is spent by its first attempt;

@@ -55,7 +55,8 @@ func (r *modelRules) modelList(page *modelsPage, last bool) []listedModel {
 		for _, v := range variants {
 			suffix := r.variantSuffix(v)
 			derived := id + suffix
-			if suffix == "" || upstream[derived] || hcl.IsNativeImageModel(derived) {
+			// A rule for the derived name itself may hide it.
+			if suffix == "" || upstream[derived] || hcl.IsNativeImageModel(derived) || r.rules.Resolve(derived).Rule.Hidden {
 				continue
 			}
 			add(derived, renamed(entry, derived, variantTitles[v]))

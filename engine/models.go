@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/balanceproxy/balance/hcl"
 )
 
@@ -49,6 +51,9 @@ type resolved struct {
 	Pacing *hcl.StreamPacing
 	// ImagenChat serves a chat call with Imagen (imagen_chat.go).
 	ImagenChat bool
+	// Hidden models are absent from model lists, so a lookup of one by
+	// id answers 404 too (hiddenModel).
+	Hidden bool
 }
 
 func (r *resolved) editsBody() bool {
@@ -57,7 +62,8 @@ func (r *resolved) editsBody() bool {
 }
 
 // resolve applies suffixes (model-search, model-image, model-non-thinking)
-// then the merged rule of the model left.
+// and the merged rules of the asked name down to the model left, rules of
+// a derived name first (hcl.ModelRules).
 func (r *modelRules) resolve(asked string) resolved {
 	res := r.rules.Resolve(asked)
 	rule := res.Rule
@@ -66,7 +72,7 @@ func (r *modelRules) resolve(asked string) resolved {
 		CodeExecution: rule.CodeExecution, URLContext: rule.URLContext,
 		ThinkingBudget: rule.ThinkingBudget, IncludeThoughts: rule.IncludeThoughts,
 		Safety: rule.SafetySettings, Generation: rule.GenerationConfig, Pacing: rule.StreamPacing,
-		ImagenChat: rule.ImagenChat}
+		ImagenChat: rule.ImagenChat, Hidden: rule.Hidden}
 	if rule.Target != "" {
 		out.Target = rule.Target
 	}
@@ -184,6 +190,14 @@ func minimalThinking(model string) (string, json.RawMessage) {
 		return "thinkingBudget", json.RawMessage(`128`)
 	}
 	return "thinkingBudget", json.RawMessage(`0`)
+}
+
+// hiddenModel is the 404 of a model lookup (GET /v1/models/{id}, the
+// native models.get) for a hidden model: the lists leave it out, so a
+// lookup must not show it either, and Google is not asked.
+func hiddenModel(model string) *Failure {
+	return &Failure{Status: fasthttp.StatusNotFound, Reason: "hidden_model", Param: "model",
+		Message: "The model '" + model + "' does not exist or you do not have access to it."}
 }
 
 func hasTool(raw json.RawMessage, name string) bool {

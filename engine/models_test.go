@@ -33,6 +33,11 @@ model "gemini-2.5-pro" {
   generation_config = { temperature = 0.3 }
 }
 model "gemini-2.5-flash-lite" { hidden = true }
+# A rule for a derived model: before gemini-2.5-pro's for that name only.
+model "gemini-2.5-pro-search" {
+  pool            = "free"
+  thinking_budget = 512
+}
 model "team-default" {
   target = "gemini-2.5-flash"
   listed = true
@@ -87,6 +92,24 @@ func TestModelRules(t *testing.T) {
 		_, where, up = post("gemini-2.5-flash-image-image", genBody, testToken)
 		if !strings.Contains(where, "gemini-2.5-flash-image:") || !strings.Contains(mustJSON(up["generationConfig"]), `"responseModalities":["TEXT","IMAGE"]`) {
 			t.Fatalf("-image: %s %v", where, up)
+		}
+	})
+	t.Run("a rule for a derived name", func(t *testing.T) {
+		status, where, up := post("gemini-2.5-pro-search", genBody, testToken)
+		gc := mustJSON(up["generationConfig"])
+		if status != 200 || !strings.Contains(where, "/models/gemini-2.5-pro:generateContent") || !strings.Contains(where, "AIzaSyFree") ||
+			!strings.Contains(mustJSON(up["tools"]), "googleSearch") {
+			t.Fatalf("%d %s %v: the derived rule's pool, the base model, the search tool", status, where, up)
+		}
+		// thinking_budget from the derived rule; temperature and safety
+		// settings, which it leaves alone, from gemini-2.5-pro's.
+		if !strings.Contains(gc, `"thinkingBudget":512`) || !strings.Contains(gc, `"temperature":0.3`) || up["safetySettings"] == nil {
+			t.Fatalf("merge: %v", up)
+		}
+		// The base model keeps its own rule.
+		_, where, up = post("gemini-2.5-pro", genBody, testToken)
+		if !strings.Contains(where, "AIzaSyPaid") || !strings.Contains(mustJSON(up["generationConfig"]), `"thinkingBudget":2048`) {
+			t.Fatalf("base: %s %v", where, up)
 		}
 	})
 	t.Run("token model globs and pools", func(t *testing.T) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/balanceproxy/balance/engine/openai"
 )
@@ -24,3 +25,7 @@ func UseImageFetcher(s *Server, f openai.ImageFetcher) {
 	opts.ImageFetcher = f
 	rt.openAIOpts = opts
 }
+
+// SetResourceRecheck shortens how often s re-reads a resource record it
+// holds in memory, so a test need not wait resourceRecheck.
+func SetResourceRecheck(s *Server, d time.Duration) { s.owned.recheck = d }

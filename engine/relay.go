@@ -93,7 +93,7 @@ func (s *Server) relay(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange, up *
 	if c, ok := ex.adapter.(completer); ok {
 		markers = c.completeMarkers()
 	}
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+	setStreamWriter(ctx, func(w *bufio.Writer) {
 		tail := tailBuffer{markers: markers}
 		var err error
 		if sink != nil {
@@ -194,7 +194,7 @@ func (s *Server) keepAliveStream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exch
 	commitStream(ctx, ex, sink.contentType(textEventStream))
 	every := ex.call.keepAlive
 	s.streams.addWaiting(ex, &ex.upstream)
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+	setStreamWriter(ctx, func(w *bufio.Writer) {
 		defer fasthttp.ReleaseRequest(own)
 		up := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(up)
@@ -240,6 +240,80 @@ func (s *Server) keepAliveStream(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exch
 		s.endStream(w, ex, true, err)
 	})
 }
+
+// setStreamWriter makes write the body of the client's answer. fasthttp's
+// connection goroutine runs it as it sends the answer, after the handler
+// returned: every Flush of w goes out as one chunk. (ctx.SetBodyStreamWriter
+// runs the writer on a goroutine of its own behind an in-memory pipe,
+// which costs every open stream a second stack, the pipe, its buffer and
+// a copy buffer.) write runs exactly once: should fasthttp never send the
+// body (the connection failed first), it runs when the body is released,
+// against a writer that fails, so the stream still ends and is recorded
+// like one whose client went away.
+func setStreamWriter(ctx *fasthttp.RequestCtx, write func(w *bufio.Writer)) {
+	ctx.Response.SetBodyStream(&streamWriter{write: write}, -1)
+}
+
+// streamWriter is the body stream setStreamWriter sets: fasthttp calls
+// WriteTo (fasthttp.BodyWriterTo) with a writer that frames and flushes
+// every write as one chunk.
+type streamWriter struct {
+	write func(w *bufio.Writer)
+	once  sync.Once
+}
+
+// streamBufPool holds the writers between a stream's events and the
+// connection; one is held per open stream, so it stays at 4 KiB.
+var streamBufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+
+// SupportsBodyWriteTo tells fasthttp to use WriteTo, never Read.
+func (sw *streamWriter) SupportsBodyWriteTo() bool { return true }
+
+func (sw *streamWriter) WriteTo(dst io.Writer) (int64, error) {
+	cw := countingWriter{w: dst}
+	err := errStreamWritten
+	sw.once.Do(func() { err = sw.run(&cw) })
+	return cw.n, err
+}
+
+// Read is never used: SupportsBodyWriteTo says so. Should fasthttp read
+// anyway, it gets an error and the writer runs when the body is closed.
+func (sw *streamWriter) Read([]byte) (int, error) { return 0, errStreamWritten }
+
+// Close runs the writer if fasthttp never sent the body.
+func (sw *streamWriter) Close() error {
+	sw.once.Do(func() { _ = sw.run(failingWriter{}) })
+	return nil
+}
+
+func (sw *streamWriter) run(dst io.Writer) error {
+	w := streamBufPool.Get().(*bufio.Writer)
+	w.Reset(dst)
+	sw.write(w)
+	err := w.Flush()
+	w.Reset(nil)
+	streamBufPool.Put(w)
+	return err
+}
+
+var errStreamWritten = errors.New("stream body: written once, through WriteTo")
+
+// countingWriter counts what goes through it, for WriteTo's result.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// failingWriter is the client of a stream whose body was never sent.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errClientGone }
 
 // keepAliveComment is an SSE comment: SSE parsers skip it. (Never sent on
 // the Gemini-native routes: the Go genai SDK treats comments as errors.)

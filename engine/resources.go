@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -21,15 +22,38 @@ import (
 // own. Records live in the store, so they survive restarts and every
 // instance on one database routes alike; this process keeps the ones it
 // has seen in memory, which is what a request's lookup costs.
+//
+// A fleet shares one store, so a peer may delete a record this process
+// still holds. A lookup that finds a record in memory uses it, but at
+// most once per resourceRecheck per name it reads the store again first
+// (the first request after the interval does, the others keep using
+// memory meanwhile): a record a peer deleted is forgotten and its name
+// answers 404 within resourceRecheck, at the cost of one store read per
+// name in use per interval. A hit costs one atomic load more than a map
+// read. A miss already reads the store; an expired record is dropped at
+// its expiry, everywhere, without a read.
 
 // resourceStoreTimeout bounds a store read or write made for a request.
 const resourceStoreTimeout = 3 * time.Second
 
+// resourceRecheck bounds how long a record deleted by another instance
+// can still route here (see above).
+const resourceRecheck = 5 * time.Second
+
 // ownership is the in-memory view of the resource records.
 type ownership struct {
 	mu     sync.RWMutex
-	byName map[string]store.Resource
+	byName map[string]*heldResource
 	totals resourceTotals
+	// recheck is resourceRecheck; tests shorten it.
+	recheck time.Duration
+}
+
+// heldResource is a record in memory and when the store last confirmed
+// it (unix ns).
+type heldResource struct {
+	store.Resource
+	checked atomic.Int64
 }
 
 // errStoreUnavailable says a record could not be read or written.
@@ -40,24 +64,37 @@ var errStoreUnavailable = errors.New("the resource records cannot be read right 
 func (s *Server) lookupResource(name string) (store.Resource, bool, error) {
 	o := &s.owned
 	o.mu.RLock()
-	r, ok := o.byName[name]
+	h := o.byName[name]
 	o.mu.RUnlock()
 	now := time.Now()
-	if ok && (r.Expires.IsZero() || now.Before(r.Expires)) {
+	st := s.store.Load()
+	if h != nil && (h.Expires.IsZero() || now.Before(h.Expires)) {
+		last := h.checked.Load()
+		if st == nil || now.UnixNano()-last < int64(o.recheckEvery()) || !h.checked.CompareAndSwap(last, now.UnixNano()) {
+			return h.Resource, true, nil
+		}
+		// This request re-reads the store for name (see above).
+		r, ok, err := s.readResource(st, name)
+		switch {
+		case err != nil:
+			// The record was right a moment ago: keep routing by it
+			// rather than refuse every request while the store is down.
+			return h.Resource, true, nil
+		case !ok:
+			s.forgetResourceLocal(name)
+			return store.Resource{}, false, nil
+		}
+		s.rememberResource(r)
 		return r, true, nil
 	}
-	if ok { // expired: Google has forgotten it too
+	if h != nil { // expired: Google has forgotten it too
 		s.forgetResourceLocal(name)
 	}
-	st := s.store.Load()
 	if st == nil {
 		return store.Resource{}, false, nil
 	}
-	ctx, cancel := context.WithTimeout(s.bgCtx, resourceStoreTimeout)
-	defer cancel()
-	r, ok, err := st.LookupResource(ctx, name)
+	r, ok, err := s.readResource(st, name)
 	if err != nil {
-		s.log.Warn("resource lookup failed", "name", name, "err", err)
 		return store.Resource{}, false, errStoreUnavailable
 	}
 	if ok {
@@ -66,14 +103,35 @@ func (s *Server) lookupResource(name string) (store.Resource, bool, error) {
 	return r, ok, nil
 }
 
+// readResource reads name's live record from the store.
+func (s *Server) readResource(st *store.Store, name string) (store.Resource, bool, error) {
+	ctx, cancel := context.WithTimeout(s.bgCtx, resourceStoreTimeout)
+	defer cancel()
+	r, ok, err := st.LookupResource(ctx, name)
+	if err != nil {
+		s.log.Warn("resource lookup failed", "name", name, "err", err)
+	}
+	return r, ok, err
+}
+
+func (o *ownership) recheckEvery() time.Duration {
+	if o.recheck > 0 {
+		return o.recheck
+	}
+	return resourceRecheck
+}
+
+// rememberResource holds r in memory, as confirmed by the store now.
 func (s *Server) rememberResource(r store.Resource) {
 	s.owned.totals.stale()
+	h := &heldResource{Resource: r}
+	h.checked.Store(time.Now().UnixNano())
 	o := &s.owned
 	o.mu.Lock()
 	if o.byName == nil {
-		o.byName = map[string]store.Resource{}
+		o.byName = map[string]*heldResource{}
 	}
-	o.byName[r.Name] = r
+	o.byName[r.Name] = h
 	o.mu.Unlock()
 }
 
@@ -122,8 +180,8 @@ func (s *Server) listResources(token, kind, after string, limit int) ([]store.Re
 	var out []store.Resource
 	o := &s.owned
 	o.mu.RLock()
-	for _, r := range o.byName {
-		if r.Token == token && r.Kind == kind && r.Name > after && (r.Expires.IsZero() || now.Before(r.Expires)) {
+	for _, h := range o.byName {
+		if r := h.Resource; r.Token == token && r.Kind == kind && r.Name > after && (r.Expires.IsZero() || now.Before(r.Expires)) {
 			out = append(out, r)
 		}
 	}
@@ -264,7 +322,8 @@ func (s *Server) resourceTotals(now time.Time) []store.KeyResources {
 	}
 	byKey := map[string]*store.KeyResources{}
 	s.owned.mu.RLock()
-	for _, r := range s.owned.byName {
+	for _, h := range s.owned.byName {
+		r := &h.Resource
 		if !r.Expires.IsZero() && !now.Before(r.Expires) {
 			continue
 		}

@@ -17,7 +17,11 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/hajimehoshi/go-mp3"
+	"github.com/mewkiz/flac"
 	oai "github.com/openai/openai-go/v3"
+	"github.com/thesyncim/gopus"
+	"github.com/thesyncim/gopus/container/ogg"
 
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
@@ -228,7 +232,7 @@ func TestSpeechStreams(t *testing.T) {
 		t.Errorf("upstream %s?%s", up.Path, up.Query)
 	}
 
-	_, wav := post(base + `,"stream_format":"audio"}`) // wav is the default format
+	_, wav := post(base + `,"response_format":"wav","stream_format":"audio"}`)
 	if !bytes.Equal(wav[44:], pcm) || string(wav[:4]) != "RIFF" || binary.LittleEndian.Uint32(wav[40:]) != 0xFFFFFFFF-36 ||
 		binary.LittleEndian.Uint32(wav[24:]) != 24000 {
 		t.Errorf("wav stream: header % x, %d bytes of audio", wav[:44], len(wav)-44)
@@ -288,8 +292,8 @@ func TestSpeechBadInput(t *testing.T) {
 		{`{"model":"tts-1","input":"hi","voice":"robot"}`, "voice", []string{"alloy", "Kore", "Zephyr"}},
 		{`{"model":"tts-1","input":"hi","voice":{"id":"voice_1234"}}`, "voice", []string{"custom voices"}},
 		{`{"model":"tts-1","input":"hi"}`, "voice", []string{"alloy"}},
-		{`{"model":"tts-1","input":"hi","voice":"alloy","response_format":"mp3"}`, "response_format", []string{"wav, pcm"}},
-		{`{"model":"tts-1","input":"hi","voice":"alloy","response_format":"opus"}`, "response_format", []string{"wav, pcm"}},
+		{`{"model":"tts-1","input":"hi","voice":"alloy","response_format":"aac"}`, "response_format", []string{"mp3, opus, flac, wav, pcm"}},
+		{`{"model":"tts-1","input":"hi","voice":"alloy","response_format":"ogg"}`, "response_format", []string{"mp3, opus, flac, wav, pcm"}},
 		{`{"model":"tts-1","input":"hi","voice":"alloy","speed":4.5}`, "speed", []string{"0.25", "4.0"}},
 		{`{"model":"tts-1","input":"hi","voice":"alloy","stream_format":"ogg"}`, "stream_format", []string{"audio, sse"}},
 		{`{"model":"tts-1","input":" ","voice":"alloy"}`, "input", nil},
@@ -321,5 +325,225 @@ func TestSpeechBadInput(t *testing.T) {
 	}
 	if status, _, _ := h.do("GET", "/v1/audio/speech", "", nil); status != 405 {
 		t.Errorf("GET: %d", status)
+	}
+}
+
+// decoded is what a decoder read back from an encoded answer.
+type decoded struct {
+	rate, channels int
+	pcm            []byte // 16-bit mono
+	// frames counts codec frames (mp3) or packets (opus).
+	frames int
+}
+
+// decodeFLAC decodes with mewkiz/flac's decoder, every frame's CRC
+// checked; want is the sample count the header must announce (0 for a
+// stream, which announces none).
+func decodeFLAC(t *testing.T, b []byte, want uint64) decoded {
+	t.Helper()
+	s, err := flac.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("flac: %v", err)
+	}
+	if s.Info.BitsPerSample != 16 || s.Info.NSamples != want {
+		t.Errorf("flac stream info %+v, want 16 bits and %d samples", s.Info, want)
+	}
+	d := decoded{rate: int(s.Info.SampleRate), channels: int(s.Info.NChannels)}
+	for {
+		f, err := s.ParseNext()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("flac frame: %v", err)
+		}
+		d.frames++
+		for _, v := range f.Subframes[0].Samples {
+			d.pcm = binary.LittleEndian.AppendUint16(d.pcm, uint16(v))
+		}
+	}
+	return d
+}
+
+// decodeOpus reads the Ogg container with gopus's reader and decodes its
+// packets with gopus's decoder, then trims what RFC 7845 says to: the
+// pre-skip at the start, and past the last page's granule at the end.
+func decodeOpus(t *testing.T, b []byte) decoded {
+	t.Helper()
+	r, err := ogg.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("ogg: %v", err)
+	}
+	d := decoded{rate: int(r.SampleRate()), channels: int(r.Channels())}
+	dec, err := gopus.NewDecoder(gopus.DefaultDecoderConfig(24000, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int16, 5760)
+	var pcm []int16
+	var granule uint64
+	for {
+		p, g, err := r.ReadPacket()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("ogg packet: %v", err)
+		}
+		granule = g
+		n, err := dec.DecodeInt16(p, out)
+		if err != nil {
+			t.Fatalf("opus packet %d: %v", d.frames, err)
+		}
+		pcm = append(pcm, out[:n]...)
+		d.frames++
+	}
+	skip := int(r.PreSkip()) / 2 // 48 kHz counts, decoded at 24 kHz
+	end := int(granule) / 2
+	if end > len(pcm) || skip > end {
+		t.Fatalf("opus: granule %d and pre-skip %d past %d decoded samples", granule, r.PreSkip(), len(pcm))
+	}
+	for _, v := range pcm[skip:end] {
+		d.pcm = binary.LittleEndian.AppendUint16(d.pcm, uint16(v))
+	}
+	return d
+}
+
+// decodeMP3 checks every frame header (sync, MPEG-2 layer III, 128 kbps,
+// 24 kHz, mono, the frame's length from its bitrate) and decodes the file
+// with go-mp3, which answers stereo: its left channel is the audio.
+func decodeMP3(t *testing.T, b []byte) decoded {
+	t.Helper()
+	var d decoded
+	for i := 0; i < len(b); {
+		if len(b)-i < 4 {
+			t.Fatalf("mp3: %d stray bytes at the end", len(b)-i)
+		}
+		h := binary.BigEndian.Uint32(b[i:])
+		sync, version, layer := h>>21, h>>19&3, h>>17&3
+		bitrate, rate, padding, mode := h>>12&15, h>>10&3, h>>9&1, h>>6&3
+		// MPEG-2 (version 2), layer III (1), 128 kbps (index 12), 24 kHz
+		// (index 1), single channel (3).
+		if sync != 0x7FF || version != 2 || layer != 1 || bitrate != 12 || rate != 1 || mode != 3 {
+			t.Fatalf("mp3 frame %d at %d: header %08x", d.frames, i, h)
+		}
+		i += 72*128000/24000 + int(padding) // MPEG-2 layer III: 72 × bitrate / rate
+		d.frames++
+	}
+	dec, err := mp3.NewDecoder(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("go-mp3: %v", err)
+	}
+	stereo, err := io.ReadAll(dec)
+	if err != nil {
+		t.Fatalf("go-mp3: %v", err)
+	}
+	d.rate, d.channels = dec.SampleRate(), 1
+	for i := 0; i+4 <= len(stereo); i += 4 {
+		d.pcm = append(d.pcm, stereo[i:i+2]...)
+	}
+	return d
+}
+
+func TestSpeechEncodedFormats(t *testing.T) {
+	h := startHarness(t, []string{keyA}, "", mockgemini.Options{StreamChunks: 4})
+	const input = "Encoded speech, decoded back to check it."
+	n := speechBytes(input) / 2 // samples
+	_, ref := speak(t, h, "/v1", oai.AudioSpeechNewParams{Model: oai.SpeechModelTTS1, Input: input, Voice: voice("alloy"),
+		ResponseFormat: oai.AudioSpeechNewParamsResponseFormatPCM})
+	tone := mockgemini.SpeechToneHz("Zephyr")
+	stream := func(format string) (string, []byte) {
+		t.Helper()
+		status, hdr, body := h.do("POST", "/v1/audio/speech",
+			`{"model":"tts-1","voice":"alloy","input":"`+input+`","response_format":"`+format+`","stream_format":"audio"}`, nil)
+		if status != 200 {
+			t.Fatalf("%s stream: %d %s", format, status, body)
+		}
+		return hdr.Get("Content-Type"), body
+	}
+	for _, tc := range []struct {
+		format, contentType string
+		decode              func(t *testing.T, b []byte, unary bool) decoded
+		// lossless formats must give the samples back exactly; the others
+		// the length and the tone.
+		lossless bool
+		// frames is the codec frame count for n samples (0: not checked).
+		frames int
+	}{
+		{"flac", "audio/flac", func(t *testing.T, b []byte, unary bool) decoded {
+			want := uint64(0)
+			if unary {
+				want = uint64(n)
+			}
+			return decodeFLAC(t, b, want)
+		}, true, (n + 4095) / 4096},
+		{"opus", "audio/ogg", func(t *testing.T, b []byte, _ bool) decoded { return decodeOpus(t, b) }, false, 0},
+		{"mp3", "audio/mpeg", func(t *testing.T, b []byte, _ bool) decoded { return decodeMP3(t, b) }, false, (n + 575) / 576},
+	} {
+		ct, unary := speak(t, h, "/v1", oai.AudioSpeechNewParams{Model: oai.SpeechModelTTS1, Input: input, Voice: voice("alloy"),
+			ResponseFormat: oai.AudioSpeechNewParamsResponseFormat(tc.format)})
+		sct, streamed := stream(tc.format)
+		for _, v := range []struct {
+			how, ct string
+			b       []byte
+		}{{"unary", ct, unary}, {"stream", sct, streamed}} {
+			if v.ct != tc.contentType {
+				t.Errorf("%s %s: content type %q, want %q", tc.format, v.how, v.ct, tc.contentType)
+			}
+			d := tc.decode(t, v.b, v.how == "unary")
+			if d.rate != 24000 || d.channels != 1 {
+				t.Errorf("%s %s: %d Hz, %d channels", tc.format, v.how, d.rate, d.channels)
+			}
+			if tc.frames != 0 && d.frames != tc.frames {
+				t.Errorf("%s %s: %d frames for %d samples, want %d", tc.format, v.how, d.frames, n, tc.frames)
+			}
+			switch {
+			case tc.lossless:
+				if !bytes.Equal(d.pcm, ref) {
+					t.Errorf("%s %s: decoded %d bytes differ from the %d of pcm", tc.format, v.how, len(d.pcm), len(ref))
+				}
+			case tc.format == "mp3":
+				// An mp3 holds whole frames: the input, padded.
+				if len(d.pcm)/2 != tc.frames*576 {
+					t.Errorf("mp3 %s: %d samples decoded, want %d", v.how, len(d.pcm)/2, tc.frames*576)
+				}
+			default:
+				if len(d.pcm) != len(ref) {
+					t.Errorf("%s %s: %d samples decoded, want %d", tc.format, v.how, len(d.pcm)/2, n)
+				}
+			}
+			// Past the codec's start-up, the decoded tone is the voice's.
+			if len(d.pcm) > 4800 {
+				if hz := toneHz(d.pcm[2400 : len(d.pcm)-2400]); hz < tone-3 || hz > tone+3 {
+					t.Errorf("%s %s: tone %.1f Hz, want %.0f", tc.format, v.how, hz, tone)
+				}
+			}
+		}
+		// The encoders are deterministic but for Ogg's random stream serial,
+		// and a FLAC stream's 42-byte header does not know its length.
+		switch {
+		case tc.format == "mp3" && !bytes.Equal(unary, streamed),
+			tc.format == "flac" && !bytes.Equal(unary[42:], streamed[42:]):
+			t.Errorf("%s: the stream and the whole answer differ", tc.format)
+		}
+		if tc.format == "mp3" {
+			// SSE carries the same encoded bytes in speech.audio.delta events.
+			_, _, sse := h.do("POST", "/v1/audio/speech",
+				`{"model":"tts-1","voice":"alloy","input":"`+input+`","response_format":"mp3","stream_format":"sse"}`, nil)
+			var joined []byte
+			for _, line := range strings.Split(string(sse), "\n") {
+				var ev struct{ Type, Audio string }
+				if data, ok := strings.CutPrefix(line, "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && ev.Type == "speech.audio.delta" {
+					b, err := base64.StdEncoding.DecodeString(ev.Audio)
+					if err != nil {
+						t.Fatal(err)
+					}
+					joined = append(joined, b...)
+				}
+			}
+			if !bytes.Equal(joined, unary) {
+				t.Errorf("mp3 over SSE: %d bytes, the whole answer %d", len(joined), len(unary))
+			}
+		}
 	}
 }

@@ -782,7 +782,7 @@ func (l *loader) checkEndpoints(cfg *Config, loc locator, secrets map[string]str
 // reservedPath rejects status and metrics paths that would shadow the
 // API routes.
 func (l *loader) reservedPath(p string, b *hclsyntax.Block, attr string) {
-	for _, r := range []string{"/v1", "/v1beta", "/gemini", "/hf", "/openai", "/health", ImagesPath} {
+	for _, r := range []string{"/v1", "/v1beta", "/gemini", "/hf", "/openai", "/health", "/upload", "/download", ImagesPath} {
 		if p == r || strings.HasPrefix(p, r+"/") || p == "/" {
 			l.errorf(attrRange(b, attr), "Path shadows an API route", "%q overlaps the API route %q; pick another path such as \"/status\".", p, r)
 			return

@@ -18,20 +18,23 @@ import (
 // diffing two versions of a config in review. Field names follow the HCL
 // attribute names.
 type Effective struct {
-	Path      string         `json:"path"`
-	Hash      string         `json:"hash"`
-	Files     []string       `json:"files"`
-	Warnings  []string       `json:"warnings,omitempty"`
-	Server    effServer      `json:"server"`
-	Upstreams []effUpstream  `json:"upstreams"`
-	Proxies   []effProxy     `json:"proxies"`
-	Pools     []effPool      `json:"pools"`
-	Tokens    []effToken     `json:"tokens"`
-	Models    []effModel     `json:"models"`
-	Hooks     []effHook      `json:"hooks"`
-	Store     effStore       `json:"store"`
-	Status    effStatus      `json:"status"`
-	Metrics   effMetrics     `json:"metrics"`
+	Path      string        `json:"path"`
+	Hash      string        `json:"hash"`
+	Files     []string      `json:"files"`
+	Warnings  []string      `json:"warnings,omitempty"`
+	Server    effServer     `json:"server"`
+	Upstreams []effUpstream `json:"upstreams"`
+	Proxies   []effProxy    `json:"proxies"`
+	Pools     []effPool     `json:"pools"`
+	Tokens    []effToken    `json:"tokens"`
+	Models    []effModel    `json:"models"`
+	Hooks     []effHook     `json:"hooks"`
+	Store     effStore      `json:"store"`
+	Status    effStatus     `json:"status"`
+	Metrics   effMetrics    `json:"metrics"`
+	// FilesAPI is the files block; "files" above is already the list of
+	// files the config was read from.
+	FilesAPI  effFilesAPI    `json:"files_api"`
 	OpenAI    effOpenAI      `json:"openai"`
 	ImageHost *effImageHost  `json:"image_host,omitempty"`
 	Totals    map[string]int `json:"totals"`
@@ -215,6 +218,11 @@ type effStatus struct {
 	Token   string `json:"token,omitempty"`
 }
 
+// effFilesAPI is the files block with its defaults.
+type effFilesAPI struct {
+	MaxUpload int64 `json:"max_upload"`
+}
+
 type effMetrics struct {
 	Enabled bool   `json:"enabled"`
 	Path    string `json:"path,omitempty"`
@@ -309,6 +317,7 @@ func (c *Config) Effective() *Effective {
 		RetainRollups: dur(st.RetainRollups), ShareKeyState: st.ShareKeyState, KeyStateRefresh: dur(st.KeyStateRefresh)}
 	e.Status = effStatus{Enabled: c.Status.Path != "", Path: c.Status.Path, Token: fingerprintOrEmpty(c.Status.Token)}
 	e.Metrics = effMetrics{Enabled: c.Metrics.Enabled, Path: c.Metrics.Path, Token: fingerprintOrEmpty(c.Metrics.Token)}
+	e.FilesAPI = effFilesAPI{MaxUpload: c.FilesAPI.MaxUpload}
 	o := c.OpenAI
 	e.OpenAI = effOpenAI{SearchSuffix: o.Suffixes.Search, ImageSuffix: o.Suffixes.Image, NonThinkingSuffix: o.Suffixes.NonThinking,
 		ShowThinking: o.ShowThinking, ImageOutput: o.ImageOutput, SearchLinks: o.SearchLinks, KeepAlive: dur(o.KeepAlive), MaxN: o.MaxN,

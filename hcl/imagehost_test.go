@@ -89,6 +89,11 @@ func TestImageSettingsErrors(t *testing.T) {
   path  = "/images"
   token = "status-secret-1"
 }`, `overlaps the API route "/images"`},
+		{"status on the upload route", `status {
+  path  = "/upload/status"
+  token = "status-secret-1"
+}`, `overlaps the API route "/upload"`},
+		{"metrics on the download route", `metrics { path = "/download" }`, `overlaps the API route "/download"`},
 	} {
 		_, err := LoadBytes(filepath.Join(t.TempDir(), "b.hcl"), []byte(imageHostBase+tc.body), Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

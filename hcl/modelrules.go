@@ -20,6 +20,14 @@ import (
 //
 // So `model "*" { safety_settings = ... }` applies to every model whose
 // more specific rules leave safety_settings alone.
+//
+// A derived model (a name with virtual suffixes, such as
+// gemini-2.5-flash-search) is matched under each name its suffixes peel
+// off, down to the base model: rules that match the asked name but not
+// the base (`model "gemini-2.5-flash-search"`, `model "*-search"`) come
+// before every rule of the base, the derived name being the more specific
+// one. Each rule counts once, at the name nearest the base it matches, so
+// `model "*"` stays the least specific rule whatever was asked.
 
 // ruleAttributes copies each attribute of a model rule, by its HCL name,
 // for merging. Every attribute of rawModel must be listed here (a test
@@ -72,8 +80,8 @@ type Resolution struct {
 	Base string
 	// Search, Image and NonThinking are set by suffixes of Asked.
 	Search, Image, NonThinking bool
-	// Rule is the merged rule for Base (Name = Base); all zero when no
-	// rule matched.
+	// Rule is the merged rule of Asked and the names down to Base (Name =
+	// Base); all zero when no rule matched.
 	Rule *ModelRule
 	// Matched names the rules that matched, most specific first.
 	Matched []string
@@ -140,7 +148,7 @@ func specificity(pattern string) (literal, stars int) {
 }
 
 // Resolve applies the virtual suffixes to asked, then the merged rule of
-// the name left.
+// asked and each name the suffixes peel off, down to the name left.
 func (r *ModelRules) Resolve(asked string) *Resolution {
 	if res, ok := r.known[asked]; ok {
 		return res
@@ -160,6 +168,7 @@ func (r *ModelRules) Resolve(asked string) *Resolution {
 func (r *ModelRules) resolve(asked string) *Resolution {
 	res := &Resolution{Asked: asked}
 	name := asked
+	names := []string{asked}
 	for changed := true; changed; {
 		changed = false
 		if s := r.suffixes.Search; s != "" && strings.HasSuffix(name, s) && len(name) > len(s) {
@@ -171,9 +180,12 @@ func (r *ModelRules) resolve(asked string) *Resolution {
 		if s := r.suffixes.NonThinking; s != "" && strings.HasSuffix(name, s) && len(name) > len(s) {
 			name, res.NonThinking, changed = strings.TrimSuffix(name, s), true, true
 		}
+		if changed {
+			names = append(names, name)
+		}
 	}
 	res.Base = name
-	res.Rule, res.Matched, res.From = r.merge(name)
+	res.Rule, res.Matched, res.From = r.merge(names...)
 	return res
 }
 
@@ -188,22 +200,29 @@ func (r *ModelRules) RuleFor(name string) *ModelRule {
 }
 
 // merge takes each attribute from the most specific matching rule that
-// sets it.
-func (r *ModelRules) merge(name string) (*ModelRule, []string, map[string]string) {
-	var matched []*ModelRule
-	if m := r.exact[name]; m != nil {
-		matched = append(matched, m)
-	}
-	for _, g := range r.globs {
-		if ok, _ := path.Match(g.Name, name); ok {
-			matched = append(matched, g)
+// sets it. names run from the asked name to the base model, the last; a
+// rule matching several of them counts at the last it matches.
+func (r *ModelRules) merge(names ...string) (*ModelRule, []string, map[string]string) {
+	levels := make([][]*ModelRule, len(names))
+	counted := map[*ModelRule]bool{}
+	for i := len(names) - 1; i >= 0; i-- {
+		if m := r.exact[names[i]]; m != nil {
+			counted[m] = true
+			levels[i] = append(levels[i], m)
+		}
+		for _, g := range r.globs {
+			if ok, _ := path.Match(g.Name, names[i]); ok && !counted[g] {
+				counted[g] = true
+				levels[i] = append(levels[i], g)
+			}
 		}
 	}
-	out := &ModelRule{Name: name, attrs: map[string]bool{}}
+	matched := slices.Concat(levels...)
+	out := &ModelRule{Name: names[len(names)-1], attrs: map[string]bool{}}
 	from := map[string]string{}
-	names := make([]string, 0, len(matched))
+	ruleNames := make([]string, 0, len(matched))
 	for _, m := range matched {
-		names = append(names, m.Name)
+		ruleNames = append(ruleNames, m.Name)
 	}
 	for _, a := range ruleAttributes {
 		for _, m := range matched {
@@ -215,7 +234,7 @@ func (r *ModelRules) merge(name string) (*ModelRule, []string, map[string]string
 			}
 		}
 	}
-	return out, names, from
+	return out, ruleNames, from
 }
 
 // IsNativeImageModel keeps real model names that end in "-image" (such as

@@ -73,7 +73,8 @@
 // Rollup rows are keyed by bucket start (unix ms) × key fingerprint ×
 // model (as sent, else as asked) × client token × pool × error class (""
 // for success), and hold sums: requests, streamed, upstream attempts, the
-// four token counts, latency and TTFB sums and a fixed 16-bucket latency
+// four token counts, latency and TTFB sums, uploads and their bytes
+// (migration 0010) and a fixed 16-bucket latency
 // histogram (LatencyBounds). Because the buckets are fixed, percentiles for
 // any period are a sum of counters plus an interpolation: no raw rows are
 // read for Summary or Series. Summaries over more than 6 h read whole
@@ -97,6 +98,17 @@
 // 30 s overlap to tolerate clock skew, deduplicated), which with MySQL lets
 // a fleet share what any one instance learned about a dead key within one
 // poll interval.
+//
+// # Resource ownership
+//
+// The resources table (migration 0004) says which key and client token
+// own each Gemini file, cached content, batch and open upload. It is
+// written before the resource's name reaches the client, so any instance
+// on the database can route it. Instances keep the records they use in
+// memory and re-read one at most every few seconds (engine/resources.go),
+// so a record deleted or cut short through a peer stops routing within
+// that bound without a read per request. Expired records are skipped by
+// every read and deleted by the pruner.
 //
 // # Schema
 //

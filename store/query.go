@@ -30,6 +30,8 @@ type Stats struct {
 	CompletionTokens int64
 	ThoughtTokens    int64
 	CachedTokens     int64
+	Uploads          int64 // Files API uploads finished
+	UploadBytes      int64 // upload body bytes carried to Google
 	LatencyAvg       time.Duration
 	TTFBAvg          time.Duration // over requests that reported a TTFB
 	P50, P95, P99    time.Duration // from the fixed-bucket histogram
@@ -57,7 +59,7 @@ type Summary struct {
 
 type rollupRow struct {
 	key, model, token, pool, class string
-	sums                           [10]int64
+	sums                           [rollupSums]int64
 	hist                           Histogram
 }
 
@@ -80,6 +82,8 @@ func (st *Stats) addRow(r *rollupRow) {
 	st.latSum += r.sums[7]
 	st.ttfbSum += r.sums[8]
 	st.ttfbCount += r.sums[9]
+	st.Uploads += r.sums[10]
+	st.UploadBytes += r.sums[11]
 	st.Latency.add(&r.hist)
 }
 

@@ -29,7 +29,7 @@ type Resource struct {
 	Token   string `db:"token"`    // the owning client token's name, never its secret
 	Size    int64  `db:"size_bytes"`
 	MIME    string `db:"mime"`
-	Model   string `db:"model"` // a cached content's model
+	Model   string `db:"model"` // a cached content's model, or the model a file was uploaded for
 	// Meta is the resource as Google last described it (JSON), what a
 	// merged list answers with.
 	Meta    string `db:"meta"`

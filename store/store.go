@@ -77,8 +77,14 @@ type Request struct {
 	ThoughtTokens    int
 	CachedTokens     int
 	Streamed         bool
-	ErrorBody        string // upstream error body, already redacted by the caller
-	RequestBody      string // optional, already capped and redacted by the caller
+	// Uploads is 1 for a request that finished a Files API upload (a
+	// multipart upload, or the chunk that finalized a resumable one);
+	// UploadBytes is the upload body bytes it carried to Google. Both are
+	// summed in the rollups, not kept in the raw request rows.
+	Uploads     int
+	UploadBytes int64
+	ErrorBody   string // upstream error body, already redacted by the caller
+	RequestBody string // optional, already capped and redacted by the caller
 	// FailedAttempts are the upstream attempts that failed before the
 	// last one (which the fields above describe): each is an error-log
 	// row of its own, under its key, but no request of its own in counts

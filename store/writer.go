@@ -422,7 +422,7 @@ var (
 		"request_body", "instance", "attempt"}
 	rollupKeyCols = []string{"bucket", "key_fp", "model", "token", "pool", "error_class"}
 	rollupSumCols = []string{"requests", "streamed", "attempts", "prompt_tokens", "completion_tokens",
-		"thought_tokens", "cached_tokens", "latency_ms_sum", "ttfb_ms_sum", "ttfb_count",
+		"thought_tokens", "cached_tokens", "latency_ms_sum", "ttfb_ms_sum", "ttfb_count", "uploads", "upload_bytes",
 		"h00", "h01", "h02", "h03", "h04", "h05", "h06", "h07", "h08", "h09", "h10", "h11", "h12", "h13", "h14", "h15"}
 	keyStateCols    = []string{"key_hash", "model", "fingerprint", "pool", "state", "reason", "until_ms", "updated_ms", "instance"}
 	keyStateUpdated = []string{"fingerprint", "pool", "state", "reason", "until_ms", "instance", "updated_ms"}
@@ -621,8 +621,11 @@ type rollupKey struct {
 	key, model, token, pool, class string
 }
 
+// rollupSums is how many of rollupSumCols come before the histogram.
+const rollupSums = 12
+
 type rollupVal struct {
-	sums [10]int64 // in rollupSumCols order, before the histogram
+	sums [rollupSums]int64 // in rollupSumCols order, before the histogram
 	hist Histogram
 }
 
@@ -677,6 +680,8 @@ func (a *rollupAgg) aggregate(reqs []Request, width time.Duration) {
 			v.sums[8] += r.TTFB.Milliseconds()
 			v.sums[9]++
 		}
+		v.sums[10] += int64(r.Uploads)
+		v.sums[11] += r.UploadBytes
 		v.hist[bucketOf(r.Latency)]++
 	}
 }

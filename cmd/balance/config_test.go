@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +46,50 @@ func TestConfigShowsTheEffectiveModelRule(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"config", "-config", cfg}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"totals"`) {
 		t.Fatalf("whole config: exit %d %s", code, out.String())
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// `balance config` shows the files block as it runs: the default
+// max_upload when the config has no files block, the configured one
+// otherwise. The goldens hold the block as printed.
+func TestConfigShowsTheFilesBlock(t *testing.T) {
+	for _, tc := range []struct{ config, golden string }{
+		{"../../testdata/config/valid/minimal.hcl", "testdata/files_default.golden"},
+		{"testdata/files.hcl", "testdata/files_set.golden"},
+	} {
+		t.Run(filepath.Base(tc.config), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run([]string{"config", "-config", tc.config}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var doc map[string]json.RawMessage
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+				t.Fatalf("%v: %s", err, out.String())
+			}
+			block, ok := doc["files_api"]
+			if !ok {
+				t.Fatalf("no files_api block in:\n%s", out.String())
+			}
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, block, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			got := append(indented.Bytes(), '\n')
+			if *update {
+				if err := os.WriteFile(tc.golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(tc.golden)
+			if err != nil {
+				t.Fatalf("%v (go test ./cmd/balance -run FilesBlock -update creates it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("files block:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }

@@ -118,6 +118,52 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+// The ranks are the textbook ones for a 95 % distribution-free interval
+// on the median (e.g. n = 15: 4th to 12th, coverage 96.5 %).
+func TestMedianCIRank(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{
+		{0, 0}, {1, 0}, {5, 0}, {6, 1}, {8, 1}, {9, 2}, {10, 2}, {12, 3}, {15, 4}, {20, 6}, {25, 8},
+	} {
+		if got := medianCIRank(tc.n); got != tc.want {
+			t.Errorf("medianCIRank(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestSpreadVerdict(t *testing.T) {
+	seq := func(from, step float64, n int) []float64 {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = from + step*float64(n-1-i) // descending: spreadOf must sort
+		}
+		return xs
+	}
+	for _, tc := range []struct {
+		name    string
+		xs      []float64
+		target  float64
+		atLeast bool
+		want    string
+	}{
+		// 15 samples 0.80 … 0.94: the interval is the 4th–12th, 0.83–0.91.
+		{"straddles", seq(0.80, 0.01, 15), 0.85, true, "undecided: the interval straddles the target"},
+		{"above", seq(0.80, 0.01, 15), 0.83, true, "met with 95 % confidence"},
+		{"below", seq(0.80, 0.01, 15), 0.92, true, "missed with 95 % confidence"},
+		{"at most, met", seq(10, 1, 15), 21, false, "met with 95 % confidence"},
+		{"at most, missed", seq(10, 1, 15), 12, false, "missed with 95 % confidence"},
+		{"too few", seq(1, 1, 5), 0, true, "too few rounds to claim"},
+	} {
+		sp := spreadOf(tc.xs)
+		if got := sp.verdict(tc.target, tc.atLeast); got != tc.want {
+			t.Errorf("%s: verdict = %q (spread %+v), want %q", tc.name, got, sp, tc.want)
+		}
+	}
+	sp := spreadOf(seq(0.80, 0.01, 15))
+	if got, want := sp.format(2, ""), "0.87 [95 % CI 0.83–0.91] (min–max 0.80–0.94, 15 rounds)"; got != want {
+		t.Errorf("format = %q, want %q", got, want)
+	}
+}
+
 func TestReportTable(t *testing.T) {
 	b := &bench{opt: options{scenarios: []string{"x"}, rounds: 1, duration: time.Second, conns: 1, rate: 1, streams: 1}, root: t.TempDir()}
 	b.row("s1", "ratio", "0.5 | 0.6", "≥ 0.42", true)

@@ -168,6 +168,9 @@ type variant struct {
 	name string
 	run  func() *result
 	pid  int
+	// others are processes the run also costs (the mock, the load
+	// generator): their CPU during the run goes to sample.others.
+	others []int
 	// settle, when set, is a pause after the run that still counts
 	// towards the variant's CPU: a batched writer's last flush then
 	// lands in its own figure, not in the next variant's round.
@@ -178,6 +181,8 @@ type variant struct {
 type sample struct {
 	r   *result
 	cpu float64 // µs of the variant's process during the run
+	// others is the CPU µs of variant.others during the run, together.
+	others float64
 	// reads and writes are the process's read and write system calls
 	// during the run (-1 when /proc/PID/io could not be read).
 	reads, writes int64
@@ -204,6 +209,10 @@ func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []va
 				m = startCPU(v.pid)
 				rd0, wr0, ioErr = syscalls(v.pid)
 			}
+			om := make([]cpuMeter, len(v.others))
+			for i, pid := range v.others {
+				om[i] = startCPU(pid)
+			}
 			wait := func() {}
 			if b.prof != nil && v.pid > 0 {
 				wait = b.prof.start(label+"-"+v.name, v.pid, dur)
@@ -211,6 +220,9 @@ func (b *bench) interleaveN(label string, rounds int, dur time.Duration, vs []va
 			r := v.run()
 			time.Sleep(v.settle)
 			s := sample{r: r, reads: -1, writes: -1}
+			for _, m := range om {
+				s.others += m.micros()
+			}
 			if v.pid > 0 {
 				s.cpu = m.micros()
 				if rd1, wr1, err := syscalls(v.pid); err == nil && ioErr == nil {

@@ -39,6 +39,9 @@ type options struct {
 	// compare is another balance binary the store scenario also runs
 	// (store sqlite), for a before/after of a change in the same run.
 	compare string
+	// storeRounds is the store scenario's rounds: many short ones, so
+	// the median of its per-round ratios gets a tight interval.
+	storeRounds int
 }
 
 // allScenarios in run order; the first five are the core set.
@@ -73,6 +76,7 @@ func run() (code int) {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one saturation round; other scenarios use fractions of it")
 	flag.StringVar(&scen, "scenarios", "all", "comma-separated: all (= "+strings.Join(allScenarios, ",")+") or any of those, or "+strings.Join(extraScenarios, ","))
 	flag.BoolVar(&o.wrk, "wrk", false, "also run the saturation rounds with wrk (must be on PATH) as a cross-check")
+	flag.IntVar(&o.storeRounds, "store-rounds", 15, "rounds of the store scenario, each 1/5 of -duration per proxy (≥ 6 for a 95 % confidence interval on its medians)")
 	flag.IntVar(&o.conns, "c", 64, "connections for the saturation scenarios")
 	flag.IntVar(&o.rate, "rate", 2000, "fixed request rate of the latency scenario (req/s)")
 	flag.IntVar(&o.streams, "streams", 1000, "concurrent SSE streams of the streams scenario")
@@ -81,8 +85,8 @@ func run() (code int) {
 	flag.StringVar(&o.compare, "compare", "", "another balance binary (say, a build of the previous commit) that the store scenario also runs with store sqlite, as a fourth variant, for a before/after in the same run")
 	flag.StringVar(&o.profile, "profile", "", "build a pprof-enabled proxy and save one CPU profile per scenario into this directory (skews the profiled rounds slightly)")
 	flag.Parse()
-	if o.rounds < 1 || o.duration < 100*time.Millisecond || o.conns < 1 || o.rate < 1 || o.streams < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -rounds, -c, -rate, -streams must be ≥ 1 and -duration ≥ 100ms")
+	if o.rounds < 1 || o.storeRounds < 1 || o.duration < 100*time.Millisecond || o.conns < 1 || o.rate < 1 || o.streams < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds, -store-rounds, -c, -rate, -streams must be ≥ 1 and -duration ≥ 100ms")
 		return 2
 	}
 	for _, s := range strings.Split(scen, ",") {

@@ -63,8 +63,8 @@ func (b *bench) report(took time.Duration) string {
 	fmt.Fprintf(&s, "- machine: %s, %d cores, %s RAM, Linux %s\n", m.cpu, m.cores, m.mem, m.kernel)
 	fmt.Fprintf(&s, "- proxy and mock: GOMAXPROCS=%s, GOGC=%s, %s, fasthttp %s, commit %s\n", m.gomaxprocs, m.gogc, m.goVersion, m.fasthttp, m.commit)
 	fmt.Fprintf(&s, "- proxy config: product defaults (max_request_body 32 MB, upstream max_conns 4096, max_retries 3, cooldown 60 s), 100 keys, store none, log_level error\n")
-	fmt.Fprintf(&s, "- run: %s, %d rounds × %v, c%d, %d req/s, %d streams, total %.0f s; load generator, proxy and mock share the same cores, all on 127.0.0.1\n",
-		strings.Join(b.opt.scenarios, ","), b.opt.rounds, b.opt.duration, b.opt.conns, b.opt.rate, b.opt.streams, took.Seconds())
+	fmt.Fprintf(&s, "- run: %s, %d rounds × %v (store: %d rounds × %v per proxy), c%d, %d req/s, %d streams, total %.0f s; load generator, proxy and mock share the same cores, all on 127.0.0.1\n",
+		strings.Join(b.opt.scenarios, ","), b.opt.rounds, b.opt.duration, b.opt.storeRounds, b.opt.duration/5, b.opt.conns, b.opt.rate, b.opt.streams, took.Seconds())
 	if b.loadStart != "" {
 		// The figure at the end includes this run's own processes (load
 		// generator, proxy, mock); the one before it is the machine's

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -155,6 +156,79 @@ func summarize(xs []float64) stat {
 
 func (s stat) format(prec int, unit string) string {
 	return fmt.Sprintf("%.*f%s (%.*f–%.*f)", prec, s.med, unit, prec, s.lo, prec, s.hi)
+}
+
+// spread is a median with a 95 % confidence interval for it, beside the
+// min–max. The interval comes from order statistics (the number of
+// samples below the true median is binomial(n, ½)), so it assumes nothing
+// about the shape of the machine's noise, only that rounds are
+// independent; with fewer than 6 samples there is none.
+type spread struct {
+	stat
+	n          int
+	ciLo, ciHi float64
+	hasCI      bool
+}
+
+func spreadOf(xs []float64) spread {
+	sp := spread{stat: summarize(xs), n: len(xs)}
+	if k := medianCIRank(len(xs)); k > 0 {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		sp.ciLo, sp.ciHi, sp.hasCI = s[k-1], s[len(s)-k], true
+	}
+	return sp
+}
+
+// medianCIRank is the largest k with P(Binomial(n, ½) < k) ≤ 2.5 %: the
+// k-th smallest and k-th largest of n samples bound the median with at
+// least 95 % confidence. 0 when n is too small for any such bound.
+func medianCIRank(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	// P(X = i) for X ~ Binomial(n, ½), summed from i = 0 up.
+	p := math.Pow(0.5, float64(n))
+	cum, k := 0.0, 0
+	for i := 0; i < n; i++ {
+		cum += p
+		if cum > 0.025 {
+			break
+		}
+		k = i + 1
+		p = p * float64(n-i) / float64(i+1)
+	}
+	return k
+}
+
+// format is "median [95 % CI lo–hi] (min–max, n rounds)".
+func (s spread) format(prec int, unit string) string {
+	ci := "no CI below 6 rounds"
+	if s.hasCI {
+		ci = fmt.Sprintf("95 %% CI %.*f–%.*f", prec, s.ciLo, prec, s.ciHi)
+	}
+	return fmt.Sprintf("%.*f%s [%s] (min–max %.*f–%.*f, %d rounds)", prec, s.med, unit, ci, prec, s.lo, prec, s.hi, s.n)
+}
+
+// verdict says how the median's interval sits against a target that
+// wants at least (atLeast) or at most the value: a pass or miss is only
+// claimed when the whole interval agrees with the median.
+func (s spread) verdict(target float64, atLeast bool) string {
+	if !s.hasCI {
+		return "too few rounds to claim"
+	}
+	lo, hi := s.ciLo, s.ciHi
+	if !atLeast {
+		lo, hi = -hi, -lo
+		target = -target
+	}
+	switch {
+	case lo >= target:
+		return "met with 95 % confidence"
+	case hi < target:
+		return "missed with 95 % confidence"
+	}
+	return "undecided: the interval straddles the target"
 }
 
 func safeDiv(a, b float64) float64 {

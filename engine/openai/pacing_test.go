@@ -4,21 +4,25 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 // fixedPacer cuts deltas into pieces of size characters and counts the
-// pauses; failAt > 0 makes that pause fail.
+// pauses and the piece sizes they were for; failAt > 0 makes that pause
+// fail.
 type fixedPacer struct {
 	size, pauses, failAt int
+	pieces               []int
 }
 
 func (p *fixedPacer) PieceSize(int) int { return p.size }
 
-func (p *fixedPacer) Pause() error {
+func (p *fixedPacer) Pause(n int) error {
 	p.pauses++
+	p.pieces = append(p.pieces, n)
 	if p.pauses == p.failAt {
 		return errors.New("client gone")
 	}
@@ -89,8 +93,13 @@ func TestPacedStreamCutsContentOnCharacterBoundaries(t *testing.T) {
 				t.Errorf("size %d: piece %q has %d characters", size, c, n)
 			}
 		}
-		if p.pauses != len(contents)-1 || reasoning != "think" || finish != "stop" {
+		if p.pauses != len(contents) || reasoning != "think" || finish != "stop" {
 			t.Errorf("size %d: %d pauses for %d pieces, reasoning %q, finish %q", size, p.pauses, len(contents), reasoning, finish)
+		}
+		for i, c := range contents {
+			if n := utf8.RuneCountInString(c); p.pieces[i] != n {
+				t.Errorf("size %d: pause %d was for %d characters, its piece has %d", size, i, p.pieces[i], n)
+			}
 		}
 	}
 }
@@ -119,8 +128,31 @@ func TestPacedStreamStopsWhenAPauseFails(t *testing.T) {
 	st.SetPacer(p)
 	var out bytes.Buffer
 	err := st.Event([]byte(`{"candidates":[{"content":{"parts":[{"text":"abcdefgh"}],"role":"model"},"index":0}]}`), &out)
-	if err == nil || p.pauses != 2 || bytes.Count(out.Bytes(), []byte("data: ")) != 2 {
+	// The first piece went out before the second pause, which failed.
+	if err == nil || p.pauses != 2 || bytes.Count(out.Bytes(), []byte("data: ")) != 1 {
 		t.Fatalf("err %v after %d pauses: %s", err, p.pauses, out.Bytes())
+	}
+}
+
+// Every content delta is paced, the short ones whole: a burst of small
+// upstream events gets a pause before each, as the pieces of one long
+// delta would.
+func TestPacedStreamPausesBeforeShortDeltas(t *testing.T) {
+	st := NewStreamTranslator(Reply{ID: "c1", Model: "m"}, Options{})
+	p := &fixedPacer{size: 10}
+	st.SetPacer(p)
+	var out bytes.Buffer
+	for _, text := range []string{"ab", "cde", "f", "0123456789abc"} {
+		if err := st.Event([]byte(`{"candidates":[{"content":{"parts":[{"text":"`+text+`"}],"role":"model"},"index":0}]}`), &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	contents, _, _ := deltas(t, out.Bytes())
+	if got := strings.Join(contents, "|"); got != "ab|cde|f|0123456789|abc" {
+		t.Errorf("pieces %s", got)
+	}
+	if fmt.Sprint(p.pieces) != "[2 3 1 10 3]" {
+		t.Errorf("pauses for %v characters, want one before each piece", p.pieces)
 	}
 }
 

@@ -120,13 +120,16 @@ type choice struct {
 	finished  bool
 	finish    string
 	sources   []source
+	// annots are url_citation annotations (comma separated) for the URLs
+	// the url_context tool retrieved.
+	annots []byte
 	// inlineImage is set while content holds an image as a markdown data
 	// URL, which a paced stream must not cut.
 	inlineImage bool
 }
 
 func (c *choice) resetDelta() {
-	c.content, c.reasoning, c.tools, c.images = c.content[:0], c.reasoning[:0], c.tools[:0], c.images[:0]
+	c.content, c.reasoning, c.tools, c.images, c.annots = c.content[:0], c.reasoning[:0], c.tools[:0], c.images[:0], c.annots[:0]
 	c.inlineImage = false
 	c.toolOff = c.toolOff[:0]
 }
@@ -166,7 +169,7 @@ func (t *translator) release() {
 		}
 		clear(c.sources)
 		*c = choice{content: keep(c.content), reasoning: keep(c.reasoning), tools: keep(c.tools),
-			images: keep(c.images), toolOff: c.toolOff[:0], sources: c.sources[:0]}
+			images: keep(c.images), annots: keep(c.annots), toolOff: c.toolOff[:0], sources: c.sources[:0]}
 	}
 	if len(t.choices) > maxChoices/4 {
 		t.choices = nil
@@ -209,7 +212,7 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 	n := 0
 	top[2].ForEach(func(_, cand gjson.Result) bool {
 		n++
-		var cv [4]gjson.Result
+		var cv [5]gjson.Result
 		members(cand, candNames, cv[:])
 		idx := int(cv[0].Int())
 		if idx < 0 || idx >= maxChoices {
@@ -228,6 +231,9 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 		}
 		if t.opt.SearchLinks && cv[3].IsObject() {
 			collectSources(c, cv[3].Get("groundingChunks"))
+		}
+		if cv[4].IsObject() {
+			c.annots = appendURLCitations(c.annots, cv[4].Get("urlMetadata"))
 		}
 		fr := cv[2].Str
 		last := fr != "" && fr != "FINISH_REASON_UNSPECIFIED" && fr != "CONTINUATION"
@@ -253,9 +259,35 @@ func (t *translator) ingest(js []byte, emit func(idx int, c *choice, last bool))
 
 var (
 	topNames  = []string{"error", "usageMetadata", "candidates", "promptFeedback"}
-	candNames = []string{"index", "content", "finishReason", "groundingMetadata"}
+	candNames = []string{"index", "content", "finishReason", "groundingMetadata", "urlContextMetadata"}
 	partNames = []string{"functionCall", "thoughtSignature", "text", "thought", "inlineData", "executableCode", "codeExecutionResult"}
 )
+
+// appendURLCitations renders the pages the url_context tool retrieved
+// (urlContextMetadata.urlMetadata) as chat url_citation annotations, the
+// shape OpenAI's search models answer with and the SDKs read
+// (message.annotations). Gemini names no span of the answer, so the
+// indexes are 0, as the Responses translation does for sources without
+// spans, and no title, so the title is the URL. A page Gemini could not
+// retrieve (error, paywall, unsafe) backs nothing and is left out.
+func appendURLCitations(b []byte, meta gjson.Result) []byte {
+	meta.ForEach(func(_, m gjson.Result) bool {
+		url := m.Get("retrievedUrl").Str
+		if st := m.Get("urlRetrievalStatus").Str; url == "" || st != "" && st != "URL_RETRIEVAL_STATUS_SUCCESS" {
+			return true
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"url_citation","url_citation":{"start_index":0,"end_index":0,"title":`...)
+		b = jsonw.AppendString(b, url)
+		b = append(b, `,"url":`...)
+		b = jsonw.AppendString(b, url)
+		b = append(b, "}}"...)
+		return true
+	})
+	return b
+}
 
 // parts appends one candidate's parts to its buffers.
 func (t *translator) parts(c *choice, parts gjson.Result) {
@@ -443,7 +475,7 @@ func TranslateChatResponse(gemini []byte, rep Reply, opt Options) ([]byte, Usage
 	// Header and usage take about 300 bytes, each choice's frame about 120.
 	size := 320 + len(rep.ID) + len(rep.Model)
 	for _, c := range t.choices {
-		size += 128 + len(c.content) + len(c.reasoning) + len(c.tools) + len(c.images)
+		size += 128 + len(c.content) + len(c.reasoning) + len(c.tools) + len(c.images) + len(c.annots)
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"id":`...)
@@ -488,6 +520,11 @@ func TranslateChatResponse(gemini []byte, rep Reply, opt Options) ([]byte, Usage
 		if len(c.images) > 0 {
 			b = append(b, `,"images":[`...)
 			b = append(b, c.images...)
+			b = append(b, ']')
+		}
+		if len(c.annots) > 0 {
+			b = append(b, `,"annotations":[`...)
+			b = append(b, c.annots...)
 			b = append(b, ']')
 		}
 		b = append(b, `},"logprobs":null,"finish_reason":"`...)

@@ -17,7 +17,7 @@ import (
 type SpeechRequest struct {
 	// Voice is the Gemini prebuilt voice the request maps to.
 	Voice string
-	// Format is "wav" or "pcm".
+	// Format is one of SpeechFormats.
 	Format string
 	// Stream is "" (one whole answer), "audio" (the audio bytes as they
 	// come) or "sse" (speech.audio.delta events).
@@ -26,10 +26,25 @@ type SpeechRequest struct {
 	Gemini []byte
 }
 
-// SpeechFormats are the response_format values balance produces. Gemini
-// speaks 24 kHz 16-bit mono PCM; no well-kept pure-Go encoder for mp3,
-// opus, aac or flac exists, so those are refused by name.
-var SpeechFormats = []string{"wav", "pcm"}
+// SpeechFormats are the response_format values balance produces from
+// Gemini's 24 kHz 16-bit mono PCM (speechencode.go says with what). aac
+// has no pure-Go encoder and is refused by name.
+var SpeechFormats = []string{"mp3", "opus", "flac", "wav", "pcm"}
+
+// SpeechContentType is the Content-Type of a response_format.
+func SpeechContentType(format string) string {
+	switch format {
+	case "mp3":
+		return "audio/mpeg"
+	case "opus":
+		return "audio/ogg"
+	case "flac":
+		return "audio/flac"
+	case "wav":
+		return "audio/wav"
+	}
+	return "audio/pcm"
+}
 
 // maxSpeechInput is OpenAI's limit on input, in characters.
 const maxSpeechInput = 4096
@@ -89,12 +104,10 @@ func TranslateSpeechRequest(body []byte) (*SpeechRequest, *Error) {
 	}
 	r := &SpeechRequest{Voice: voice, Format: in.ResponseFormat, Stream: in.StreamFormat}
 	if r.Format == "" {
-		// OpenAI's default is mp3, which balance cannot encode; WAV plays
-		// everywhere mp3 does.
-		r.Format = "wav"
+		r.Format = "mp3" // OpenAI's default
 	}
 	if !slices.Contains(SpeechFormats, r.Format) {
-		return nil, badRequest("response_format", "response_format %q is not supported; supported: %s (24 kHz 16-bit mono)", r.Format, strings.Join(SpeechFormats, ", "))
+		return nil, badRequest("response_format", "response_format %q is not supported; supported: %s (24 kHz mono)", r.Format, strings.Join(SpeechFormats, ", "))
 	}
 	switch r.Stream {
 	case "", "audio", "sse":

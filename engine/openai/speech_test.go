@@ -22,7 +22,7 @@ func TestSpeechRequestTranslation(t *testing.T) {
 		if string(r.Gemini) != tc.want {
 			t.Errorf("%s\n got %s\nwant %s", tc.body, r.Gemini, tc.want)
 		}
-		if r.Format != "wav" {
+		if r.Format != "mp3" {
 			t.Errorf("default format %q", r.Format)
 		}
 	}

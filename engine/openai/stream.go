@@ -36,16 +36,18 @@ type StreamTranslator struct {
 	err   error
 }
 
-// A Pacer spreads long content deltas of a stream over several chunks
-// written apart in time (a typing effect). The translator asks it how to
-// cut each delta and calls Pause between the pieces.
+// A Pacer spreads the content of a stream over chunks written apart in
+// time (a typing effect): long deltas are cut into pieces, and every
+// piece, the first of a delta or a short delta whole included, waits
+// for its turn, so a burst of small upstream events is paced like one
+// long delta.
 type Pacer interface {
 	// PieceSize is the most characters the next piece of a delta with n
 	// characters left may carry; n or more sends the rest whole.
 	PieceSize(n int) int
-	// Pause runs between two pieces of a delta, after the first was
-	// written; an error ends the stream.
-	Pause() error
+	// Pause runs before a piece of n characters is written, after every
+	// piece before it; an error ends the stream.
+	Pause(n int) error
 }
 
 // SetPacer makes the stream cut long content deltas into pieces as p
@@ -91,32 +93,45 @@ func (s *StreamTranslator) Event(gemini []byte, w io.Writer) error {
 	return err
 }
 
-// emitPaced writes all but the last piece of a long content delta, each
-// its own chunk with a pause after it, and leaves the last piece in
-// c.content for emit. The first piece carries the role and reasoning.
+// emitPaced writes all but the last piece of a content delta, each its
+// own chunk after the pacer's pause, and leaves the last piece, paused
+// for too, in c.content for emit. The first piece carries the role and
+// reasoning. Chunks of this event already in s.buf go out before the
+// first pause.
 func (s *StreamTranslator) emitPaced(idx int, c *choice) {
 	full := c.content
 	left := countChars(full)
 	pos := 0
 	for s.err == nil {
 		size := s.pacer.PieceSize(left)
-		if size <= 0 || size >= left {
+		if size <= 0 || size > left {
+			size = left
+		}
+		s.writeBuf()
+		if s.err == nil {
+			s.err = s.pacer.Pause(size)
+		}
+		if s.err != nil || size == left {
 			break
 		}
 		cut := pos + charsLen(full[pos:], size)
 		c.content = full[pos:cut]
 		s.buf = s.appendChunk(s.buf, idx, c)
 		c.reasoning = c.reasoning[:0]
-		if _, err := s.w.Write(s.buf); err != nil {
-			s.err = fmt.Errorf("write chunk: %w", err)
-		}
-		s.buf = s.buf[:0]
-		if s.err == nil {
-			s.err = s.pacer.Pause()
-		}
 		pos, left = cut, left-size
 	}
 	c.content = append(full[:0], full[pos:]...)
+}
+
+// writeBuf writes the chunks in s.buf to the event's writer.
+func (s *StreamTranslator) writeBuf() {
+	if len(s.buf) == 0 || s.err != nil {
+		return
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		s.err = fmt.Errorf("write chunk: %w", err)
+	}
+	s.buf = s.buf[:0]
 }
 
 // countChars counts the characters of an escaped JSON string body: each
@@ -169,7 +184,7 @@ func (s *StreamTranslator) emit(idx int, c *choice, last bool) {
 // appendChunk appends the chunk of one candidate's current delta (nothing
 // when it has none and the role was sent).
 func (s *StreamTranslator) appendChunk(b []byte, idx int, c *choice) []byte {
-	hasDelta := len(c.content) > 0 || len(c.reasoning) > 0 || len(c.tools) > 0 || len(c.images) > 0
+	hasDelta := len(c.content) > 0 || len(c.reasoning) > 0 || len(c.tools) > 0 || len(c.images) > 0 || len(c.annots) > 0
 	if hasDelta || !c.started {
 		b = append(b, s.prefix...)
 		b = append(b, `{"index":`...)
@@ -226,6 +241,15 @@ func (s *StreamTranslator) appendChunk(b []byte, idx int, c *choice) []byte {
 			}
 			b = append(b, `"images":[`...)
 			b = append(b, c.images...)
+			b = append(b, ']')
+			sep = true
+		}
+		if len(c.annots) > 0 {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"annotations":[`...)
+			b = append(b, c.annots...)
 			b = append(b, ']')
 		}
 		b = append(b, `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)

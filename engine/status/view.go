@@ -132,6 +132,8 @@ type StatsRow struct {
 	CompletionTokens int64            `json:"completion_tokens"`
 	ThoughtTokens    int64            `json:"thought_tokens"`
 	CachedTokens     int64            `json:"cached_tokens"`
+	Uploads          int64            `json:"uploads"`
+	UploadBytes      int64            `json:"upload_bytes"`
 	LatencyAvgMS     float64          `json:"latency_avg_ms"`
 	TTFBAvgMS        float64          `json:"ttfb_avg_ms"`
 	P50MS            float64          `json:"p50_ms"`
@@ -352,6 +354,7 @@ func statsRow(name string, st *store.Stats) StatsRow {
 		Name: name, Requests: st.Requests, Failures: st.Failures, FailuresByClass: st.FailuresByClass,
 		Streamed: st.Streamed, Attempts: st.Attempts,
 		PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens, ThoughtTokens: st.ThoughtTokens, CachedTokens: st.CachedTokens,
+		Uploads: st.Uploads, UploadBytes: st.UploadBytes,
 		LatencyAvgMS: ms(st.LatencyAvg), TTFBAvgMS: ms(st.TTFBAvg), P50MS: ms(st.P50), P95MS: ms(st.P95), P99MS: ms(st.P99),
 	}
 }

@@ -127,7 +127,7 @@ func (c *Clients) Get(t Target, proxy string, opts Options) (*fasthttp.HostClien
 		MaxResponseBodySize:           cmp.Or(opts.MaxResponseBody, 64<<20),
 		WriteTimeout:                  60 * time.Second,
 		Dial: func(addr string) (net.Conn, error) {
-			conn, err := dial(addr)
+			conn, err := dialAside(dial, addr)
 			if err != nil {
 				return nil, err
 			}
@@ -158,6 +158,27 @@ func (c *Clients) CloseIdle() {
 	for _, hc := range c.clients {
 		hc.CloseIdleConnections()
 	}
+}
+
+// dialAside runs dial on a goroutine of its own and waits for it. The
+// dial path (resolver, socket, connect, a proxy's handshake) is the
+// deepest the request path goes: run on the caller's goroutine, it grows
+// that stack to 16 KB, and the caller is the client's connection
+// goroutine, which then keeps the 16 KB for as long as it relays the
+// stream that asked for the connection. A goroutine spawn is nothing next
+// to a dial.
+func dialAside(dial fasthttp.DialFunc, addr string) (net.Conn, error) {
+	type dialed struct {
+		conn net.Conn
+		err  error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := dial(addr)
+		ch <- dialed{c, err}
+	}()
+	d := <-ch
+	return d.conn, d.err
 }
 
 func hostOnly(hostport string) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -607,4 +608,47 @@ func tcpPair(tb testing.TB) (client, server net.Conn) {
 		server.Close()
 	})
 	return client, server
+}
+
+// dialAside hands back what the dial gave, and runs it on a goroutine of
+// its own, so the deep dial path never grows the caller's stack.
+func TestDialAsideRunsTheDialOnItsOwnGoroutine(t *testing.T) {
+	goroutineID := func() string {
+		buf := make([]byte, 64)
+		buf = buf[:runtime.Stack(buf, false)]
+		id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+		return id
+	}
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	errDial := errors.New("refused")
+	tests := []struct {
+		name     string
+		conn     net.Conn
+		err      error
+		wantConn net.Conn
+	}{
+		{"connected", c1, nil, c1},
+		{"failed", nil, errDial, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			caller := goroutineID()
+			var dialer, gotAddr string
+			conn, err := dialAside(func(addr string) (net.Conn, error) {
+				dialer, gotAddr = goroutineID(), addr
+				return tt.conn, tt.err
+			}, "127.0.0.1:9")
+			if conn != tt.wantConn || !errors.Is(err, tt.err) {
+				t.Errorf("dialAside = %v, %v; want %v, %v", conn, err, tt.wantConn, tt.err)
+			}
+			if gotAddr != "127.0.0.1:9" {
+				t.Errorf("dial got address %q", gotAddr)
+			}
+			if dialer == "" || dialer == caller {
+				t.Errorf("dial ran on goroutine %q, the caller's is %q: want another", dialer, caller)
+			}
+		})
+	}
 }

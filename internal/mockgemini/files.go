@@ -47,6 +47,10 @@ type mockUpload struct {
 	crc      uint32
 	mime     string
 	display  string
+	// file is the finished upload's file ("files/ID"): a query after the
+	// finalize answers final with it, as Google does for a client whose
+	// finalize answer was lost.
+	file string
 }
 
 type ownedResource struct {
@@ -61,6 +65,8 @@ type resourceState struct {
 	uploads map[string]*mockUpload // upload id
 	caches  map[string]*ownedResource
 	batches map[string]*ownedResource
+	// generated holds the content of generated files (download.go).
+	generated map[string]*generatedFile
 }
 
 func (st *resourceState) init() {
@@ -70,6 +76,7 @@ func (st *resourceState) init() {
 		st.uploads = map[string]*mockUpload{}
 		st.caches = map[string]*ownedResource{}
 		st.batches = map[string]*ownedResource{}
+		st.generated = map[string]*generatedFile{}
 	}
 }
 
@@ -97,6 +104,7 @@ func errPermission(what, name string) apiError {
 
 var (
 	prefixUpload        = []byte("/upload/v1beta/files")
+	prefixDownload      = []byte("/download/v1beta/files/")
 	prefixFiles         = []byte("/v1beta/files")
 	prefixCaches        = []byte("/v1beta/cachedContents")
 	prefixBatches       = []byte("/v1beta/batches")
@@ -110,6 +118,8 @@ func (s *Server) serveResources(ctx *fasthttp.RequestCtx, path []byte) bool {
 	switch {
 	case bytes.Equal(path, prefixUpload):
 		serve = s.serveUpload
+	case bytes.HasPrefix(path, prefixDownload):
+		serve, rest = s.serveFiles, path[len(prefixDownload)-1:]
 	case bytes.HasPrefix(path, prefixFiles) && (len(path) == len(prefixFiles) || path[len(prefixFiles)] == '/'):
 		serve, rest = s.serveFiles, path[len(prefixFiles):]
 	case bytes.HasPrefix(path, prefixCaches) && (len(path) == len(prefixCaches) || path[len(prefixCaches)] == '/'):
@@ -161,7 +171,8 @@ func fileJSON(f *FileInfo, display string, created time.Time) map[string]any {
 
 // serveUpload runs the resumable protocol (start, then upload / upload,
 // finalize / query / cancel on the absolute upload URL) and the
-// multipart one.
+// multipart one. A session outlives its finalize, so a query can still
+// answer final with the file; cancel ends it.
 func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, key, _ string) {
 	st := &s.resources
 	h := &ctx.Request.Header
@@ -236,17 +247,30 @@ func (s *Server) serveUploadChunk(ctx *fasthttp.RequestCtx, key, id string) {
 		ctx.Response.Header.Set("X-Goog-Upload-Size-Received", strconv.FormatInt(up.received, 10))
 		ctx.Response.Header.Set("X-Goog-Upload-Chunk-Granularity", "8388608")
 	}
-	switch cmd {
-	case "query":
+	final := func() {
+		status("final")
+		b, _ := json.Marshal(map[string]any{"file": st.meta[up.file]})
+		ctx.SetBody(appendPretty(nil, b))
+	}
+	switch {
+	case cmd == "query" && up.file != "":
+		final()
+		return
+	case cmd == "query":
+		// How much arrived, so a client cut off mid-chunk resumes there.
 		status("active")
 		ctx.SetBodyString("")
 		return
-	case "cancel":
+	case cmd == "cancel":
+		// The session ends: any later command on it is a 404.
 		delete(st.uploads, id)
 		status("cancelled")
 		ctx.SetBodyString("")
 		return
-	case "upload", "upload,finalize", "finalize":
+	case up.file != "":
+		s.writeError(ctx, errBadRequest("The upload is already finalized."), false)
+		return
+	case cmd == "upload", cmd == "upload,finalize", cmd == "finalize":
 	default:
 		s.writeError(ctx, errBadRequest("Unknown X-Goog-Upload-Command."), false)
 		return
@@ -272,14 +296,11 @@ func (s *Server) serveUploadChunk(ctx *fasthttp.RequestCtx, key, id string) {
 		s.writeError(ctx, errBadRequest("Finalized after "+strconv.FormatInt(up.received, 10)+" bytes, not the declared "+strconv.FormatInt(up.declared, 10)+"."), false)
 		return
 	}
-	delete(st.uploads, id)
 	f := &FileInfo{Name: "files/" + randomID(6), Key: key, Size: up.received, CRC32: up.crc, MIME: up.mime}
 	st.files[f.Name] = f
-	meta := fileJSON(f, up.display, time.Now())
-	st.meta[f.Name] = meta
-	status("final")
-	b, _ := json.Marshal(map[string]any{"file": meta})
-	ctx.SetBody(appendPretty(nil, b))
+	st.meta[f.Name] = fileJSON(f, up.display, time.Now())
+	up.file = f.Name
+	final()
 }
 
 func (s *Server) serveMultipart(ctx *fasthttp.RequestCtx, key string) {
@@ -370,7 +391,10 @@ func (s *Server) serveFiles(ctx *fasthttp.RequestCtx, key, id string) {
 	case ctx.IsDelete() && method == "":
 		delete(st.files, name)
 		delete(st.meta, name)
+		delete(st.generated, name)
 		writeJSON(ctx, map[string]any{})
+	case method == "download":
+		s.serveDownload(ctx, name)
 	default:
 		s.writeError(ctx, errNotFound("Method not found."), false)
 	}
@@ -598,9 +622,13 @@ func (s *Server) serveBatchCreate(ctx *fasthttp.RequestCtx, key, modelPath strin
 	// the same project.
 	if in, ok := req.Batch["inputConfig"].(map[string]any); ok {
 		if _, ok := in["fileName"].(string); ok {
-			res := &FileInfo{Name: "files/" + randomID(6), Key: key, MIME: "application/jsonl"}
-			st.files[res.Name] = res
-			st.meta[res.Name] = fileJSON(res, "batch results", time.Now())
+			lines := []byte(`{"key":"request-1","response":{"candidates":[{"content":{"role":"model","parts":[{"text":"Mock batch answer."}]},"finishReason":"STOP"}]}}` + "\n")
+			g, res := &generatedFile{data: lines}, &FileInfo{Name: "files/" + randomID(6), Key: key, Size: int64(len(lines)), CRC32: crc32.ChecksumIEEE(lines), MIME: "application/jsonl"}
+			if n := s.opts.BatchResultsSize; n > 0 {
+				g, res.CRC32 = patternFile(n)
+				res.Size = n
+			}
+			st.addGenerated(res, g)
 			md["state"] = "BATCH_STATE_SUCCEEDED"
 			md["output"] = map[string]any{"responsesFile": res.Name}
 		}

@@ -60,6 +60,10 @@ type Options struct {
 	// offered: a model that chose not to call a tool (clients such as
 	// Codex always declare theirs).
 	TextOnly bool
+	// BatchResultsSize, when positive, makes the results file of a batch
+	// read from a file that many bytes of a pattern (made as they are
+	// downloaded) instead of one JSONL line: a large download to test.
+	BatchResultsSize int64
 }
 
 // Recorded is a copy of one request as the mock received it.

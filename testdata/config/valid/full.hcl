@@ -154,6 +154,10 @@ store {
   key_state_refresh = "5s"
 }
 
+files {
+  max_upload = "512MiB"
+}
+
 status {
   path  = "/_status"
   token = "status-token-0001"
