@@ -102,8 +102,7 @@ func (chatAdapter) reply(rt *Runtime, ex *exchange, up, resp *fasthttp.Response)
 		body = g
 	}
 	answer, u, err := openai.TranslateChatResponse(body, ex.call.reply, rt.openAIOptions())
-	ex.usage = Usage{PromptTokenCount: int(u.PromptTokens), CandidatesTokenCount: int(u.CompletionTokens - u.ReasoningTokens),
-		ThoughtsTokenCount: int(u.ReasoningTokens), CachedContentTokenCount: int(u.CachedTokens), TotalTokenCount: int(u.TotalTokens)}
+	ex.usage = usageOf(u)
 	if err != nil {
 		return untranslatable(err)
 	}

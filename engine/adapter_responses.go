@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -96,13 +98,16 @@ func (responsesAdapter) parse(body []byte, c *call) *Failure {
 
 func (a responsesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) (*fasthttp.Request, *Failure) {
 	rc := ex.call.responses
-	rc.tokenHash = tokenHash(ex.token)
 	if rc.op != "" {
+		rc.tokenHash = tokenHash(ex.token)
 		return nil, a.stored(ctx, rc)
 	}
 	body := ctx.Request.Body()
 	var history []json.RawMessage
-	if prev := gjson.GetBytes(body, "previous_response_id"); prev.Str != "" {
+	if !bytes.Contains(body, []byte(`previous_response_id`)) {
+		// Most requests continue nothing: skip the lookup's scan.
+	} else if prev := gjson.GetBytes(body, "previous_response_id"); prev.Str != "" {
+		rc.tokenHash = tokenHash(ex.token)
 		h, f := a.history(prev.Str, rc.tokenHash)
 		if f != nil {
 			return nil, f
@@ -124,6 +129,9 @@ func (a responsesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *e
 	rc.rep = rr.Reply(openai.NewResponseID(), time.Now().Unix())
 	rc.keep = rr.Store && rt.Config.OpenAI.ResponseRetention > 0 && a.srv.store.Load() != nil
 	if rc.keep {
+		if rc.tokenHash == "" {
+			rc.tokenHash = tokenHash(ex.token)
+		}
 		rc.input = rr.Input
 		if rc.history == nil {
 			rc.history = []byte("[]")
@@ -211,34 +219,126 @@ func (a responsesAdapter) stored(ctx *fasthttp.RequestCtx, rc *responsesCall) *F
 		ctx.SetBodyString(`{"id":"` + rc.id + `","object":"response.deleted","deleted":true}`)
 		return nil
 	}
+	var page itemsPage
+	if rc.op == "input_items" {
+		if f := page.parse(ctx.QueryArgs()); f != nil {
+			return f
+		}
+	}
 	r, err := st.LoadResponse(sctx, rc.id, rc.tokenHash)
 	if err != nil {
 		return storeFailure(err, rc.id, "")
 	}
-	ctx.SetContentType("application/json")
-	if rc.op == "get" {
-		ctx.SetBody(r.Response)
-		return nil
-	}
-	items := gjson.ParseBytes(r.Input).Array()
-	if string(ctx.QueryArgs().Peek("order")) != "asc" { // OpenAI lists newest first
-		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
-			items[i], items[j] = items[j], items[i]
+	body := r.Response
+	if rc.op == "input_items" {
+		var f *Failure
+		if body, f = page.list(gjson.ParseBytes(r.Input).Array()); f != nil {
+			return f
 		}
 	}
-	b := append(make([]byte, 0, len(r.Input)+96), `{"object":"list","data":[`...)
-	for i, it := range items {
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+	return nil
+}
+
+// itemsPage is the paging of GET /v1/responses/{id}/input_items, as
+// OpenAI's: limit 1–100 (default 20), order asc or desc (default desc,
+// newest first), after/before an item id, exclusive.
+type itemsPage struct {
+	limit         int
+	asc           bool
+	after, before string
+}
+
+// parse reads the query; a bad value is a 400 naming it, before any
+// store read.
+func (p *itemsPage) parse(q *fasthttp.Args) *Failure {
+	p.limit = 20
+	if v := q.Peek("limit"); v != nil {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > 100 {
+			return &Failure{Status: fasthttp.StatusBadRequest, Param: "limit",
+				Message: "Invalid 'limit': expected an integer between 1 and 100, got '" + string(v) + "'."}
+		}
+		p.limit = n
+	}
+	switch v := string(q.Peek("order")); v {
+	case "", "desc":
+	case "asc":
+		p.asc = true
+	default:
+		return &Failure{Status: fasthttp.StatusBadRequest, Param: "order",
+			Message: "Invalid 'order': expected 'asc' or 'desc', got '" + v + "'."}
+	}
+	for _, c := range []struct {
+		name string
+		dst  *string
+	}{{"after", &p.after}, {"before", &p.before}} {
+		v := q.Peek(c.name)
+		if v == nil {
+			continue
+		}
+		if !validResponseID(v) {
+			return &Failure{Status: fasthttp.StatusBadRequest, Param: c.name,
+				Message: "Invalid '" + c.name + "': expected an input item id."}
+		}
+		*c.dst = string(v)
+	}
+	return nil
+}
+
+// list renders one page of items (stored oldest first) as OpenAI's list
+// object. An after/before id that is not an item of this response is a
+// 400.
+func (p *itemsPage) list(items []gjson.Result) ([]byte, *Failure) {
+	if !p.asc {
+		slices.Reverse(items)
+	}
+	lo, hi := 0, len(items)
+	find := func(name, id string) (int, *Failure) {
+		for i, it := range items {
+			if it.Get("id").Str == id {
+				return i, nil
+			}
+		}
+		return 0, &Failure{Status: fasthttp.StatusBadRequest, Param: name,
+			Message: "Invalid '" + name + "': no input item with id '" + id + "' in this response."}
+	}
+	if p.after != "" {
+		i, f := find("after", p.after)
+		if f != nil {
+			return nil, f
+		}
+		lo = i + 1
+	}
+	if p.before != "" {
+		i, f := find("before", p.before)
+		if f != nil {
+			return nil, f
+		}
+		hi = i
+	}
+	if hi < lo {
+		hi = lo
+	}
+	window := items[lo:hi]
+	more := len(window) > p.limit
+	if more {
+		window = window[:p.limit]
+	}
+	b := append(make([]byte, 0, 96), `{"object":"list","data":[`...)
+	for i, it := range window {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, it.Raw...)
 	}
 	b = append(b, `],"first_id":`...)
-	b = appendIDOf(b, items, 0)
+	b = appendIDOf(b, window, 0)
 	b = append(b, `,"last_id":`...)
-	b = appendIDOf(b, items, len(items)-1)
-	ctx.SetBody(append(b, `,"has_more":false}`...))
-	return nil
+	b = appendIDOf(b, window, len(window)-1)
+	b = append(b, `,"has_more":`...)
+	return append(strconv.AppendBool(b, more), '}'), nil
 }
 
 func appendIDOf(b []byte, items []gjson.Result, i int) []byte {
@@ -267,10 +367,11 @@ func usageOf(u openai.Usage) Usage {
 		ThoughtsTokenCount: int(u.ReasoningTokens), CachedContentTokenCount: int(u.CachedTokens), TotalTokenCount: int(u.TotalTokens)}
 }
 
-// keep stores a finished answer when the request asked for it. It runs
-// before the answer's last bytes go out, so a client that names it in its
-// next request finds it. A failed write costs the client the stored copy,
-// not the answer.
+// keep stores a finished answer when the request asked for it. The store
+// writes it in its writer's next batch, off the request path, and answers
+// reads of it from memory until then, so a client that names it in its
+// next request to this instance finds it. A failed write costs the client
+// the stored copy, not the answer.
 func (a responsesAdapter) keep(rt *Runtime, rc *responsesCall, answer []byte) {
 	if !rc.keep {
 		return
@@ -282,7 +383,7 @@ func (a responsesAdapter) keep(rt *Runtime, rc *responsesCall, answer []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	now := time.Now()
-	err := st.SaveResponse(ctx, store.StoredResponse{ID: rc.rep.ID, TokenHash: rc.tokenHash, Created: now,
+	err := st.KeepResponse(ctx, store.StoredResponse{ID: rc.rep.ID, TokenHash: rc.tokenHash, Created: now,
 		Expires: now.Add(rt.Config.OpenAI.ResponseRetention), Model: rc.rep.Model,
 		History: rc.history, Input: rc.input, Response: answer})
 	if err != nil {

@@ -1,9 +1,12 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"image/png"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
 
@@ -585,5 +589,231 @@ openai { keep_alive = "1s" }
 	if !strings.Contains(up.Path, "gemini-3-pro-preview:generateContent") || !strings.Contains(string(up.Body), `"thinkingLevel":"LOW"`) ||
 		!strings.Contains(string(up.Body), `"includeThoughts":true`) {
 		t.Fatalf("upstream %s %s", up.Path, up.Body)
+	}
+}
+
+// TestResponsesReadYourWrites: the store writes kept responses in its
+// writer's batches, off the request path; with a flush interval of an
+// hour nothing reaches the database during the test, yet a GET right
+// after the POST, a previous_response_id, input_items and a DELETE on the
+// same instance all find the response.
+func TestResponsesReadYourWrites(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	dir := t.TempDir()
+	_, url := startProxyWith(t, mock, dir, `
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["`+keyA+`"]
+}
+token "tester" {
+  secret = "`+testToken+`"
+  pools  = ["main"]
+}
+`, engine.Options{StoreFlushInterval: time.Hour})
+	c := oai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey(testToken), option.WithMaxRetries(0))
+	ctx := context.Background()
+	first, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("remember me")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Responses.Get(ctx, first.ID, responses.ResponseGetParams{})
+	if err != nil || got.OutputText() != "Echo: remember me" {
+		t.Fatalf("GET right after the POST: %v %+v", err, got)
+	}
+	if _, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("again"),
+		PreviousResponseID: oai.String(first.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if up := string(mock.LastRequest().Body); !strings.Contains(up, "remember me") || !strings.Contains(up, "Echo: remember me") {
+		t.Fatalf("previous_response_id did not replay the unflushed response: %s", up)
+	}
+	items, err := c.Responses.InputItems.List(ctx, first.ID, responses.InputItemListParams{})
+	if err != nil || len(items.Data) != 1 {
+		t.Fatalf("input_items: %v %+v", err, items)
+	}
+	if err := c.Responses.Delete(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Responses.Get(ctx, first.ID, responses.ResponseGetParams{})
+	assertStatus(t, err, 404)
+}
+
+// TestResponsesInputItemsPaging: GET …/input_items pages as OpenAI's
+// list does (limit, order, after, before, has_more, first_id, last_id),
+// the SDK's auto-pager walks every page, and bad paging values are 400s
+// naming the parameter.
+func TestResponsesInputItemsPaging(t *testing.T) {
+	h := newHarness(t, []string{keyA}, "")
+	c := openAIClient(h, "/v1")
+	ctx := context.Background()
+	var in responses.ResponseInputParam
+	for i := range 5 {
+		in = append(in, responses.ResponseInputItemParamOfMessage("message "+strconv.Itoa(i), responses.EasyInputMessageRoleUser))
+	}
+	res, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: responses.ResponseNewParamsInputUnion{OfInputItemList: in}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string // oldest first
+	all, err := c.Responses.InputItems.List(ctx, res.ID, responses.InputItemListParams{Order: responses.InputItemListParamsOrderAsc, Limit: oai.Int(100)})
+	if err != nil || len(all.Data) != 5 || all.HasMore {
+		t.Fatalf("all items: %v %+v", err, all)
+	}
+	for i, it := range all.Data {
+		if !strings.Contains(it.RawJSON(), "message "+strconv.Itoa(i)) {
+			t.Fatalf("item %d is %s", i, it.RawJSON())
+		}
+		ids = append(ids, it.ID)
+	}
+
+	var walked []string
+	pager := c.Responses.InputItems.ListAutoPaging(ctx, res.ID, responses.InputItemListParams{Limit: oai.Int(2)})
+	for pager.Next() {
+		walked = append(walked, pager.Current().ID)
+	}
+	if err := pager.Err(); err != nil || strings.Join(walked, ",") != strings.Join([]string{ids[4], ids[3], ids[2], ids[1], ids[0]}, ",") {
+		t.Fatalf("auto-paging (newest first): %v %v, want %v reversed", err, walked, ids)
+	}
+
+	type page struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+		FirstID *string `json:"first_id"`
+		LastID  *string `json:"last_id"`
+		HasMore bool    `json:"has_more"`
+	}
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+	base := "/v1/responses/" + res.ID + "/input_items"
+	for _, tc := range []struct {
+		query   string
+		want    []int
+		hasMore bool
+	}{
+		{"", []int{4, 3, 2, 1, 0}, false},
+		{"?order=asc&limit=2", []int{0, 1}, true},
+		{"?order=asc&limit=2&after=" + ids[1], []int{2, 3}, true},
+		{"?order=asc&after=" + ids[3], []int{4}, false},
+		{"?order=asc&before=" + ids[3], []int{0, 1, 2}, false},
+		{"?order=desc&limit=1&before=" + ids[1], []int{4}, true},
+		{"?after=" + ids[3] + "&before=" + ids[0], []int{2, 1}, false},
+		{"?order=asc&after=" + ids[4], nil, false},
+	} {
+		status, _, body := h.do("GET", base+tc.query, "", auth)
+		var p page
+		if status != 200 || json.Unmarshal(body, &p) != nil {
+			t.Fatalf("%s: %d %s", tc.query, status, body)
+		}
+		var got []string
+		for _, d := range p.Data {
+			got = append(got, d.ID)
+		}
+		var want []string
+		for _, i := range tc.want {
+			want = append(want, ids[i])
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") || p.HasMore != tc.hasMore {
+			t.Fatalf("%s: got %v has_more %v, want %v %v", tc.query, got, p.HasMore, want, tc.hasMore)
+		}
+		switch {
+		case len(want) == 0 && (p.FirstID != nil || p.LastID != nil):
+			t.Fatalf("%s: empty page with first_id/last_id %s", tc.query, body)
+		case len(want) > 0 && (p.FirstID == nil || *p.FirstID != want[0] || p.LastID == nil || *p.LastID != want[len(want)-1]):
+			t.Fatalf("%s: first_id/last_id %s", tc.query, body)
+		}
+	}
+
+	calls := h.mock.Total()
+	for _, tc := range []struct{ query, param string }{
+		{"?limit=0", "limit"}, {"?limit=101", "limit"}, {"?limit=ten", "limit"},
+		{"?order=newest", "order"}, {"?after=msg_unknown", "after"}, {"?before=no%20such", "before"},
+	} {
+		status, _, body := h.do("GET", base+tc.query, "", auth)
+		var e struct {
+			Error struct {
+				Type  string `json:"type"`
+				Param string `json:"param"`
+			} `json:"error"`
+		}
+		if status != 400 || json.Unmarshal(body, &e) != nil || e.Error.Param != tc.param || e.Error.Type != "invalid_request_error" {
+			t.Fatalf("%s: %d %s", tc.query, status, body)
+		}
+	}
+	if h.mock.Total() != calls {
+		t.Fatal("paging errors reached upstream")
+	}
+}
+
+// TestResponsesImagesAndCodeExecution: image parts and code execution
+// reach Responses clients as on chat, unary and streamed: with
+// image_output "data_url" an image is an image_generation_call item
+// holding the PNG, code and its output are fenced blocks in the text; a
+// continuation replays the image to Gemini as the model's inline image.
+func TestResponsesImagesAndCodeExecution(t *testing.T) {
+	h := newHarness(t, nil, poolConfig([]string{keyA}, `
+model "gemini-2.5-flash-image" { image = true }
+model "gemini-2.5-flash" { code_execution = true }
+openai { image_output = "data_url" }
+`))
+	c := openAIClient(h, "/v1")
+	ctx := context.Background()
+	checkImage := func(how string, output []responses.ResponseOutputItemUnion) {
+		t.Helper()
+		for _, it := range output {
+			if it.Type != "image_generation_call" {
+				continue
+			}
+			var item struct {
+				Status, Result string
+			}
+			if err := json.Unmarshal([]byte(it.RawJSON()), &item); err != nil || item.Status != "completed" {
+				t.Fatalf("%s: image item %s", how, it.RawJSON())
+			}
+			raw, err := base64.StdEncoding.DecodeString(item.Result)
+			if err != nil {
+				t.Fatalf("%s: result is not base64: %v", how, err)
+			}
+			if _, err := png.Decode(bytes.NewReader(raw)); err != nil {
+				t.Fatalf("%s: result is not a PNG: %v", how, err)
+			}
+			return
+		}
+		t.Fatalf("%s: no image_generation_call in %+v", how, output)
+	}
+	res, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash-image", Input: textInput("draw a cat")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImage("unary", res.Output)
+	evs := streamEvents(t, c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash-image", Input: textInput("draw a dog")}))
+	checkImage("streamed", evs[len(evs)-1].Response.Output)
+
+	if _, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash-image", Input: textInput("make it blue"),
+		PreviousResponseID: oai.String(res.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if up := string(h.mock.LastRequest().Body); !strings.Contains(up, `{"role":"model","parts":[`) || !strings.Contains(up, `"inlineData":{"mimeType":"image/png"`) {
+		t.Fatalf("continuation does not replay the image: %.600s", up)
+	}
+
+	const prompt = "compute this"
+	wantCode, wantOutput := "```python\nprint(\"compute this\")\n```", "```output\ncompute this\n"
+	res, err = c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput(prompt)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := res.OutputText(); !strings.Contains(text, wantCode) || !strings.Contains(text, wantOutput) || !strings.HasSuffix(text, "Echo: "+prompt) {
+		t.Fatalf("unary code execution answer %q", text)
+	}
+	evs = streamEvents(t, c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput(prompt)}))
+	var deltas strings.Builder
+	for _, ev := range evs {
+		if ev.Type == "response.output_text.delta" {
+			deltas.WriteString(ev.Delta)
+		}
+	}
+	if text := deltas.String(); !strings.Contains(text, wantCode) || !strings.Contains(text, wantOutput) || text != evs[len(evs)-1].Response.OutputText() {
+		t.Fatalf("streamed code execution answer %q", text)
 	}
 }

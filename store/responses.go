@@ -27,23 +27,120 @@ type StoredResponse struct {
 // expired or belongs to another token.
 var ErrNotFound = errors.New("store: not found")
 
-// SaveResponse writes r at once (not through the stats queue): the client
-// may name it in its very next request.
+// pendingResponse is a kept response the writer has not committed yet.
+// deleted (guarded by Store.respMu) marks one deleted before its commit:
+// the writer then deletes the row it wrote.
+type pendingResponse struct {
+	r       StoredResponse
+	deleted bool
+}
+
+// respQueueSize bounds the responses waiting for the writer; past it
+// KeepResponse writes on the caller's goroutine.
+const respQueueSize = 4096
+
+// KeepResponse stores r through the writer, off the request path (an
+// INSERT per answer cost the Responses route a quarter of its
+// throughput). Until the writer commits it, r is held in memory and
+// LoadResponse and DeleteResponse see it there, so this instance reads
+// its own writes: a client naming r in its very next request finds it.
+// Other instances sharing the database see it once committed (within
+// about FlushInterval). When the queue is full r is written at once.
+func (s *Store) KeepResponse(ctx context.Context, r StoredResponse) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	p := &pendingResponse{r: r}
+	s.respMu.Lock()
+	s.respPending[r.ID] = p
+	s.respMu.Unlock()
+	select {
+	case s.respQueue <- p:
+		return nil
+	default:
+	}
+	s.respMu.Lock()
+	delete(s.respPending, r.ID)
+	deleted := p.deleted
+	s.respMu.Unlock()
+	if deleted {
+		return nil
+	}
+	return s.SaveResponse(ctx, r)
+}
+
+// SaveResponse writes r at once, on the caller's goroutine.
 func (s *Store) SaveResponse(ctx context.Context, r StoredResponse) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	_, err := s.wdb.ExecContext(ctx, `INSERT INTO stored_responses (id, token_hash, created_ms, expires_ms, model, history, input, response)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.TokenHash, r.Created.UnixMilli(), r.Expires.UnixMilli(), r.Model,
-		string(r.History), string(r.Input), string(r.Response))
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, responseArgs(&r, nil)...)
 	if err != nil {
 		return fmt.Errorf("store: save response %s: %w", r.ID, err)
 	}
 	return nil
 }
 
+// responseCols are stored_responses' columns in responseArgs' order.
+var responseCols = []string{"id", "token_hash", "created_ms", "expires_ms", "model", "history", "input", "response"}
+
+// responseArgs appends r's row to args (JSON as strings: MySQL's JSON
+// functions and SQLite's read text).
+func responseArgs(r *StoredResponse, args []any) []any {
+	return append(args, r.ID, r.TokenHash, r.Created.UnixMilli(), r.Expires.UnixMilli(), r.Model,
+		string(r.History), string(r.Input), string(r.Response))
+}
+
+// unwritten returns the uncommitted response id, if there is one.
+func (s *Store) unwritten(id string) (r StoredResponse, deleted, ok bool) {
+	s.respMu.Lock()
+	defer s.respMu.Unlock()
+	p := s.respPending[id]
+	if p == nil {
+		return StoredResponse{}, false, false
+	}
+	return p.r, p.deleted, true
+}
+
+// settleResponses runs after the writer committed rs: they leave memory
+// (the database answers for them now), and those deleted meanwhile are
+// deleted from the database, under respMu so no reader finds them in
+// between.
+func (s *Store) settleResponses(ctx context.Context, rs []*pendingResponse) {
+	s.respMu.Lock()
+	defer s.respMu.Unlock()
+	for _, p := range rs {
+		if p.deleted {
+			if _, err := s.wdb.ExecContext(ctx, "DELETE FROM stored_responses WHERE id = ?", p.r.ID); err != nil {
+				s.log.Warn("stored response deleted before its commit could not be deleted", "id", p.r.ID, "err", err)
+			}
+		}
+		if s.respPending[p.r.ID] == p {
+			delete(s.respPending, p.r.ID)
+		}
+	}
+}
+
+// forgetResponses drops responses the writer gave up on.
+func (s *Store) forgetResponses(rs []*pendingResponse) {
+	s.respMu.Lock()
+	defer s.respMu.Unlock()
+	for _, p := range rs {
+		if s.respPending[p.r.ID] == p {
+			delete(s.respPending, p.r.ID)
+		}
+	}
+}
+
 // LoadResponse reads the unexpired response id of the token tokenHash.
 func (s *Store) LoadResponse(ctx context.Context, id, tokenHash string) (StoredResponse, error) {
+	if r, deleted, ok := s.unwritten(id); ok {
+		if deleted || r.TokenHash != tokenHash || r.Expires.Before(time.Now()) {
+			return StoredResponse{}, ErrNotFound
+		}
+		return r, nil
+	}
 	var row struct {
 		ID        string `db:"id"`
 		TokenHash string `db:"token_hash"`
@@ -69,6 +166,19 @@ FROM stored_responses WHERE id = ? AND token_hash = ? AND expires_ms >= ?`, id, 
 // DeleteResponse removes the response id of the token tokenHash;
 // ErrNotFound when there is none.
 func (s *Store) DeleteResponse(ctx context.Context, id, tokenHash string) error {
+	s.respMu.Lock()
+	if p := s.respPending[id]; p != nil {
+		found := !p.deleted && p.r.TokenHash == tokenHash
+		if found {
+			p.deleted = true
+		}
+		s.respMu.Unlock()
+		if !found {
+			return ErrNotFound
+		}
+		return nil
+	}
+	s.respMu.Unlock()
 	res, err := s.wdb.ExecContext(ctx, "DELETE FROM stored_responses WHERE id = ? AND token_hash = ?", id, tokenHash)
 	if err != nil {
 		return fmt.Errorf("store: delete response %s: %w", id, err)

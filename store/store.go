@@ -155,6 +155,12 @@ type Store struct {
 	lastErrMs     atomic.Int64
 	failing       atomic.Bool
 	lastErr       atomic.Pointer[string]
+
+	// respQueue carries kept responses to the writer; respPending holds
+	// them (by id) until committed, for read-your-writes (responses.go).
+	respQueue   chan *pendingResponse
+	respMu      sync.Mutex
+	respPending map[string]*pendingResponse
 }
 
 // ErrClosed is returned by operations on a closed Store.
@@ -186,6 +192,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		text:     sqlText{},
 		instance: cfg.InstanceID,
 		stop:     make(chan struct{}),
+
+		respQueue:   make(chan *pendingResponse, respQueueSize),
+		respPending: map[string]*pendingResponse{},
 	}
 	if d.prepareInserts() {
 		s.lite = newSQLiteConn()

@@ -40,6 +40,7 @@ const (
 type batch struct {
 	reqs     []Request
 	ks       []KeyState
+	resps    []*pendingResponse
 	prepared bool
 	tries    int
 
@@ -69,13 +70,15 @@ func (l *lastClip) clip(s string, n int) string {
 	return l.out
 }
 
-func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 }
+func (b *batch) empty() bool { return len(b.reqs) == 0 && len(b.ks) == 0 && len(b.resps) == 0 }
 
 func (b *batch) reset() {
 	clear(b.reqs) // drop string references so bodies can be collected
 	clear(b.clips[:])
 	b.reqs = b.reqs[:0]
 	b.ks = b.ks[:0]
+	clear(b.resps)
+	b.resps = b.resps[:0]
 	b.prepared, b.tries = false, 0
 }
 
@@ -100,6 +103,8 @@ func (s *Store) writer() {
 				b.reqs = append(b.reqs, r)
 			case k := <-s.ksQueue:
 				b.ks = append(b.ks, k)
+			case p := <-s.respQueue:
+				b.resps = append(b.resps, p)
 			case <-tick.C:
 				lastDropped = s.logDrops(lastDropped)
 				continue
@@ -161,7 +166,8 @@ func (s *Store) fill(b *batch, t *time.Timer) bool {
 }
 
 // take moves what is queued into b without waiting, up to BatchSize
-// records (key states are always taken: they are few).
+// records (key states and kept responses are always taken: they are few,
+// bounded by their queues).
 func (s *Store) take(b *batch) {
 	for len(b.reqs) < s.cfg.BatchSize {
 		select {
@@ -176,6 +182,9 @@ func (s *Store) take(b *batch) {
 		select {
 		case k := <-s.ksQueue:
 			b.ks = append(b.ks, k)
+			continue
+		case p := <-s.respQueue:
+			b.resps = append(b.resps, p)
 			continue
 		default:
 		}
@@ -209,6 +218,9 @@ func (s *Store) drain(b *batch) {
 			case k := <-s.ksQueue:
 				b.ks = append(b.ks, k)
 				continue
+			case p := <-s.respQueue:
+				b.resps = append(b.resps, p)
+				continue
 			default:
 			}
 			break
@@ -229,7 +241,8 @@ func (s *Store) drain(b *batch) {
 			lost := len(b.reqs) + len(s.queue)
 			s.dropped.Add(uint64(lost))
 			s.ksDropped.Add(uint64(len(b.ks) + len(s.ksQueue)))
-			s.log.Error("stats store closing with unwritten records", "dropped", lost, "err", ctx.Err())
+			s.log.Error("stats store closing with unwritten records", "dropped", lost, "responses", len(b.resps)+len(s.respQueue), "err", ctx.Err())
+			s.forgetResponses(b.resps)
 			b.reset()
 			s.hold(b)
 			return
@@ -265,6 +278,9 @@ func (s *Store) writeBatch(parent context.Context, b *batch) error {
 		if s.failing.Swap(false) {
 			s.log.Info("stats database writable again; catching up", "backlog", len(s.queue))
 		}
+		if len(b.resps) > 0 {
+			s.settleResponses(ctx, b.resps)
+		}
 		b.reset()
 		s.hold(b)
 		return nil
@@ -285,6 +301,7 @@ func (s *Store) writeBatch(parent context.Context, b *batch) error {
 				"rows", len(b.reqs), "err", err)
 			s.dropped.Add(uint64(len(b.reqs)))
 			s.ksDropped.Add(uint64(len(b.ks)))
+			s.forgetResponses(b.resps)
 			b.reset()
 			s.hold(b)
 		}
@@ -512,6 +529,18 @@ func (s *Store) writeRows(ctx context.Context, b *batch, w inserter) error {
 		b.args = args[:0]
 		clear(args[:cap(args)]) // drop string references until the next batch
 	}
+	if len(b.resps) > 0 {
+		args := make([]any, 0, len(b.resps)*len(responseCols))
+		sizes := make([]int, 0, len(b.resps))
+		for _, p := range b.resps {
+			r := &p.r
+			args = responseArgs(r, args)
+			sizes = append(sizes, len(r.History)+len(r.Input)+len(r.Response)+256)
+		}
+		if err := insertChunks(ctx, w, &ins.responses, args, sizes); err != nil {
+			return err
+		}
+	}
 	if len(b.ks) > 0 {
 		args := make([]any, 0, len(b.ks)*len(keyStateCols))
 		for i := range b.ks {
@@ -563,17 +592,18 @@ func (s *Store) writeChunks(ctx context.Context, b *batch, w inserter) error {
 // inserts are the Store's INSERT statements, with their dialect's upsert
 // clauses, built once at Open.
 type inserts struct {
-	chunks, errors, rollup1m, rollup1h, keyState insertSpec
+	chunks, errors, rollup1m, rollup1h, keyState, responses insertSpec
 }
 
 func newInserts(d dialect) inserts {
 	rollupCols := append(rollupKeyCols[:len(rollupKeyCols):len(rollupKeyCols)], rollupSumCols...)
 	add := d.upsertAdd(rollupKeyCols, rollupSumCols)
 	return inserts{
-		chunks:   insertSpec{table: "request_chunks", cols: requestChunkCols},
-		errors:   insertSpec{table: "errors", cols: errorCols},
-		rollup1m: insertSpec{table: "rollup_1m", cols: rollupCols, suffix: add},
-		rollup1h: insertSpec{table: "rollup_1h", cols: rollupCols, suffix: add},
+		chunks:    insertSpec{table: "request_chunks", cols: requestChunkCols},
+		errors:    insertSpec{table: "errors", cols: errorCols},
+		rollup1m:  insertSpec{table: "rollup_1m", cols: rollupCols, suffix: add},
+		rollup1h:  insertSpec{table: "rollup_1h", cols: rollupCols, suffix: add},
+		responses: insertSpec{table: "stored_responses", cols: responseCols},
 		keyState: insertSpec{table: "key_state", cols: keyStateCols,
 			suffix: d.upsertNewer([]string{"key_hash", "model"}, keyStateUpdated)},
 	}

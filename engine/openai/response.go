@@ -315,20 +315,32 @@ func (t *translator) parts(c *choice, parts gjson.Result) {
 			return true
 		}
 		if ec := pv[5]; ec.Exists() {
-			c.content = append(c.content, `\n\n`+"```"...)
-			c.content = jsonw.AppendStringBody(c.content, strings.ToLower(ec.Get("language").Str))
-			c.content = append(c.content, `\n`...)
-			c.content = jsonw.AppendStringBody(c.content, ec.Get("code").Str)
-			c.content = append(c.content, `\n`+"```"+`\n`...)
+			c.content = appendExecutableCode(c.content, ec)
 			return true
 		}
 		if cr := pv[6]; cr.Exists() {
-			c.content = append(c.content, `\n`+"```"+`output\n`...)
-			c.content = jsonw.AppendStringBody(c.content, cr.Get("output").Str)
-			c.content = append(c.content, `\n`+"```"+`\n`...)
+			c.content = appendCodeResult(c.content, cr)
 		}
 		return true
 	})
+}
+
+// appendExecutableCode renders a code execution part's code as a fenced
+// block, as an escaped JSON string body: OpenAI answers have no code
+// parts, and chat and Responses show them alike.
+func appendExecutableCode(b []byte, ec gjson.Result) []byte {
+	b = append(b, `\n\n`+"```"...)
+	b = jsonw.AppendStringBody(b, strings.ToLower(ec.Get("language").Str))
+	b = append(b, `\n`...)
+	b = jsonw.AppendStringBody(b, ec.Get("code").Str)
+	return append(b, `\n`+"```"+`\n`...)
+}
+
+// appendCodeResult renders a code execution result as an output block.
+func appendCodeResult(b []byte, cr gjson.Result) []byte {
+	b = append(b, `\n`+"```"+`output\n`...)
+	b = jsonw.AppendStringBody(b, cr.Get("output").Str)
+	return append(b, `\n`+"```"+`\n`...)
 }
 
 func (t *translator) toolCall(c *choice, fc gjson.Result, sig string) {
@@ -381,24 +393,32 @@ func (t *translator) image(c *choice, mimeType string, data gjson.Result) {
 		c.images = append(c.images, `"}}`...)
 		return
 	}
-	if t.opt.ImageOutput == ImageOutputURL && t.opt.ImageLinker != nil {
+	var linked bool
+	if c.content, linked = appendImageMarkdown(c.content, &t.opt, mimeType, body); !linked {
+		c.inlineImage = true
+	}
+}
+
+// appendImageMarkdown renders an image part as a markdown image in an
+// escaped JSON string body: linked to where Options.ImageLinker kept it
+// (ImageOutputURL), else as a data URL. body is the part's base64 data.
+func appendImageMarkdown(b []byte, opt *Options, mimeType, body string) (_ []byte, linked bool) {
+	if opt.ImageOutput == ImageOutputURL && opt.ImageLinker != nil {
 		// A linker that fails leaves the image inline: an answer
 		// without its picture would be worse than a long one.
 		if raw, err := base64.StdEncoding.DecodeString(body); err == nil {
-			if link, err := t.opt.ImageLinker.Link(raw, mimeType); err == nil {
-				c.content = append(c.content, `\n\n![image](`...)
-				c.content = jsonw.AppendStringBody(c.content, link)
-				c.content = append(c.content, `)\n\n`...)
-				return
+			if link, err := opt.ImageLinker.Link(raw, mimeType); err == nil {
+				b = append(b, `\n\n![image](`...)
+				b = jsonw.AppendStringBody(b, link)
+				return append(b, `)\n\n`...), true
 			}
 		}
 	}
-	c.inlineImage = true
-	c.content = append(c.content, `\n\n![image](data:`...)
-	c.content = jsonw.AppendStringBody(c.content, mimeType)
-	c.content = append(c.content, ";base64,"...)
-	c.content = append(c.content, body...)
-	c.content = append(c.content, `)\n\n`...)
+	b = append(b, `\n\n![image](data:`...)
+	b = jsonw.AppendStringBody(b, mimeType)
+	b = append(b, ";base64,"...)
+	b = append(b, body...)
+	return append(b, `)\n\n`...), false
 }
 
 func collectSources(c *choice, chunks gjson.Result) {

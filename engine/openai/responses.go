@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -56,6 +58,9 @@ type ResponsesReply struct {
 	// echo holds the request settings every response object repeats
 	// (`"instructions":…,"tools":…`), pre-rendered, without braces.
 	echo []byte
+	// images holds the image settings (ImageOutput, ImageLinker) generated
+	// images are shown with, as on chat.
+	images Options
 }
 
 // Reply returns the parameters for translating this request's answer.
@@ -65,9 +70,20 @@ func (r *ResponsesRequest) Reply(id string, created int64) ResponsesReply {
 	return rep
 }
 
-// NewResponseID returns a fresh "resp_…" id.
+// NewResponseID returns a fresh "resp_…" id: 10 characters of the time
+// in microseconds (in an alphabet that sorts as the numbers do), then 22
+// random ones. Ids made later sort later, so the store's primary key
+// grows at its end instead of splitting pages at random places.
 func NewResponseID() string {
-	return string(randomID(append(make([]byte, 0, 5+32), "resp_"...), 32))
+	const sorted = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := append(make([]byte, 0, 5+32), "resp_"...)
+	var t [10]byte
+	us := uint64(time.Now().UnixMicro())
+	for i := len(t) - 1; i >= 0; i-- {
+		t[i] = sorted[us%62]
+		us /= 62
+	}
+	return string(randomID(append(b, t[:]...), 22))
 }
 
 // responsesBody is the Responses request; polymorphic fields stay raw.
@@ -111,6 +127,8 @@ type responseItem struct {
 	Arguments        json.RawMessage `json:"arguments"`
 	Output           json.RawMessage `json:"output"`
 	EncryptedContent string          `json:"encrypted_content"`
+	Result           string          `json:"result"`
+	OutputFormat     string          `json:"output_format"`
 }
 
 // responsePart is one content part of a message item.
@@ -139,6 +157,15 @@ var unsupportedTools = map[string]string{
 // are replayed before this request's input. Any problem with the client's
 // input is a 400 *Error naming the field, returned before any upstream call.
 func TranslateResponsesRequest(ctx context.Context, body []byte, history []json.RawMessage, opt Options) (*ResponsesRequest, *Error) {
+	if rr, ok := fastResponsesRequest(body, history, &opt); ok {
+		return rr, nil
+	}
+	return translateResponsesFull(ctx, body, history, opt)
+}
+
+// translateResponsesFull is the complete translation, with every feature
+// and the 400s. fastResponsesRequest must agree with it byte for byte.
+func translateResponsesFull(ctx context.Context, body []byte, history []json.RawMessage, opt Options) (*ResponsesRequest, *Error) {
 	var in responsesBody
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, decodeError(err, "")
@@ -255,6 +282,7 @@ func TranslateResponsesRequest(ctx context.Context, body []byte, history []json.
 	}
 	rr.Gemini = g
 	rr.reply.Model = in.Model
+	rr.reply.images = Options{ImageOutput: opt.ImageOutput, ImageLinker: opt.ImageLinker}
 	rr.reply.echo = responseEcho(body, &in)
 	return rr, nil
 }
@@ -432,10 +460,7 @@ func inputItems(raw json.RawMessage) (items []json.RawMessage, normalized []byte
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		b := append([]byte(`{"id":"`), randomID([]byte("msg_"), 24)...)
-		b = append(b, `","type":"message","role":"user","content":[{"type":"input_text","text":`...)
-		b = jsonw.AppendString(b, s)
-		b = append(b, "}]}"...)
+		b := appendTextItem(nil, bytesToString(jsonw.AppendString(nil, s)))
 		return []json.RawMessage{b}, append(append([]byte{'['}, b...), ']'), nil
 	}
 	if err := json.Unmarshal(raw, &items); err != nil {
@@ -450,19 +475,64 @@ func inputItems(raw json.RawMessage) (items []json.RawMessage, normalized []byte
 		if i > 0 {
 			normalized = append(normalized, ',')
 		}
-		if gjson.GetBytes(it, "id").Str != "" {
-			normalized = append(normalized, it...)
-			continue
-		}
-		normalized = append(normalized, `{"id":"`...)
-		normalized = randomID(append(normalized, itemPrefix(gjson.GetBytes(it, "type").Str)...), 24)
-		normalized = append(normalized, '"')
-		if len(bytes.TrimSpace(it[1:])) > 1 {
-			normalized = append(normalized, ',')
-		}
-		normalized = append(normalized, it[1:]...)
+		normalized = appendIdentified(normalized, it, gjson.GetBytes(it, "type").Str)
 	}
 	return items, append(normalized, ']'), nil
+}
+
+// appendTextItem appends the user message item a string input stands for;
+// text is its JSON string literal.
+func appendTextItem(b []byte, text string) []byte {
+	b = append(b, `{"id":"`...)
+	b = randomID(append(b, "msg_"...), 24)
+	b = append(b, `","type":"message","role":"user","content":[{"type":"input_text","text":`...)
+	b = append(b, text...)
+	return append(b, "}]}"...)
+}
+
+// appendIdentified appends the input item it (a JSON object without
+// surrounding space), named for its type as OpenAI names them, with an id
+// in front when it has none.
+func appendIdentified(b, it []byte, typ string) []byte {
+	id, keyed := itemID(it)
+	return appendWithID(b, bytesToString(it), typ, id, keyed)
+}
+
+// itemID reads an item's id as encoding/json does: the last key that
+// folds to "id" wins. keyed reports whether there is such a key.
+func itemID(it []byte) (id string, keyed bool) {
+	gjson.Parse(bytesToString(it)).ForEach(func(k, v gjson.Result) bool {
+		if strings.EqualFold(k.Str, "id") {
+			keyed, id = true, v.Str
+		}
+		return true
+	})
+	return id, keyed
+}
+
+// appendWithID is appendIdentified given the item's id: an empty one
+// (keyed: present but empty) is dropped, so the id written in front is
+// the one the stored item is read back with.
+func appendWithID(b []byte, it, typ, id string, keyed bool) []byte {
+	if id != "" {
+		return append(b, it...)
+	}
+	b = append(b, `{"id":"`...)
+	b = randomID(append(b, itemPrefix(typ)...), 24)
+	b = append(b, '"')
+	if !keyed {
+		if len(strings.TrimSpace(it[1:])) > 1 {
+			b = append(b, ',')
+		}
+		return append(b, it[1:]...)
+	}
+	gjson.Parse(it).ForEach(func(k, v gjson.Result) bool {
+		if !strings.EqualFold(k.Str, "id") {
+			b = append(append(append(append(b, ','), k.Raw...), ':'), v.Raw...)
+		}
+		return true
+	})
+	return append(b, '}')
 }
 
 // itemPrefix is the id prefix OpenAI uses for an item type.
@@ -487,6 +557,10 @@ type itemConverter struct {
 	model   *gContent // the model turn being built
 	outputs *gContent // the user turn of consecutive function outputs
 	sig     string    // a reasoning item's signature for the next model part
+	// last is the parts of model.Parts the item before came to (an
+	// assistant message's or an image's), which a part signature after
+	// it applies to; nil after any other item.
+	last []int
 }
 
 func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
@@ -500,6 +574,8 @@ func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
 	if it.Type != "function_call_output" {
 		c.outputs = nil
 	}
+	last := c.last
+	c.last = nil
 	switch it.Type {
 	case "message":
 		return c.message(&it, p)
@@ -509,11 +585,15 @@ func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
 		return c.functionOutput(&it, p)
 	case "reasoning":
 		// Thought summaries are not sent back; a signature goes with the
-		// next model part.
+		// next model part, or a part of the item before.
 		if sig, ok := strings.CutPrefix(it.EncryptedContent, signaturePrefix); ok {
 			c.sig = sig
+		} else if rest, ok := strings.CutPrefix(it.EncryptedContent, partSignaturePrefix); ok {
+			c.last = c.partSignature(last, rest)
 		}
 		return nil
+	case "image_generation_call":
+		return c.image(&it, p)
 	case "item_reference":
 		return badRequest(p+".type", "item_reference is not supported by this server; send the item itself or use previous_response_id")
 	case "":
@@ -523,8 +603,14 @@ func (c *itemConverter) item(raw json.RawMessage, p string) *Error {
 }
 
 // signaturePrefix marks a reasoning item's encrypted_content as a Gemini
-// thought signature written by balance.
-const signaturePrefix = "gemini-thought-signature:"
+// thought signature written by balance, for the model part after it.
+// partSignaturePrefix marks one for a part of the item before it:
+// "gemini-part-signature:OFFSET:SIG", OFFSET the byte offset in that
+// message's text where the signed text part starts (0 for an image).
+const (
+	signaturePrefix     = "gemini-thought-signature:"
+	partSignaturePrefix = "gemini-part-signature:"
+)
 
 func (c *itemConverter) modelTurn() *gContent {
 	if c.model == nil {
@@ -570,6 +656,10 @@ func (c *itemConverter) message(it *responseItem, p string) *Error {
 			m := c.modelTurn()
 			if c.sig != "" {
 				parts[0].ThoughtSignature, c.sig = c.sig, ""
+			}
+			c.last = c.last[:0]
+			for i := range parts {
+				c.last = append(c.last, len(m.Parts)+i)
 			}
 			m.Parts = append(m.Parts, parts...)
 		}
@@ -658,6 +748,66 @@ func fileURI(id string) string {
 	return filesAPIPrefix + "v1beta/" + id
 }
 
+// partSignature puts a signature on the part it was taken from: the text
+// part of the message before that started at the byte offset the
+// reasoning item names (splitting the text there if the client's message
+// has it as one part), or the image before. An offset past the text puts
+// it on the last part; a malformed one, or one with no item before it, is
+// ignored like any reasoning item balance did not write. It returns last
+// updated for a split.
+func (c *itemConverter) partSignature(last []int, rest string) []int {
+	offText, sig, ok := strings.Cut(rest, ":")
+	off, err := strconv.Atoi(offText)
+	if !ok || err != nil || off < 0 || sig == "" || len(last) == 0 || c.model == nil {
+		return last
+	}
+	parts := c.model.Parts
+	pos := 0
+	for k, i := range last {
+		p := &parts[i]
+		end := pos + len(p.Text)
+		switch {
+		case p.Text == "" || k == len(last)-1 && off >= end:
+			p.ThoughtSignature = sig
+			return last
+		case off >= end:
+			pos = end
+			continue
+		case off > pos:
+			// The signed part began inside this one: split it there.
+			cut := off - pos
+			head := gPart{Text: p.Text[:cut], ThoughtSignature: p.ThoughtSignature}
+			tail := gPart{Text: p.Text[cut:], ThoughtSignature: sig}
+			c.model.Parts = slices.Insert(parts, i+1, tail)
+			c.model.Parts[i] = head
+			last = slices.Insert(last, k+1, i+1)
+			for j := k + 2; j < len(last); j++ {
+				last[j]++
+			}
+			return last
+		}
+		p.ThoughtSignature = sig
+		return last
+	}
+	return last
+}
+
+// image replays an image_generation_call item (balance's rendering of a
+// generated image) as the model's inline image part.
+func (c *itemConverter) image(it *responseItem, p string) *Error {
+	if it.Result == "" {
+		return badRequest(p+".result", "missing required parameter: '%s.result'", p)
+	}
+	format := it.OutputFormat
+	if format == "" {
+		format = "png"
+	}
+	m := c.modelTurn()
+	c.last = append(c.last[:0], len(m.Parts))
+	m.Parts = append(m.Parts, gPart{InlineData: &gBlob{MimeType: "image/" + format, Data: it.Result}})
+	return nil
+}
+
 func (c *itemConverter) functionCall(it *responseItem, p string) *Error {
 	name := it.Name
 	if it.Namespace != "" {
@@ -736,6 +886,12 @@ var echoNames = []string{"instructions", "max_output_tokens", "metadata", "reaso
 func responseEcho(body []byte, in *responsesBody) []byte {
 	var v [8]gjson.Result
 	members(gjson.Parse(bytesToString(body)), echoNames, v[:])
+	return appendEcho(v, in)
+}
+
+// appendEcho is responseEcho given the body's echoNames members (the
+// first of each name, as members finds them).
+func appendEcho(v [8]gjson.Result, in *responsesBody) []byte {
 	// Values are compacted: a line break would end an SSE data line.
 	raw := func(r gjson.Result, def string) string {
 		if !r.Exists() || r.Type == gjson.Null {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -49,21 +51,35 @@ type ResponsesTranslator struct {
 // outItem is one output item being built. text holds an escaped JSON
 // string body: a message's text or a reasoning item's summary.
 type outItem struct {
-	kind   byte // itemMessage, itemReasoning or itemCall
+	kind   byte // itemMessage, itemReasoning, itemCall or itemImage
 	id     string
-	text   []byte
+	text   []byte // an image's base64 data for itemImage
 	sig    string // thought signature, sent as encrypted_content
-	name   string // function name as Gemini knows it (namespace flattened)
+	name   string // function name as Gemini knows it (namespace flattened); an image's MIME type
 	callID []byte
 	args   []byte // arguments as an escaped JSON string body
 	annots []byte // url_citation objects, comma separated
 	closed bool
+	// partSigs are the signatures Gemini put on this message's text parts
+	// (by where each part starts in the text); partSig marks a reasoning
+	// item carrying one, at byte offset off of the item before it.
+	partSigs []partSig
+	partSig  bool
+	off      int
+}
+
+// partSig is a thought signature on a text part: off is the byte offset
+// in the message's (unescaped) text where the signed part starts.
+type partSig struct {
+	off int
+	sig string
 }
 
 const (
 	itemMessage byte = iota + 1
 	itemReasoning
 	itemCall
+	itemImage
 )
 
 // citeSpan is one grounding support: a range of the answer and the
@@ -76,7 +92,11 @@ type citeSpan struct {
 // NewResponsesTranslator starts the translation of one answer; stream
 // selects whether events are written.
 func NewResponsesTranslator(rep ResponsesReply, stream bool) *ResponsesTranslator {
-	return &ResponsesTranslator{rep: rep, stream: stream, buf: make([]byte, 0, 1024)}
+	t := &ResponsesTranslator{rep: rep, stream: stream}
+	if stream { // only a stream writes events
+		t.buf = make([]byte, 0, 1024)
+	}
+	return t
 }
 
 // TranslateResponsesResponse turns a unary Gemini GenerateContentResponse
@@ -232,10 +252,7 @@ func (t *ResponsesTranslator) startEvent(b []byte, typ string) []byte {
 
 func endEvent(b []byte) []byte { return append(b, "}\n\n"...) }
 
-var (
-	respCandNames = []string{"content", "finishReason", "groundingMetadata"}
-	respPartNames = []string{"functionCall", "thoughtSignature", "text", "thought"}
-)
+var respCandNames = []string{"content", "finishReason", "groundingMetadata"}
 
 // ingest reads one GenerateContentResponse. Only the first candidate is
 // read: the Responses API has no n.
@@ -247,15 +264,21 @@ func (t *ResponsesTranslator) ingest(js []byte) error {
 	if u := top[1]; u.Exists() {
 		t.usage = usageFrom(u)
 	}
-	cands := top[2]
-	if !cands.IsArray() || len(cands.Array()) == 0 {
+	var first gjson.Result // only the first candidate is read
+	if top[2].IsArray() {
+		top[2].ForEach(func(_, c gjson.Result) bool {
+			first = c
+			return false
+		})
+	}
+	if !first.Exists() {
 		if top[3].IsObject() && top[3].Get("blockReason").Exists() {
 			t.blocked = true
 		}
 		return nil
 	}
 	var cv [3]gjson.Result
-	members(cands.Array()[0], respCandNames, cv[:])
+	members(first, respCandNames, cv[:])
 	if cv[0].IsObject() {
 		cv[0].Get("parts").ForEach(func(_, p gjson.Result) bool {
 			t.part(p)
@@ -271,26 +294,62 @@ func (t *ResponsesTranslator) ingest(js []byte) error {
 	return nil
 }
 
+// part translates one Gemini part (the same part names as chat's). Text,
+// and the text chat renders code execution and (per image settings)
+// images as, goes into the message; with image_output "data_url" an
+// image becomes an image_generation_call item. Thought parts other than
+// text are not shown.
 func (t *ResponsesTranslator) part(p gjson.Result) {
-	var pv [4]gjson.Result
-	members(p, respPartNames, pv[:])
+	var pv [7]gjson.Result
+	members(p, partNames, pv[:])
 	if fc := pv[0]; fc.Exists() {
 		t.functionCall(fc, pv[1].Str)
 		return
 	}
-	tx := pv[2]
-	if tx.Type != gjson.String || len(tx.Raw) <= 2 {
+	sig, thought := pv[1].Str, pv[3].Bool()
+	var body string
+	switch {
+	case pv[2].Type == gjson.String:
+		body = pv[2].Raw[1 : len(pv[2].Raw)-1]
+	case thought:
+		return
+	case pv[4].Exists():
+		mime, data := pv[4].Get("mimeType").Str, pv[4].Get("data")
+		if data.Type != gjson.String {
+			return
+		}
+		if t.rep.images.ImageOutput == ImageOutputDataURL {
+			t.image(mime, data.Raw[1:len(data.Raw)-1], sig)
+			return
+		}
+		b, _ := appendImageMarkdown(nil, &t.rep.images, mime, data.Raw[1:len(data.Raw)-1])
+		body = bytesToString(b)
+	case pv[5].Exists():
+		body = bytesToString(appendExecutableCode(nil, pv[5]))
+	case pv[6].Exists():
+		body = bytesToString(appendCodeResult(nil, pv[6]))
+	default:
 		return
 	}
-	body := tx.Raw[1 : len(tx.Raw)-1]
 	kind := itemMessage
-	if pv[3].Bool() {
+	if thought {
 		kind = itemReasoning
 	}
 	it := t.open
+	if body == "" {
+		// An empty text part carries at most a signature (Gemini sends
+		// one on the last chunk): it goes with the message it ends.
+		if sig != "" && !thought && it != nil && it.kind == itemMessage {
+			it.partSigs = append(it.partSigs, partSig{off: len(unquoteJSON(bytesToString(it.text))), sig: sig})
+		}
+		return
+	}
 	if it == nil || it.kind != kind {
 		t.closeOpen()
 		it = t.openItem(kind)
+	}
+	if sig != "" && kind == itemMessage {
+		it.partSigs = append(it.partSigs, partSig{off: len(unquoteJSON(bytesToString(it.text))), sig: sig})
 	}
 	it.text = append(it.text, body...)
 	if t.stream {
@@ -326,7 +385,7 @@ func (t *ResponsesTranslator) functionCall(fc gjson.Result, sig string) {
 			t.open.sig = sig
 		} else {
 			t.closeOpen()
-			t.openItem(itemReasoning).sig = sig
+			t.signatureItem(&outItem{sig: sig})
 		}
 	}
 	t.closeOpen()
@@ -355,6 +414,51 @@ func (t *ResponsesTranslator) functionCall(fc gjson.Result, sig string) {
 		t.buf = append(t.buf, `,"delta":"`...)
 		t.buf = append(t.buf, it.args...)
 		t.buf = append(t.buf, `"`...)
+		t.buf = endEvent(t.buf)
+	}
+	t.open = it
+	t.closeOpen()
+}
+
+// image adds an inline image part as a whole image_generation_call item
+// (result is the base64 data, as OpenAI's), for image_output "data_url".
+func (t *ResponsesTranslator) image(mimeType, data, sig string) {
+	t.closeOpen()
+	it := &outItem{kind: itemImage, id: string(randomID([]byte("ig_"), 24)), name: mimeType, text: []byte(data)}
+	t.items = append(t.items, it)
+	if t.stream {
+		t.buf = t.startEvent(t.buf, "response.output_item.added")
+		t.buf = appendOutputIndex(t.buf, len(t.items)-1)
+		t.buf = append(t.buf, `,"item":`...)
+		t.buf = t.appendItem(t.buf, it, false)
+		t.buf = endEvent(t.buf)
+	}
+	t.open = it
+	t.closeOpen()
+	if sig != "" {
+		t.partSignature(0, sig)
+	}
+}
+
+// partSignature adds a reasoning item whose encrypted_content carries the
+// thought signature of a part of the item before it (a message's text
+// part starting at byte off, or an image). It follows that item because a
+// stream learns of the signature only as the part arrives, after the item
+// was announced; replay puts it back on that part (itemConverter).
+func (t *ResponsesTranslator) partSignature(off int, sig string) {
+	t.signatureItem(&outItem{sig: sig, partSig: true, off: off})
+}
+
+// signatureItem adds a reasoning item that only carries a signature
+// (no summary): announced and done at once.
+func (t *ResponsesTranslator) signatureItem(it *outItem) {
+	it.kind, it.id = itemReasoning, string(randomID([]byte("rs_"), 24))
+	t.items = append(t.items, it)
+	if t.stream {
+		t.buf = t.startEvent(t.buf, "response.output_item.added")
+		t.buf = appendOutputIndex(t.buf, len(t.items)-1)
+		t.buf = append(t.buf, `,"item":`...)
+		t.buf = t.appendItem(t.buf, it, false)
 		t.buf = endEvent(t.buf)
 	}
 	t.open = it
@@ -422,7 +526,14 @@ func (t *ResponsesTranslator) closeOpen() {
 	t.open = nil
 	it.closed = true
 	if it.kind == itemMessage && len(t.sources) > 0 {
-		it.annots = t.annotations(it.annots[:0])
+		it.annots = t.annotations(it.annots[:0], unquoteJSON(bytesToString(it.text)))
+	}
+	if it.kind == itemMessage && len(it.partSigs) > 0 {
+		defer func() {
+			for _, ps := range it.partSigs {
+				t.partSignature(ps.off, ps.sig)
+			}
+		}()
 	}
 	if !t.stream {
 		return
@@ -475,8 +586,15 @@ func (t *ResponsesTranslator) closeOpen() {
 
 // annotations renders the grounding sources as url_citation objects: one
 // per supported span and source, or one per source over the whole text
-// when Google gave no spans.
-func (t *ResponsesTranslator) annotations(b []byte) []byte {
+// when Google gave no spans. Google's segment offsets count UTF-8 bytes of
+// text; start_index and end_index count Unicode code points, as OpenAI's
+// do and as Python indexes a str, so a client slicing the text with them
+// gets the cited span.
+func (t *ResponsesTranslator) annotations(b []byte, text string) []byte {
+	chars := func(off int64) int64 {
+		off = min(max(off, 0), int64(len(text)))
+		return int64(utf8.RuneCountInString(text[:off]))
+	}
 	one := func(b []byte, start, end int64, s source) []byte {
 		if len(b) > 0 {
 			b = append(b, ',')
@@ -500,7 +618,7 @@ func (t *ResponsesTranslator) annotations(b []byte) []byte {
 	for _, sp := range t.spans {
 		for _, i := range sp.chunks {
 			if i >= 0 && i < len(t.sources) {
-				b = one(b, sp.start, sp.end, t.sources[i])
+				b = one(b, chars(sp.start), chars(sp.end), t.sources[i])
 			}
 		}
 	}
@@ -555,9 +673,25 @@ func (t *ResponsesTranslator) appendItem(b []byte, it *outItem, whole bool) []by
 		b = append(b, ']')
 		if whole && it.sig != "" {
 			b = append(b, `,"encrypted_content":`...)
-			b = jsonw.AppendString(b, signaturePrefix+it.sig)
+			if it.partSig {
+				b = jsonw.AppendString(b, partSignaturePrefix+strconv.Itoa(it.off)+":"+it.sig)
+			} else {
+				b = jsonw.AppendString(b, signaturePrefix+it.sig)
+			}
 		}
 		return append(b, '}')
+	case itemImage:
+		b = append(b, `","type":"image_generation_call","status":`...)
+		b = append(b, status...)
+		b = append(b, `,"output_format":`...)
+		b = jsonw.AppendString(b, strings.TrimPrefix(it.name, "image/"))
+		b = append(b, `,"result":`...)
+		if !whole {
+			return append(b, "null}"...)
+		}
+		b = append(b, '"')
+		b = append(b, it.text...)
+		return append(b, `"}`...)
 	}
 	b = append(b, `","type":"function_call","status":`...)
 	b = append(b, status...)

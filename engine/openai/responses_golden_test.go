@@ -7,10 +7,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // randomItemID matches the random ids of response objects and items.
-var randomItemID = regexp.MustCompile(`\b(resp|msg|rs|fc|fco|call)_[A-Za-z0-9]{24,32}`)
+var randomItemID = regexp.MustCompile(`\b(resp|msg|rs|fc|fco|call|ig)_[A-Za-z0-9]{24,32}`)
 
 func stableIDs(b []byte) []byte { return randomItemID.ReplaceAll(b, []byte("${1}_RANDOM")) }
 
@@ -126,38 +129,113 @@ func TestResponsesRequestErrorsNameResponsesParams(t *testing.T) {
 	}
 }
 
+// FuzzTranslateResponsesRequest is the input decoder's fuzz target. Its
+// seed corpus (testdata/fuzz/FuzzTranslateResponsesRequest) holds
+// requests recorded from Codex CLI 0.171.0 and the openai-go SDK, plus the
+// golden bodies. For any body:
+//   - no panic; a refusal is a 400 whose JSON is an OpenAI error object;
+//   - an accepted body gives a Gemini request with user/model turns that
+//     each have parts, and a stored input of items that all have ids;
+//   - the stored input round-trips: sent back as the input it is accepted,
+//     stored byte for byte the same, and gives the same turns (unless the
+//     turns came from instructions alone), and replayed as a history it is
+//     accepted;
+//   - the fast path, when it takes the body, agrees with the full one.
 func FuzzTranslateResponsesRequest(f *testing.F) {
-	for _, s := range []string{
-		`{"model":"m","input":"hi"}`,
-		`{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","image_url":"data:image/png;base64,AA=="}]},{"type":"function_call","call_id":"call_g_1__ts_YWJj","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"call_g_1__ts_YWJj","output":"ok"}]}`,
-		`{"model":"m","input":"x","tools":[{"type":"namespace","name":"n","tools":[{"type":"function","name":"g","parameters":{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}},"$defs":{"x":{"type":"string"}}}}]},{"type":"web_search"}],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"n.g"}]}}`,
-		`{"model":"m","input":[{"type":"reasoning","encrypted_content":"gemini-thought-signature:abc"},{"type":"message","role":"assistant","content":"x"}],"text":{"format":{"type":"json_schema","name":"a","schema":{"type":"object"}}},"reasoning":{"effort":"high","summary":"auto"}}`,
-	} {
-		f.Add([]byte(s))
+	seedCorpus(f, "responses_request", false)
+	for _, c := range append(append([]string{}, fastResponsesCases...), fullResponsesCases...) {
+		f.Add([]byte(c))
 	}
+	opt := Options{ImageFetcher: &fakeFetcher{}}
+	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rr, e := TranslateResponsesRequest(context.Background(), body, nil, Options{ImageFetcher: &fakeFetcher{}})
+		checkFastResponsesMatchesFull(t, body, nil, opt)
+		rr, e := TranslateResponsesRequest(ctx, body, nil, opt)
 		if e != nil {
-			if e.Status != 400 || e.Message == "" {
-				t.Fatalf("refusal %+v", e)
-			}
+			checkOpenAIError(t, e, body)
 			return
 		}
-		if !json.Valid(rr.Gemini) || !json.Valid(rr.Input) {
-			t.Fatalf("invalid output for %q:\ngemini %s\ninput %s", body, rr.Gemini, rr.Input)
-		}
+		contents := checkGeminiTurns(t, rr.Gemini, body)
 		var items []json.RawMessage
 		if err := json.Unmarshal(rr.Input, &items); err != nil {
-			t.Fatalf("input is not an array: %s", rr.Input)
+			t.Fatalf("stored input is not an array: %s", rr.Input)
 		}
-		// The stored input is replayable: translating it again as history
-		// must succeed and keep every turn.
-		again, e := TranslateResponsesRequest(context.Background(), []byte(`{"model":"m","input":"next"}`), items, Options{ImageFetcher: &fakeFetcher{}})
+		for _, it := range items {
+			var id struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(it, &id) != nil || id.ID == "" {
+				t.Fatalf("stored item without an id: %s", it)
+			}
+		}
+		again, e := TranslateResponsesRequest(ctx, []byte(`{"model":"m","input":`+string(rr.Input)+`}`), nil, opt)
+		instructions := gjson.GetBytes(body, "instructions").Str != ""
+		switch {
+		case e != nil && !instructions:
+			t.Fatalf("stored input %s is refused as input: %v", rr.Input, e)
+		case e == nil && !bytes.Equal(again.Input, rr.Input):
+			t.Fatalf("stored input is not stable:\nfirst  %s\nsecond %s", rr.Input, again.Input)
+		case e == nil && !instructions && !bytes.Equal(checkGeminiTurns(t, again.Gemini, rr.Input), contents):
+			t.Fatalf("stored input gives other turns:\nfirst  %s\nsecond %s", rr.Gemini, again.Gemini)
+		}
+		replay, e := TranslateResponsesRequest(ctx, []byte(`{"model":"m","input":"next"}`), items, opt)
 		if e != nil {
 			t.Fatalf("stored input %s does not replay: %v", rr.Input, e)
 		}
-		if !json.Valid(again.Gemini) {
-			t.Fatalf("replay %s", again.Gemini)
-		}
+		checkGeminiTurns(t, replay.Gemini, rr.Input)
 	})
+}
+
+// checkOpenAIError asserts a refusal is a 400 OpenAI error object.
+func checkOpenAIError(t *testing.T, e *Error, body []byte) {
+	t.Helper()
+	var env struct {
+		Error *struct {
+			Message *string `json:"message"`
+			Type    *string `json:"type"`
+		} `json:"error"`
+	}
+	if e.Status != 400 || json.Unmarshal(e.JSON(), &env) != nil || env.Error == nil || env.Error.Message == nil || *env.Error.Message == "" ||
+		env.Error.Type == nil || *env.Error.Type != "invalid_request_error" {
+		t.Fatalf("refusal %+v (%s) for %q", e, e.JSON(), body)
+	}
+}
+
+// checkGeminiTurns asserts g is a Gemini request whose contents are user
+// and model turns with parts, and returns the contents' JSON.
+func checkGeminiTurns(t *testing.T, g, from []byte) []byte {
+	t.Helper()
+	var req struct {
+		Contents []struct {
+			Role  string            `json:"role"`
+			Parts []json.RawMessage `json:"parts"`
+		} `json:"contents"`
+	}
+	if err := json.Unmarshal(g, &req); err != nil || len(req.Contents) == 0 {
+		t.Fatalf("invalid Gemini request %s (%v) for %q", g, err, from)
+	}
+	for _, c := range req.Contents {
+		if (c.Role != "user" && c.Role != "model") || len(c.Parts) == 0 {
+			t.Fatalf("bad turn %+v in %s for %q", c, g, from)
+		}
+	}
+	return []byte(gjson.GetBytes(g, "contents").Raw)
+}
+
+// TestNewResponseIDSortsByTime: response ids are "resp_" and 32
+// alphanumerics, unique, and one made later sorts after an earlier one
+// (the store's primary key then grows at its end).
+func TestNewResponseIDSortsByTime(t *testing.T) {
+	prev := NewResponseID()
+	for range 3 {
+		time.Sleep(2 * time.Millisecond)
+		id := NewResponseID()
+		if !regexp.MustCompile(`^resp_[A-Za-z0-9]{32}$`).MatchString(id) || id <= prev {
+			t.Fatalf("id %q after %q", id, prev)
+		}
+		prev = id
+	}
+	if a, b := NewResponseID(), NewResponseID(); a == b {
+		t.Fatalf("two ids alike: %s", a)
+	}
 }
