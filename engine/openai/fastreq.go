@@ -469,21 +469,26 @@ func messageShape(m gjson.Result) (role string, content gjson.Result, ok bool) {
 	return role[1 : len(role)-1], content, true
 }
 
+// appendGeminiText appends one Gemini text part whose text is raw, the
+// still-escaped inside of a JSON string, after a comma when sep.
+func appendGeminiText(b []byte, raw string, sep bool) []byte {
+	if sep {
+		b = append(b, ',')
+	}
+	b = append(b, `{"text":`...)
+	b = appendReencoded(b, raw)
+	return append(b, '}')
+}
+
 // appendTextParts appends the parts of a text content value (a string or
 // an array of text parts) as Gemini text parts; empty texts are dropped as
 // the full path drops them. n is the number of parts written.
 func appendTextParts(b []byte, content gjson.Result, comma bool) (_ []byte, n int, ok bool) {
 	add := func(raw string) {
-		if raw == "" {
-			return
+		if raw != "" {
+			b = appendGeminiText(b, raw, comma || n > 0)
+			n++
 		}
-		if comma || n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"text":`...)
-		b = appendReencoded(b, raw)
-		b = append(b, '}')
-		n++
 	}
 	switch {
 	case !content.Exists() || content.Type == gjson.Null:

@@ -368,16 +368,10 @@ func (f *fastResponses) content(role string, content gjson.Result, textOnly bool
 // takes input_text and text parts only. n counts the parts written.
 func appendResponseText(b []byte, content gjson.Result, comma, textOnly bool) (_ []byte, n int, ok bool) {
 	add := func(raw string) {
-		if raw == "" {
-			return
+		if raw != "" {
+			b = appendGeminiText(b, raw, comma || n > 0)
+			n++
 		}
-		if comma || n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"text":`...)
-		b = appendReencoded(b, raw)
-		b = append(b, '}')
-		n++
 	}
 	switch {
 	case !content.Exists() || isNull(content):

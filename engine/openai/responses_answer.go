@@ -401,14 +401,8 @@ func (t *ResponsesTranslator) functionCall(fc gjson.Result, sig string) {
 	} else {
 		it.args = []byte("{}")
 	}
-	t.items = append(t.items, it)
+	idx := t.addItem(it)
 	if t.stream {
-		idx := len(t.items) - 1
-		t.buf = t.startEvent(t.buf, "response.output_item.added")
-		t.buf = appendOutputIndex(t.buf, idx)
-		t.buf = append(t.buf, `,"item":`...)
-		t.buf = t.appendItem(t.buf, it, false)
-		t.buf = endEvent(t.buf)
 		t.buf = t.startEvent(t.buf, "response.function_call_arguments.delta")
 		t.buf = t.appendItemRef(t.buf, it, idx)
 		t.buf = append(t.buf, `,"delta":"`...)
@@ -425,14 +419,7 @@ func (t *ResponsesTranslator) functionCall(fc gjson.Result, sig string) {
 func (t *ResponsesTranslator) image(mimeType, data, sig string) {
 	t.closeOpen()
 	it := &outItem{kind: itemImage, id: string(randomID([]byte("ig_"), 24)), name: mimeType, text: []byte(data)}
-	t.items = append(t.items, it)
-	if t.stream {
-		t.buf = t.startEvent(t.buf, "response.output_item.added")
-		t.buf = appendOutputIndex(t.buf, len(t.items)-1)
-		t.buf = append(t.buf, `,"item":`...)
-		t.buf = t.appendItem(t.buf, it, false)
-		t.buf = endEvent(t.buf)
-	}
+	t.addItem(it)
 	t.open = it
 	t.closeOpen()
 	if sig != "" {
@@ -453,14 +440,7 @@ func (t *ResponsesTranslator) partSignature(off int, sig string) {
 // (no summary): announced and done at once.
 func (t *ResponsesTranslator) signatureItem(it *outItem) {
 	it.kind, it.id = itemReasoning, string(randomID([]byte("rs_"), 24))
-	t.items = append(t.items, it)
-	if t.stream {
-		t.buf = t.startEvent(t.buf, "response.output_item.added")
-		t.buf = appendOutputIndex(t.buf, len(t.items)-1)
-		t.buf = append(t.buf, `,"item":`...)
-		t.buf = t.appendItem(t.buf, it, false)
-		t.buf = endEvent(t.buf)
-	}
+	t.addItem(it)
 	t.open = it
 	t.closeOpen()
 }
@@ -488,21 +468,30 @@ func (t *ResponsesTranslator) grounding(g gjson.Result) {
 	})
 }
 
+// addItem appends an output item and, when streaming, announces it with
+// response.output_item.added; it returns the item's output index.
+func (t *ResponsesTranslator) addItem(it *outItem) int {
+	t.items = append(t.items, it)
+	idx := len(t.items) - 1
+	if t.stream {
+		t.buf = t.startEvent(t.buf, "response.output_item.added")
+		t.buf = appendOutputIndex(t.buf, idx)
+		t.buf = append(t.buf, `,"item":`...)
+		t.buf = t.appendItem(t.buf, it, false)
+		t.buf = endEvent(t.buf)
+	}
+	return idx
+}
+
 func (t *ResponsesTranslator) openItem(kind byte) *outItem {
 	prefix := "msg_"
 	if kind == itemReasoning {
 		prefix = "rs_"
 	}
 	it := &outItem{kind: kind, id: string(randomID([]byte(prefix), 24))}
-	t.items = append(t.items, it)
+	idx := t.addItem(it)
 	t.open = it
 	if t.stream {
-		idx := len(t.items) - 1
-		t.buf = t.startEvent(t.buf, "response.output_item.added")
-		t.buf = appendOutputIndex(t.buf, idx)
-		t.buf = append(t.buf, `,"item":`...)
-		t.buf = t.appendItem(t.buf, it, false)
-		t.buf = endEvent(t.buf)
 		if kind == itemMessage {
 			t.buf = t.startEvent(t.buf, "response.content_part.added")
 			t.buf = t.appendItemRef(t.buf, it, idx)
