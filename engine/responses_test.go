@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
+	"github.com/tidwall/gjson"
 
 	"github.com/balanceproxy/balance/engine"
 	"github.com/balanceproxy/balance/internal/mockgemini"
@@ -815,5 +818,93 @@ openai { image_output = "data_url" }
 	}
 	if text := deltas.String(); !strings.Contains(text, wantCode) || !strings.Contains(text, wantOutput) || text != evs[len(evs)-1].Response.OutputText() {
 		t.Fatalf("streamed code execution answer %q", text)
+	}
+}
+
+// Gemini 3 signs its text answers (the mock too: the last text part, in a
+// stream the final chunk's). The signature travels in a reasoning item and
+// previous_response_id replays it on the model's text part, unary and
+// streamed alike.
+func TestResponsesReplayTextPartSignature(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	_, url := startProxy(t, mock, t.TempDir(), `
+upstream "mock" { base_url = "%MOCK%" }
+pool "main" {
+  upstream = "mock"
+  keys     = ["`+keyA+`"]
+}
+token "tester" {
+  secret = "`+testToken+`"
+  pools  = ["main"]
+}
+`)
+	c := oai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey(testToken), option.WithMaxRetries(0))
+	ctx := context.Background()
+	const model = "gemini-3-pro-preview"
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			params := responses.ResponseNewParams{Model: model, Input: textInput("sign me")}
+			var first *responses.Response
+			if stream {
+				s := c.Responses.NewStreaming(ctx, params)
+				for s.Next() {
+					if ev := s.Current(); ev.Type == "response.completed" {
+						r := ev.Response
+						first = &r
+					}
+				}
+				if err := s.Err(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				r, err := c.Responses.New(ctx, params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first = r
+			}
+			if first == nil || first.OutputText() != "Echo: sign me" {
+				t.Fatalf("first answer: %+v", first)
+			}
+			// The signature the mock gave: its answers are deterministic, so
+			// the same body sent straight to it signs the same way.
+			sent := mock.LastRequest()
+			req, err := http.NewRequest("POST", mock.URL()+"/v1beta/models/"+model+":generateContent", bytes.NewReader(sent.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("x-goog-api-key", sent.Key)
+			direct, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, err := io.ReadAll(direct.Body)
+			direct.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := gjson.GetBytes(answer, `candidates.0.content.parts.#(thoughtSignature!="").thoughtSignature`).Str
+			if want == "" {
+				t.Fatalf("the mock signed no text part: %s", answer)
+			}
+			if _, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: model, Input: textInput("again"),
+				PreviousResponseID: oai.String(first.ID)}); err != nil {
+				t.Fatal(err)
+			}
+			up := mock.LastRequest().Body
+			// The text as Gemini sent it, the signature on the part it
+			// came with: the last (in a stream, the final chunk's "me").
+			parts := gjson.GetBytes(up, `contents.#(role=="model").parts`).Array()
+			var text strings.Builder
+			for _, p := range parts {
+				text.WriteString(p.Get("text").Str)
+			}
+			if len(parts) == 0 || text.String() != "Echo: sign me" {
+				t.Fatalf("replayed model turn: %s", up)
+			}
+			if got := parts[len(parts)-1].Get("thoughtSignature").Str; got != want {
+				t.Fatalf("replayed last text part's signature %q, want %q: %s", got, want, up)
+			}
+		})
 	}
 }

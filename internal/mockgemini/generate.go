@@ -22,6 +22,8 @@ import (
 //     with a thoughtSignature, its args shaped by the schema (only the
 //     required parameters when it lists them); a functionResponse last turn → a text that
 //     quotes the responses (Gemini 3 first checks the history's signatures);
+//   - a Gemini 3 text answer carries a thoughtSignature on its last text
+//     part (in a stream: the final chunk's), as Google's does;
 //   - responseMimeType application/json → JSON text (schema-shaped);
 //   - responseModalities IMAGE on an -image model → an inlineData PNG part;
 //   - a googleSearch tool → groundingMetadata;
@@ -204,6 +206,7 @@ type genPlan struct {
 	fnID          string
 	fnArgs        []byte // compact JSON object
 	signature     string
+	textSig       string // thoughtSignature of the answer's last text part (Gemini 3 text answers)
 	image         bool
 	grounding     bool
 	query         string
@@ -333,6 +336,9 @@ func planGenerate(body []byte, m *modelInfo, p *genPlan, textOnly bool) *apiErro
 			p.finish = "MAX_TOKENS"
 		}
 		p.candTokens = tokens(len(p.answer) + len(p.code) + len(p.codeOutput))
+		if m.isGemini3() {
+			p.textSig = signature(hash64(m.id, body) + 1)
+		}
 		if strings.Contains(m.id, "-image") && modalitiesHaveImage(gen) {
 			p.image = true
 			p.candTokens += outImageTokens
@@ -538,6 +544,10 @@ func (p *genPlan) appendResponse(dst []byte, parts []piece, candTokens int, fina
 		case pieceText:
 			dst = append(dst, `{"text":`...)
 			dst = jsonw.AppendMarshal(dst, pc.text)
+			if final && p.textSig != "" {
+				dst = append(dst, `,"thoughtSignature":`...)
+				dst = jsonw.AppendMarshal(dst, p.textSig)
+			}
 			dst = append(dst, '}')
 		case pieceThought:
 			dst = append(dst, `{"text":`...)
