@@ -16,8 +16,9 @@ import (
 // loop in forward.go asks fallbackPick for the next pool and goes on
 // there; the next request starts at its own pool again, so traffic
 // returns as soon as the first pool's keys recover. Fallback applies to
-// model calls, whose path each pool builds for its own upstream kind;
-// models lists and the /openai/v1 passthrough stay on their pool.
+// model calls, whose path each pool builds for its own upstream kind, and
+// to Live sessions at connect (dialLive); models lists and the /openai/v1
+// passthrough stay on their pool.
 
 // fallbackPick walks the pools of list and, after each, that pool's own
 // fallbacks, depth first in declared order, skipping the pools in done

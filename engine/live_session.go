@@ -197,6 +197,9 @@ func (s *Server) openLive(rt *Runtime, ls *liveSession, head *fasthttp.Request) 
 			return fail(fasthttp.StatusBadRequest, "Invalid setup: "+err.Error()+".")
 		}
 	}
+	// The call a pool must serve, for fallbackPick and refuse: Vertex
+	// pools have no Live API.
+	ex.upCall = gemini.Call{Version: ex.call.live.version, Model: ex.model.Target, Method: ex.call.live.method()}
 	header := http.Header{}
 	for k, v := range hctx.Request.Header.All() {
 		if forwardedHeader(k) {
@@ -233,12 +236,15 @@ func (l *liveSessions) opened(ls *liveSession) *Failure {
 // dialLive opens Google's side on a key of the pool, moving to the next
 // key while Google refuses the upgrade or closes before setupComplete, as
 // forward does for HTTP calls, with the same classification, key
-// judgement and retry policy. It returns Google's first message
+// judgement and retry policy. When no key of the pool can take the
+// session (every one cooling for its model, or a Vertex pool, which has
+// no Live API), the fallback pools (fallback.go) can, as for HTTP calls. It returns Google's first message
 // (setupComplete), which the client has not seen yet.
 func (s *Server) dialLive(ls *liveSession, setup []byte, header http.Header) ([]byte, int, *Failure) {
 	ex := ls.ex
 	p := ex.pool
 	var tried []*keypool.Key
+	done := []*poolRuntime{p} // pools drained, for fallbackPick
 	budget := newRetryBudget(p)
 	var last *Failure
 	for {
@@ -254,11 +260,24 @@ func (s *Server) dialLive(ls *liveSession, setup []byte, header http.Header) ([]
 			}
 		} else {
 			var free time.Time
-			if m, free = p.pool.Pick(ex.model.Target, tried, now); m == nil {
-				if ex.attempts == 0 {
-					return nil, 0, noKeyFailure(ex, free)
+			if p.serves(ex.upCall) {
+				m, free = p.pool.Pick(ex.model.Target, tried, now)
+			}
+			if m == nil && len(ex.fallback) > 0 {
+				var next *poolRuntime
+				if next, m, free = fallbackPick(ex, ex.fallback, &done, tried, now, free); m != nil {
+					moveLive(ex, next, header)
+					p = next
 				}
-				return nil, 0, last
+			}
+			if m == nil {
+				if ex.attempts > 0 {
+					return nil, 0, last
+				}
+				if f := p.refuse(ex); f != nil {
+					return nil, 0, f
+				}
+				return nil, 0, noKeyFailure(ex, free)
 			}
 		}
 		if ex.member != nil {
@@ -279,6 +298,19 @@ func (s *Server) dialLive(ls *liveSession, setup []byte, header http.Header) ([]
 		}
 		tried = append(tried, m.Key)
 	}
+}
+
+// moveLive moves a session not yet dialled to fallback pool p: its extra
+// headers replace the old pool's, and the session, its stats and its key
+// accounting follow ex.pool.
+func moveLive(ex *exchange, p *poolRuntime, header http.Header) {
+	for _, h := range ex.pool.headers {
+		header.Del(h[0])
+	}
+	for _, h := range p.headers {
+		header.Set(h[0], h[1])
+	}
+	ex.pool = p
 }
 
 // dialLiveOnce dials Google on one key, sends the setup and reads the
