@@ -2,13 +2,10 @@ package engine_test
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	fws "github.com/fasthttp/websocket"
 	"google.golang.org/genai"
 
 	"github.com/balanceproxy/balance/engine"
@@ -103,18 +100,8 @@ token "vertex_only" {
 	})
 	t.Run("vertex pool without fallback", func(t *testing.T) {
 		before := mock.Total()
-		c, _, err := fws.DefaultDialer.Dial(base+livePath, http.Header{"X-Goog-Api-Key": {"sk-live-vertex-only-2"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.WriteMessage(fws.TextMessage, []byte(`{"setup":{"model":"models/`+liveModel+`"}}`)); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err = c.ReadMessage()
-		var ce *fws.CloseError
-		if !errors.As(err, &ce) || !strings.Contains(ce.Text, "Vertex") {
-			t.Fatalf("ended with %v, want a close naming Vertex", err)
+		if ce := liveClose(t, base+livePath, "sk-live-vertex-only-2", `{"setup":{"model":"models/`+liveModel+`"}}`); !strings.Contains(ce.Text, "Vertex") {
+			t.Fatalf("ended with %v, want a close naming Vertex", ce)
 		}
 		if n := mock.Total(); n != before {
 			t.Fatalf("the mock got %d requests", n-before)

@@ -54,6 +54,27 @@ func liveClient(t *testing.T, base, key, version string) *genai.Client {
 
 func wsBase(h *harness) string { return "ws" + strings.TrimPrefix(h.url, "http") }
 
+// liveClose dials url as a raw WebSocket client with token, sends first
+// and returns the close frame that ends the session (failing the test if
+// it ends any other way).
+func liveClose(t *testing.T, url, token, first string) *fws.CloseError {
+	t.Helper()
+	c, _, err := fws.DefaultDialer.Dial(url, http.Header{"X-Goog-Api-Key": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(fws.TextMessage, []byte(first)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ReadMessage()
+	var ce *fws.CloseError
+	if !errors.As(err, &ce) {
+		t.Fatalf("ended with %v, want a close frame", err)
+	}
+	return ce
+}
+
 // receiveTurn reads messages until turnComplete and returns the text,
 // the audio bytes and the tool calls received.
 func receiveTurn(t *testing.T, s *genai.Session) (text string, audio [][]byte, calls []*genai.FunctionCall) {
@@ -329,18 +350,8 @@ token "narrow" {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, _, err := fws.DefaultDialer.Dial(wsBase(h)+livePath, http.Header{"X-Goog-Api-Key": {tc.token}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.WriteMessage(fws.TextMessage, []byte(tc.first)); err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = c.ReadMessage()
-			var ce *fws.CloseError
-			if !errors.As(err, &ce) || ce.Code != tc.code || ce.Text == "" {
-				t.Fatalf("ended with %v", err)
+			if ce := liveClose(t, wsBase(h)+livePath, tc.token, tc.first); ce.Code != tc.code || ce.Text == "" {
+				t.Fatalf("ended with %v", ce)
 			}
 		})
 	}
@@ -510,18 +521,9 @@ func TestLiveRequestHookRejectsSetup(t *testing.T) {
   config = { mode = "reject" }
   routes = ["/ws/*"]
 }`, actions)))
-	c, _, err := fws.DefaultDialer.Dial(wsBase(h)+"/gemini"+livePath, http.Header{"X-Goog-Api-Key": {testToken}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.WriteMessage(fws.TextMessage, []byte(`{"setup":{"model":"models/`+liveModel+`"}}`)); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = c.ReadMessage()
-	var ce *fws.CloseError
-	if !errors.As(err, &ce) || ce.Code != fws.ClosePolicyViolation || !strings.Contains(ce.Text, "hook gate") {
-		t.Fatalf("ended with %v", err)
+	ce := liveClose(t, wsBase(h)+"/gemini"+livePath, testToken, `{"setup":{"model":"models/`+liveModel+`"}}`)
+	if ce.Code != fws.ClosePolicyViolation || !strings.Contains(ce.Text, "hook gate") {
+		t.Fatalf("ended with %v", ce)
 	}
 	if n := h.mock.Total(); n != 0 {
 		t.Fatalf("the mock got %d requests", n)
