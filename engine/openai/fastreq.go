@@ -480,10 +480,51 @@ func appendGeminiText(b []byte, raw string, sep bool) []byte {
 	return append(b, '}')
 }
 
-// appendTextParts appends the parts of a text content value (a string or
-// an array of text parts) as Gemini text parts; empty texts are dropped as
-// the full path drops them. n is the number of parts written.
-func appendTextParts(b []byte, content gjson.Result, comma bool) (_ []byte, n int, ok bool) {
+// appendTextParts appends the parts of a chat message's content (a string
+// or an array of text parts) as Gemini text parts; see appendTextContent.
+func appendTextParts(b []byte, content gjson.Result, comma bool) ([]byte, int, bool) {
+	return appendTextContent(b, content, comma, chatPartText)
+}
+
+// chatPartText is the text of a chat content part, which must be
+// {"type":"text","text":…} (other kinds only as null).
+func chatPartText(p gjson.Result) (text string, ok bool) {
+	var isText, hasText bool
+	var seen uint8
+	ok = true
+	p.ForEach(func(k, v gjson.Result) bool {
+		key := keyOf(k)
+		var bit uint8
+		switch key {
+		case "type":
+			bit = 1
+			isText = v.Raw == `"text"`
+		case "text":
+			bit = 2
+			hasText = v.Type == gjson.String
+			if hasText {
+				text = v.Raw[1 : len(v.Raw)-1]
+			}
+		case "refusal", "image_url", "input_audio", "file":
+			bit = 4
+			ok = isNull(v)
+		default:
+			ok = ignorable(key, v, partFields)
+		}
+		if bit&3 != 0 && seen&bit != 0 {
+			ok = false
+		}
+		seen |= bit
+		return ok
+	})
+	return text, ok && isText && hasText
+}
+
+// appendTextContent appends a text content value (a string, or an array
+// of parts whose text partText reads) as Gemini text parts, dropping empty
+// texts as the full path drops them, after a comma when comma. n is the
+// number of parts written; !ok sends the request to the full path.
+func appendTextContent(b []byte, content gjson.Result, comma bool, partText func(gjson.Result) (string, bool)) (_ []byte, n int, ok bool) {
 	add := func(raw string) {
 		if raw != "" {
 			b = appendGeminiText(b, raw, comma || n > 0)
@@ -491,7 +532,7 @@ func appendTextParts(b []byte, content gjson.Result, comma bool) (_ []byte, n in
 		}
 	}
 	switch {
-	case !content.Exists() || content.Type == gjson.Null:
+	case !content.Exists() || isNull(content):
 		return b, 0, true
 	case content.Type == gjson.String:
 		add(content.Raw[1 : len(content.Raw)-1])
@@ -501,44 +542,16 @@ func appendTextParts(b []byte, content gjson.Result, comma bool) (_ []byte, n in
 	}
 	ok = true
 	content.ForEach(func(_, p gjson.Result) bool {
+		var text string
 		if !p.IsObject() {
 			ok = false
-			return false
+		} else {
+			text, ok = partText(p)
 		}
-		var text string
-		var isText, hasText bool
-		var seen uint8
-		p.ForEach(func(k, v gjson.Result) bool {
-			key := keyOf(k)
-			var bit uint8
-			switch key {
-			case "type":
-				bit = 1
-				isText = v.Raw == `"text"`
-			case "text":
-				bit = 2
-				hasText = v.Type == gjson.String
-				if hasText {
-					text = v.Raw[1 : len(v.Raw)-1]
-				}
-			case "refusal", "image_url", "input_audio", "file":
-				bit = 4
-				ok = isNull(v)
-			default:
-				ok = ignorable(key, v, partFields)
-			}
-			if bit&3 != 0 && seen&bit != 0 {
-				ok = false
-			}
-			seen |= bit
-			return ok
-		})
-		if !ok || !isText || !hasText {
-			ok = false
-			return false
+		if ok {
+			add(text)
 		}
-		add(text)
-		return true
+		return ok
 	})
 	return b, n, ok
 }

@@ -366,66 +366,48 @@ func (f *fastResponses) content(role string, content gjson.Result, textOnly bool
 // input_text/output_text/text parts) as Gemini text parts, dropping empty
 // texts as the full path does; textOnly (system and developer messages)
 // takes input_text and text parts only. n counts the parts written.
-func appendResponseText(b []byte, content gjson.Result, comma, textOnly bool) (_ []byte, n int, ok bool) {
-	add := func(raw string) {
-		if raw != "" {
-			b = appendGeminiText(b, raw, comma || n > 0)
-			n++
-		}
-	}
-	switch {
-	case !content.Exists() || isNull(content):
-		return b, 0, true
-	case content.Type == gjson.String:
-		add(content.Raw[1 : len(content.Raw)-1])
-		return b, n, true
-	case !content.IsArray():
-		return b, 0, false
-	}
-	ok = true
-	content.ForEach(func(_, p gjson.Result) bool {
-		if !p.IsObject() {
-			ok = false
-			return false
-		}
-		var typ, text gjson.Result
-		var seen uint8
-		p.ForEach(func(k, v gjson.Result) bool {
-			key := keyOf(k)
-			switch key {
-			case "type", "text":
-				bit, dst := uint8(1), &typ
-				if key == "text" {
-					bit, dst = 2, &text
-				}
-				if seen&bit != 0 || v.Type != gjson.String {
-					ok = false
-					return false
-				}
-				seen |= bit
-				*dst = v
-			default:
-				if foldsToAny(key, responsePartFields) {
-					ok = false
-				} else {
-					ok = ignorable(key, v, responsePartFields)
-				}
+func appendResponseText(b []byte, content gjson.Result, comma, textOnly bool) ([]byte, int, bool) {
+	return appendTextContent(b, content, comma, func(p gjson.Result) (string, bool) { return responsePartText(p, textOnly) })
+}
+
+// responsePartText is the text of a Responses content part:
+// input_text/text, and output_text unless textOnly.
+func responsePartText(p gjson.Result, textOnly bool) (string, bool) {
+	var typ, text gjson.Result
+	var seen uint8
+	ok := true
+	p.ForEach(func(k, v gjson.Result) bool {
+		key := keyOf(k)
+		switch key {
+		case "type", "text":
+			bit, dst := uint8(1), &typ
+			if key == "text" {
+				bit, dst = 2, &text
 			}
-			return ok
-		})
-		switch typ.Raw {
-		case `"input_text"`, `"text"`:
-		case `"output_text"`:
-			ok = ok && !textOnly
+			if seen&bit != 0 || v.Type != gjson.String {
+				ok = false
+				return false
+			}
+			seen |= bit
+			*dst = v
 		default:
-			ok = false
+			if foldsToAny(key, responsePartFields) {
+				ok = false
+			} else {
+				ok = ignorable(key, v, responsePartFields)
+			}
 		}
-		if !ok || !text.Exists() {
-			ok = false
-			return false
-		}
-		add(text.Raw[1 : len(text.Raw)-1])
-		return true
+		return ok
 	})
-	return b, n, ok
+	switch typ.Raw {
+	case `"input_text"`, `"text"`:
+	case `"output_text"`:
+		ok = ok && !textOnly
+	default:
+		ok = false
+	}
+	if !ok || !text.Exists() {
+		return "", false
+	}
+	return text.Raw[1 : len(text.Raw)-1], true
 }

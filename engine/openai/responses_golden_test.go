@@ -169,7 +169,11 @@ func FuzzTranslateResponsesRequest(f *testing.F) {
 			}
 		}
 		again, e := TranslateResponsesRequest(ctx, []byte(`{"model":"m","input":`+string(rr.Input)+`}`), nil, opt)
-		instructions := gjson.GetBytes(body, "instructions").Str != ""
+		// Field names match case-insensitively, as encoding/json's do
+		// (and the translator's), so "instruCtions" counts too.
+		var withInstr struct{ Instructions string }
+		_ = json.Unmarshal(body, &withInstr)
+		instructions := withInstr.Instructions != ""
 		switch {
 		case e != nil && !instructions:
 			t.Fatalf("stored input %s is refused as input: %v", rr.Input, e)
