@@ -129,13 +129,14 @@ func TestStreamPacingNeverDelaysTheEndPastMaxDelay(t *testing.T) {
 	}
 }
 
-// A client that goes away in the middle of a paced stream ends it at
-// once: the request is recorded as closed by the client long before the
-// pacing (60 s here) would have ended.
-func TestStreamPacingStopsWhenTheClientGoes(t *testing.T) {
+// startSlowPacedStream starts a proxy whose gemini-2.5-flash streams are
+// paced one character per 100 ms (up to 60 s) and opens such a stream of
+// 600 characters on the OpenAI route: it stays open long after the test
+// has what it needs.
+func startSlowPacedStream(t *testing.T, rec *recorder) (*engine.Server, *http.Response) {
+	t.Helper()
 	mock := mockgemini.Start(t, mockgemini.Options{StreamChunks: 1})
-	rec := &recorder{}
-	_, url := startProxyWith(t, mock, t.TempDir(), poolConfig([]string{keyA}, `
+	srv, url := startProxyWith(t, mock, t.TempDir(), poolConfig([]string{keyA}, `
 model "gemini-2.5-flash" {
   stream_pacing {
     chunk_chars = 1
@@ -151,6 +152,15 @@ model "gemini-2.5-flash" {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, resp
+}
+
+// A client that goes away in the middle of a paced stream ends it at
+// once: the request is recorded as closed by the client long before the
+// pacing (60 s here) would have ended.
+func TestStreamPacingStopsWhenTheClientGoes(t *testing.T) {
+	rec := &recorder{}
+	_, resp := startSlowPacedStream(t, rec)
 	r := bufio.NewReader(resp.Body)
 	for range 3 { // the role chunk and the first paced pieces
 		if _, err := r.ReadString('\n'); err != nil {
@@ -172,24 +182,8 @@ model "gemini-2.5-flash" {
 // the client gets the shutdown error event, and Shutdown does not wait
 // out the pacing.
 func TestStreamPacingEndsAtShutdown(t *testing.T) {
-	mock := mockgemini.Start(t, mockgemini.Options{StreamChunks: 1})
 	rec := &recorder{}
-	srv, url := startProxyWith(t, mock, t.TempDir(), poolConfig([]string{keyA}, `
-model "gemini-2.5-flash" {
-  stream_pacing {
-    chunk_chars = 1
-    interval    = "100ms"
-    max_delay   = "60s"
-  }
-}
-`), engine.Options{Recorder: rec})
-	body := `{"model":"gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"` + strings.Repeat("z", 600) + `"}]}`
-	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, resp := startSlowPacedStream(t, rec)
 	defer resp.Body.Close()
 	r := bufio.NewReader(resp.Body)
 	if _, err := r.ReadString('\n'); err != nil {
