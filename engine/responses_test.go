@@ -309,21 +309,12 @@ func TestResponsesSDKJSONSchemaAndReasoningSummary(t *testing.T) {
 }
 
 func TestResponsesStoredConversation(t *testing.T) {
-	h := newHarness(t, []string{keyA}, `
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["`+keyA+`"]
-}
-token "tester" {
-  secret = "`+testToken+`"
-  pools  = ["main"]
-}
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, `
 token "other" {
   secret = "sk-other-client-token"
   pools  = ["main"]
 }
-`)
+`))
 	ctx := context.Background()
 	c := openAIClient(h, "/v1")
 	first, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("my name is Ada")})
@@ -539,18 +530,9 @@ func optionsFor(h *harness, base, token string) []option.RequestOption {
 // even though store defaults to true, and previous_response_id then
 // finds nothing.
 func TestResponsesRetention(t *testing.T) {
-	h := newHarness(t, []string{keyA}, `
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["`+keyA+`"]
-}
-token "tester" {
-  secret = "`+testToken+`"
-  pools  = ["main"]
-}
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, `
 openai { response_retention = "0s" }
-`)
+`))
 	ctx := context.Background()
 	c := openAIClient(h, "/v1")
 	res, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("keep me?")})
@@ -568,19 +550,10 @@ openai { response_retention = "0s" }
 // summaries asked for; with openai.keep_alive the stream is served from a
 // unary call and still has every event.
 func TestResponsesAliasKeepsSummaryAndKeepAlive(t *testing.T) {
-	h := newHarness(t, []string{keyA}, `
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["`+keyA+`"]
-}
-token "tester" {
-  secret = "`+testToken+`"
-  pools  = ["main"]
-}
+	h := newHarness(t, []string{keyA}, poolConfig([]string{keyA}, `
 model "smart" { target = "gemini-3-pro-preview" }
 openai { keep_alive = "1s" }
-`)
+`))
 	c := openAIClient(h, "/v1")
 	evs := streamEvents(t, c.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{Model: "smart", Input: textInput("think briefly"),
 		Reasoning: shared.ReasoningParam{Effort: shared.ReasoningEffortLow, Summary: shared.ReasoningSummaryAuto}}))
@@ -603,17 +576,7 @@ openai { keep_alive = "1s" }
 func TestResponsesReadYourWrites(t *testing.T) {
 	mock := mockgemini.Start(t, mockgemini.Options{})
 	dir := t.TempDir()
-	_, url := startProxyWith(t, mock, dir, `
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["`+keyA+`"]
-}
-token "tester" {
-  secret = "`+testToken+`"
-  pools  = ["main"]
-}
-`, engine.Options{StoreFlushInterval: time.Hour})
+	_, url := startProxyWith(t, mock, dir, poolConfig([]string{keyA}, ""), engine.Options{StoreFlushInterval: time.Hour})
 	c := oai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey(testToken), option.WithMaxRetries(0))
 	ctx := context.Background()
 	first, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gemini-2.5-flash", Input: textInput("remember me")})
@@ -827,17 +790,7 @@ openai { image_output = "data_url" }
 // streamed alike.
 func TestResponsesReplayTextPartSignature(t *testing.T) {
 	mock := mockgemini.Start(t, mockgemini.Options{})
-	_, url := startProxy(t, mock, t.TempDir(), `
-upstream "mock" { base_url = "%MOCK%" }
-pool "main" {
-  upstream = "mock"
-  keys     = ["`+keyA+`"]
-}
-token "tester" {
-  secret = "`+testToken+`"
-  pools  = ["main"]
-}
-`)
+	_, url := startProxy(t, mock, t.TempDir(), poolConfig([]string{keyA}, ""))
 	c := oai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey(testToken), option.WithMaxRetries(0))
 	ctx := context.Background()
 	const model = "gemini-3-pro-preview"
