@@ -106,19 +106,45 @@ func sqliteFile(dsn string) string {
 // parent directories, mode 0700, before SQLite opens it: SQLite would
 // create the file 0644 (less the umask), refuses to create directories,
 // and gives the -wal and -shm files the database file's mode. An existing
-// file is left as it is (Open warns when others may read it).
-func createSQLiteFile(path string) error {
+// file is left as it is (Open warns when others may read it); created
+// says whether the file is new.
+func createSQLiteFile(path string) (created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create the database directory: %w", err)
+		return false, fmt.Errorf("create the database directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("create the database file: %w", err)
+		return false, fmt.Errorf("create the database file: %w", err)
 	}
-	return f.Close()
+	return true, f.Close()
+}
+
+// sqlitePageSize is the page size of a database the store creates.
+// Every batch writes one large request chunk (hundreds of KB) and a few
+// hundred rollup rows; with 16 KiB pages SQLite writes a quarter as many
+// WAL frames and checkpoint pages for it as with its default 4 KiB,
+// and the writer spends about a third less CPU per request
+// (BenchmarkWriterSQLiteProxyShape: 2.1–2.3 → 1.35–1.5 µs per row;
+// 64 KiB saves little more and makes every small key-state or resource
+// upsert rewrite a 64 KiB page). A database created before keeps its
+// pages: a WAL database cannot change its page size in place (store/doc.go
+// says how to convert one).
+const sqlitePageSize = 16 << 10
+
+// formatSQLiteFile gives a new, empty database file its page size, which
+// the first connection that turns WAL on fixes for good: so it runs on a
+// connection of its own, in rollback-journal mode, before the store's.
+func formatSQLiteFile(ctx context.Context, dsn string) error {
+	db, err := sql.Open("sqlite3", sqliteDSN(dsn, "_journal_mode", "DELETE"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", sqlitePageSize))
+	return err
 }
 
 // sqliteOpenToOthers reports the database files (the database, -wal,
@@ -139,8 +165,14 @@ func (sqliteDialect) open(ctx context.Context, dsn string) (*sqlx.DB, *sqlx.DB, 
 	}
 	path, _, _ := strings.Cut(dsn, "?")
 	if file := sqliteFile(dsn); file != "" {
-		if err := createSQLiteFile(file); err != nil {
+		created, err := createSQLiteFile(file)
+		if err != nil {
 			return nil, nil, fmt.Errorf("store: sqlite %q: %w", path, err)
+		}
+		if created {
+			if err := formatSQLiteFile(ctx, dsn); err != nil {
+				return nil, nil, fmt.Errorf("store: sqlite %q: set the page size: %w", path, err)
+			}
 		}
 	}
 	w, err := sqlx.Open("sqlite3", sqliteDSN(dsn))

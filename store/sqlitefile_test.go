@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -102,5 +103,55 @@ func TestSQLiteFile(t *testing.T) {
 		if got := sqliteFile(tc.dsn); got != tc.want {
 			t.Errorf("sqliteFile(%q) = %q, want %q", tc.dsn, got, tc.want)
 		}
+	}
+}
+
+// TestSQLitePageSize: a database the store creates gets sqlitePageSize
+// pages (the writer's batches cost less CPU with them), also when the
+// DSN asks for another journal mode; a database made before keeps the
+// pages it has and is served as usual; an in-memory one is left alone.
+func TestSQLitePageSize(t *testing.T) {
+	tests := []struct {
+		name     string
+		dsn      func(dir string) string
+		existing bool // a WAL database with 4 KiB pages is there first
+		want     int
+	}{
+		{"new file", func(d string) string { return filepath.Join(d, "balance.db") }, false, sqlitePageSize},
+		{"new file, rollback journal asked", func(d string) string { return filepath.Join(d, "balance.db") + "?_journal_mode=DELETE" }, false, sqlitePageSize},
+		{"existing 4 KiB database", func(d string) string { return filepath.Join(d, "balance.db") }, true, 4096},
+		{"in memory", func(string) string { return ":memory:" }, false, 4096},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			dsn := tc.dsn(dir)
+			if tc.existing {
+				db, err := sql.Open("sqlite3", dsn+"?_journal_mode=WAL")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Exec("PRAGMA page_size = 4096; CREATE TABLE before_balance (x INTEGER)"); err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+			}
+			s, err := Open(ctx, Config{Driver: "sqlite", DSN: dsn, Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(ctx)
+			s.Record(Request{Time: time.Now(), KeyFP: "k", ModelSent: "m", Status: 200})
+			waitWritten(t, s, 1)
+			var got int
+			if err := s.wdb.GetContext(ctx, &got, "PRAGMA page_size"); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("page_size %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
