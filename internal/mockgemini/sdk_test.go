@@ -238,7 +238,8 @@ func TestSDKErrors(t *testing.T) {
 // Veo through the SDK: GenerateVideos starts an operation, polling it
 // finds it done on the second GET with one video per sample, and Download
 // fetches each video's bytes. The operation is private to its key (404
-// for another) and so are its videos (403, as for any other file).
+// for another) and so are its videos (403, as for any other file, to a
+// download or an extension).
 func TestSDKGenerateVideos(t *testing.T) {
 	s := Start(t, Options{})
 	c := newSDK(t, s, "veo-owner")
@@ -280,6 +281,14 @@ func TestSDKGenerateVideos(t *testing.T) {
 	}
 	if _, err := other.Operations.GetVideosOperation(ctx, op, nil); apiCode(err) != 404 {
 		t.Fatalf("another key's poll: %v", err)
+	}
+	// Extending a video names it: only its key may.
+	extend := &genai.GenerateVideosSource{Prompt: "and then", Video: op.Response.GeneratedVideos[0].Video}
+	if ext, err := c.Models.GenerateVideosFromSource(ctx, "veo-3.0-generate-001", extend, nil); err != nil || ext.Name == "" {
+		t.Fatalf("extend: %+v %v", ext, err)
+	}
+	if _, err := other.Models.GenerateVideosFromSource(ctx, "veo-3.0-generate-001", extend, nil); apiCode(err) != 403 {
+		t.Fatalf("another key's extension: %v", err)
 	}
 	m, err := c.Models.Get(ctx, "veo-3.0-generate-001", nil)
 	if err != nil || len(m.SupportedActions) != 1 || m.SupportedActions[0] != "predictLongRunning" {

@@ -31,7 +31,8 @@ type mockOperation struct {
 }
 
 // serveVideo answers models/{m}:predictLongRunning: instances[] each with
-// a prompt (or an image), parameters.sampleCount 1–4 (default 1).
+// a prompt, an image or a video to extend (video.uri, a generated video
+// of the same project), parameters.sampleCount 1–4 (default 1).
 func (s *Server) serveVideo(ctx *fasthttp.RequestCtx, m *modelInfo, key, body []byte) {
 	root, e := parseObject(body)
 	if e != nil {
@@ -44,13 +45,32 @@ func (s *Server) serveVideo(ctx *fasthttp.RequestCtx, m *modelInfo, key, body []
 		return
 	}
 	var bad bool
+	var videos []string
 	inst.ForEach(func(_, in gjson.Result) bool {
-		bad = strings.TrimSpace(in.Get("prompt").String()) == "" && !in.Get("image").Exists()
+		bad = strings.TrimSpace(in.Get("prompt").String()) == "" && !in.Get("image").Exists() && !in.Get("video").Exists()
+		if u := in.Get("video.uri").Str; u != "" {
+			videos = append(videos, u)
+		}
 		return !bad
 	})
 	if bad {
-		s.writeError(ctx, errBadRequest("A prompt or an image is required."), false)
+		s.writeError(ctx, errBadRequest("A prompt, an image or a video is required."), false)
 		return
+	}
+	st := &s.resources
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.init()
+	for _, u := range videos {
+		id := u
+		if i := strings.LastIndex(u, "files/"); i >= 0 {
+			id = u[i+len("files/"):]
+		}
+		id, _, _ = strings.Cut(id, ":")
+		if f, ok := st.files["files/"+id]; !ok || f.Key != string(key) {
+			s.writeError(ctx, errPermission("File", id), false)
+			return
+		}
 	}
 	samples := 1
 	if sc := root.Get("parameters.sampleCount"); sc.Exists() {
@@ -61,11 +81,7 @@ func (s *Server) serveVideo(ctx *fasthttp.RequestCtx, m *modelInfo, key, body []
 		}
 	}
 	name := "models/" + m.id + "/operations/" + randomID(6)
-	st := &s.resources
-	st.mu.Lock()
-	st.init()
 	st.operations[name] = &mockOperation{key: string(key), samples: samples}
-	st.mu.Unlock()
 	writeJSON(ctx, map[string]any{"name": name})
 }
 
