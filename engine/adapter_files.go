@@ -315,6 +315,10 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		if f := s.pinTo(ex, r); f != nil {
 			return nil, f
 		}
+	case opCreateOperation:
+		if f := s.pinExtendedVideos(ex, ex.clientBody(ctx)); f != nil {
+			return nil, f
+		}
 	case opUploadStart:
 		rc.model = uploadModel(ex)
 		n, err := declaredUploadSize(ctx)
@@ -359,6 +363,22 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 	}
 	copyQuery(req, &ctx.Request)
 	return req, nil
+}
+
+// pinExtendedVideos pins a video generation that extends videos
+// (instances[].video.uri, a generated video's download URI) to the key
+// that owns them. A URI that names a file in a form balance cannot read
+// matches no record, so it is refused rather than sent to any key.
+func (s *Server) pinExtendedVideos(ex *exchange, body []byte) *Failure {
+	var names []string
+	for _, u := range gjson.GetBytes(body, "instances.#.video.uri").Array() {
+		if name, ok := downloadFileName(u.Str); ok {
+			names = append(names, name)
+		} else if strings.Contains(u.Str, "files/") {
+			names = append(names, u.Str)
+		}
+	}
+	return s.pinFiles(ex, names)
 }
 
 // uploadModel is the model (after model rules) an upload's file is for,

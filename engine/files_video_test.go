@@ -98,10 +98,11 @@ func downloadVideos(t *testing.T, mock *mockgemini.Server, client *genai.Client,
 
 // Veo through balance with the official Go SDK and a round-robin pool of
 // 3 keys: GenerateVideos lands on one key, and every poll of its
-// operation and every download of the videos it made goes to that key
-// only (the mock answers 404 to another key's poll, 403 to its download,
-// as Google does). The create goes through the model rules like any
-// model call: the alias reaches Google as its target.
+// operation, every download of the videos it made and every extension of
+// one goes to that key only (the mock answers 404 to another key's poll,
+// 403 to its download or extension, as Google does). The create goes
+// through the model rules like any model call: the alias reaches Google
+// as its target.
 func TestVideoThroughPoolWithGoSDK(t *testing.T) {
 	const doneAfter = 4 // more polls than keys: unpinned, some would miss
 	mock := mockgemini.Start(t, mockgemini.Options{VideoDoneAfter: doneAfter})
@@ -123,13 +124,23 @@ func TestVideoThroughPoolWithGoSDK(t *testing.T) {
 			}
 			downloadVideos(t, mock, client, op, owner)
 			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, int64(polls+len(op.Response.GeneratedVideos)))
+
+			// Extending a video names it, so the generation goes to its key.
+			before = perKey(mock, filesKeys)
+			extend := &genai.GenerateVideosSource{Prompt: "and then", Video: op.Response.GeneratedVideos[0].Video}
+			for i := range 3 {
+				if _, err := client.Models.GenerateVideosFromSource(context.Background(), tc.model, extend, nil); err != nil {
+					t.Fatalf("extension %d: %v", i, err)
+				}
+			}
+			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, 3)
 		})
 	}
 }
 
 // An operation and its videos are the token's that started it: another
-// token's poll or download, an unknown operation and a token that may not
-// use Veo get balance's own refusal, with no upstream call.
+// token's poll, download or extension, an unknown operation and a token
+// that may not use Veo get balance's own refusal, with no upstream call.
 func TestVideoRefusalsCostNoUpstreamCall(t *testing.T) {
 	mock := mockgemini.Start(t, mockgemini.Options{})
 	_, url := startProxy(t, mock, t.TempDir(), videoConfig(""))
@@ -150,6 +161,10 @@ func TestVideoRefusalsCostNoUpstreamCall(t *testing.T) {
 	_, err := genaiClient(t, url, textOnlyToken).Models.GenerateVideosFromSource(context.Background(), veoModel, &genai.GenerateVideosSource{Prompt: "x"}, nil)
 	if apiCode(err) != 403 {
 		t.Fatalf("a token without Veo: %v", err)
+	}
+	extend := &genai.GenerateVideosSource{Prompt: "and then", Video: op.Response.GeneratedVideos[0].Video}
+	if _, err := other.Models.GenerateVideosFromSource(context.Background(), veoModel, extend, nil); apiCode(err) != 404 {
+		t.Fatalf("another token's extension: %v", err)
 	}
 	for _, tc := range []struct {
 		name, path, token string
