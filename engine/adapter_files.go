@@ -13,15 +13,17 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
+	"github.com/balanceproxy/balance/engine/gemini"
 	"github.com/balanceproxy/balance/store"
 )
 
 // filesAdapter is the front door of Gemini's stateful resources: the Files
-// API (uploads, get, list, delete, download), cached contents and batches,
-// under /gemini/ and the bare prefix. Each resource belongs to the key
-// that created it, so everything after its creation is pinned to that key
-// and to the client token that created it (resources.go). Upload chunks
-// stream through to Google: they are never read into memory.
+// API (uploads, get, list, delete, download), cached contents, batches and
+// long-running operations (Veo videos), under /gemini/ and the bare
+// prefix. Each resource belongs to the key that created it, so everything
+// after its creation is pinned to that key and to the client token that
+// created it (resources.go). Upload chunks stream through to Google: they
+// are never read into memory.
 type filesAdapter struct{ s *Server }
 
 // resourceOp is what a resource call does.
@@ -36,6 +38,7 @@ const (
 	opCancel
 	opCreateCache
 	opCreateBatch
+	opCreateOperation
 	opUploadStart
 	opUploadMultipart
 	opUploadChunk
@@ -44,10 +47,11 @@ const (
 // resourceCall is what route read from a resource call's path.
 type resourceCall struct {
 	op   resourceOp
-	kind string // store.KindFile, KindCache or KindBatch
+	kind string // store.KindFile, KindCache, KindBatch or KindOperation
 	// name is the resource ("files/ID"), or "uploads/<upload id>" for a chunk.
 	name string
-	// path is the upstream path after the upstream's own prefix.
+	// path is the upstream path after the upstream's own prefix; a
+	// create on a model builds its own from call.native (setUpstreamPath).
 	path string
 	// mount is "/gemini" when the call came in under it, so the upload
 	// URL handed back keeps the client on the same prefix.
@@ -68,6 +72,8 @@ var (
 	pathUpload       = []byte("/upload/")
 	pathDownload     = []byte("/download/")
 	suffixBatchGen   = ":batchGenerateContent"
+	suffixVideoGen   = ":predictLongRunning"
+	infixOperations  = "/operations/"
 	uploadStatusHdr  = "X-Goog-Upload-Status"
 	uploadURLHeaders = []string{"X-Goog-Upload-URL", "X-Goog-Upload-Control-URL"}
 )
@@ -89,7 +95,14 @@ func isResourcePath(p []byte) bool {
 	}
 	has := func(prefix string) bool { return len(rest) >= len(prefix) && string(rest[:len(prefix)]) == prefix }
 	return string(rest) == "files" || has("files/") || string(rest) == "cachedContents" || has("cachedContents/") ||
-		string(rest) == "batches" || has("batches/") || has("models/") && bytes.HasSuffix(rest, []byte(suffixBatchGen))
+		string(rest) == "batches" || has("batches/") || has("models/") && isModelResource(rest)
+}
+
+// isModelResource reports whether rest ("models/…") creates a resource
+// (a batch, a video's operation) or names an operation.
+func isModelResource(rest []byte) bool {
+	return bytes.HasSuffix(rest, []byte(suffixBatchGen)) || bytes.HasSuffix(rest, []byte(suffixVideoGen)) ||
+		bytes.Contains(rest, []byte(infixOperations))
 }
 
 // cutVersion splits "/v1beta/rest" into its API version and rest.
@@ -152,13 +165,7 @@ func (filesAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
 	case "batches":
 		rc.kind = store.KindBatch
 	case "models":
-		// models/{m}:batchGenerateContent
-		if method != suffixBatchGen[1:] {
-			return notFound
-		}
-		rc.kind, rc.op, rc.path = store.KindBatch, opCreateBatch, "/"+version+"/models/"+id+suffixBatchGen
-		*c = call{route: "batches.create", model: id, body: true, refs: true, passAnswer: true, resource: rc}
-		return allowOnly(ctx, fasthttp.MethodPost)
+		return routeModelResource(ctx, c, rc, version, item)
 	default:
 		return notFound
 	}
@@ -203,6 +210,37 @@ func (filesAdapter) route(ctx *fasthttp.RequestCtx, c *call) *Failure {
 	}
 	c.resource = rc
 	return allowOnly(ctx, want)
+}
+
+// routeModelResource routes the calls under models/ that create a
+// resource, models/{m}:batchGenerateContent and models/{m}:predictLongRunning
+// (a video's operation), and an operation's poll, models/{m}/operations/{id}.
+// A create is a model call like any other (model rules, admission, the
+// pool's upstream, fallback pools); a poll is pinned to the owner.
+func routeModelResource(ctx *fasthttp.RequestCtx, c *call, rc resourceCall, version, item string) *Failure {
+	if model, id, ok := strings.Cut(item, infixOperations); ok {
+		if !gemini.ValidModel(model) || !validResourceID(id) {
+			return fail(fasthttp.StatusBadRequest, "Invalid operation name models/"+item+".")
+		}
+		rc.kind, rc.op, rc.name = store.KindOperation, opGet, "models/"+item
+		rc.path = "/" + version + "/" + rc.name
+		*c = call{route: "operations.get", passAnswer: true, resource: rc}
+		return allowOnly(ctx, fasthttp.MethodGet)
+	}
+	model, method, _ := strings.Cut(item, ":")
+	route, refs := method, false
+	switch method {
+	case suffixBatchGen[1:]:
+		// A batch's inline requests may name files or a cached content.
+		rc.kind, rc.op, route, refs = store.KindBatch, opCreateBatch, "batches.create", true
+	case suffixVideoGen[1:]:
+		rc.kind, rc.op = store.KindOperation, opCreateOperation
+	default:
+		return fail(fasthttp.StatusNotFound, "Unknown Gemini API method "+string(ctx.Path())+".")
+	}
+	*c = call{route: route, model: model, native: gemini.Call{Version: version, Model: model, Method: method},
+		body: true, refs: refs, passAnswer: true, resource: rc}
+	return allowOnly(ctx, fasthttp.MethodPost)
 }
 
 // routeUpload reads the upload protocol from the headers: a resumable
@@ -269,12 +307,16 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 	case opList:
 		return nil, s.answerList(ctx, ex)
 	case opGet, opDelete, opDownload, opPatch, opCancel:
-		what := map[string]string{store.KindFile: "File", store.KindCache: "Cached content", store.KindBatch: "Batch"}[rc.kind]
+		what := map[string]string{store.KindFile: "File", store.KindCache: "Cached content", store.KindBatch: "Batch", store.KindOperation: "Operation"}[rc.kind]
 		r, f := s.ownedBy(ex, rc.name, what)
 		if f != nil {
 			return nil, f
 		}
 		if f := s.pinTo(ex, r); f != nil {
+			return nil, f
+		}
+	case opCreateOperation:
+		if f := s.pinExtendedVideos(ex, ex.clientBody(ctx)); f != nil {
 			return nil, f
 		}
 	case opUploadStart:
@@ -313,10 +355,30 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 	if stream != nil {
 		req.SetBodyStream(stream, ctx.Request.Header.ContentLength())
 	}
-	ex.scratch = append(append(ex.scratch[:0], ex.pool.target.PathPrefix...), rc.path...)
-	req.URI().SetPathBytes(ex.scratch)
+	if ex.call.native.Model != "" {
+		ex.setUpstreamPath(req, ex.call.native)
+	} else {
+		ex.scratch = append(append(ex.scratch[:0], ex.pool.target.PathPrefix...), rc.path...)
+		req.URI().SetPathBytes(ex.scratch)
+	}
 	copyQuery(req, &ctx.Request)
 	return req, nil
+}
+
+// pinExtendedVideos pins a video generation that extends videos
+// (instances[].video.uri, a generated video's download URI) to the key
+// that owns them. A URI that names a file in a form balance cannot read
+// matches no record, so it is refused rather than sent to any key.
+func (s *Server) pinExtendedVideos(ex *exchange, body []byte) *Failure {
+	var names []string
+	for _, u := range gjson.GetBytes(body, "instances.#.video.uri").Array() {
+		if name, ok := downloadFileName(u.Str); ok {
+			names = append(names, name)
+		} else if strings.Contains(u.Str, "files/") {
+			names = append(names, u.Str)
+		}
+	}
+	return s.pinFiles(ex, names)
 }
 
 // uploadModel is the model (after model rules) an upload's file is for,
@@ -512,11 +574,19 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 		if name := gjson.GetBytes(body, "name").Str; strings.HasPrefix(name, "batches/") {
 			own(name, store.KindBatch, 0, "", ex.model.Target, string(body), "")
 		}
-	case opGet:
-		// A finished batch's results are a file in the same project.
-		if out := gjson.GetBytes(body, "metadata.output.responsesFile").Str; rc.kind == store.KindBatch && strings.HasPrefix(out, "files/") {
-			if _, known, _ := s.lookupResource(out); !known {
-				own(out, store.KindFile, 0, "application/jsonl", "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+	case opCreateOperation, opGet:
+		if rc.op == opCreateOperation {
+			if name := gjson.GetBytes(body, "name").Str; isOperationName(name) {
+				own(name, store.KindOperation, 0, "", ex.model.Target, "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
+			}
+		}
+		// What a finished batch or video operation generated is a file in
+		// the same project, which its owner downloads: recorded before the
+		// client learns its name, like any created resource.
+		mime, files := generatedFiles(rc.kind, body)
+		for _, f := range files {
+			if _, known, _ := s.lookupResource(f); !known {
+				own(f, store.KindFile, 0, mime, "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
 			}
 		}
 	case opDelete:
@@ -525,7 +595,41 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 	return nil
 }
 
-// fileTTL is how long Google keeps a file (and a resumable session).
+// fileTTL is how long Google keeps a file (and a resumable session, and
+// a generated video).
 const fileTTL = 48 * time.Hour
+
+// isOperationName reports whether name is models/{m}/operations/{id}.
+func isOperationName(name string) bool {
+	model, id, ok := strings.Cut(strings.TrimPrefix(name, "models/"), infixOperations)
+	return ok && strings.HasPrefix(name, "models/") && gemini.ValidModel(model) && validResourceID(id)
+}
+
+// generatedFiles names the files a batch or operation answer says it
+// generated, and their MIME type: a finished batch's results file, a
+// done video operation's videos.
+func generatedFiles(kind string, body []byte) (mime string, names []string) {
+	switch kind {
+	case store.KindBatch:
+		if out := gjson.GetBytes(body, "metadata.output.responsesFile").Str; strings.HasPrefix(out, "files/") {
+			return "application/jsonl", []string{out}
+		}
+	case store.KindOperation:
+		for _, u := range gjson.GetBytes(body, "response.generateVideoResponse.generatedSamples.#.video.uri").Array() {
+			if name, ok := downloadFileName(u.Str); ok {
+				names = append(names, name)
+			}
+		}
+		return "video/mp4", names
+	}
+	return "", nil
+}
+
+// downloadFileName reads the file a download URI names, as Google writes
+// a generated video's: https://…/v1beta/files/{id}:download?alt=media.
+func downloadFileName(uri string) (string, bool) {
+	uri, _, _ = strings.Cut(uri, "?")
+	return fileName(strings.TrimSuffix(uri, ":download"))
+}
 
 func (filesAdapter) sink(*Runtime, *exchange) eventSink { return nil }

@@ -1,10 +1,13 @@
 package engine
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // isResourcePath decides, for every native call, whether the Files,
-// cachedContents and batches adapter serves it rather than the model call
-// adapter.
+// cachedContents, batches and operations adapter serves it rather than the
+// model call adapter.
 func TestIsResourcePath(t *testing.T) {
 	tests := []struct {
 		path string
@@ -21,6 +24,9 @@ func TestIsResourcePath(t *testing.T) {
 		{"/v1beta/batches", true},
 		{"/v1beta/batches/b1:cancel", true},
 		{"/v1beta/models/gemini-2.5-flash:batchGenerateContent", true},
+		{"/v1beta/models/veo-3.0-generate-001:predictLongRunning", true},
+		{"/gemini/v1beta/models/veo-3.0-generate-001/operations/op1", true},
+		{"/v1beta/models/imagen-4.0-generate-001:predict", false},
 		{"/v1beta/models/gemini-2.5-flash:generateContent", false},
 		{"/v1beta/models/gemini-2.5-flash:streamGenerateContent", false},
 		{"/v1beta/models", false},
@@ -34,6 +40,33 @@ func TestIsResourcePath(t *testing.T) {
 		if got := isResourcePath([]byte(tt.path)); got != tt.want {
 			t.Errorf("isResourcePath(%q) = %v, want %v", tt.path, got, tt.want)
 		}
+	}
+}
+
+// A done video operation names its videos by download URI, as Google
+// writes them; balance records each as a file of the operation's owner.
+func TestGeneratedFiles(t *testing.T) {
+	tests := []struct {
+		name, kind, body string
+		mime             string
+		want             []string
+	}{
+		{"videos", "operation", `{"name":"models/veo/operations/x","done":true,"response":{"generateVideoResponse":{"generatedSamples":[` +
+			`{"video":{"uri":"https://generativelanguage.googleapis.com/v1beta/files/v1:download?alt=media"}},` +
+			`{"video":{"uri":"files/v2"}},{"video":{"uri":"https://x/v1beta/files/bad id:download"}},{"video":{}}]}}}`,
+			"video/mp4", []string{"files/v1", "files/v2"}},
+		{"running", "operation", `{"name":"models/veo/operations/x"}`, "video/mp4", nil},
+		{"batch results", "batch", `{"metadata":{"output":{"responsesFile":"files/r1"}}}`, "application/jsonl", []string{"files/r1"}},
+		{"batch running", "batch", `{"metadata":{"state":"BATCH_STATE_RUNNING"}}`, "", nil},
+		{"a file", "file", `{"name":"files/f"}`, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mime, got := generatedFiles(tt.kind, []byte(tt.body))
+			if mime != tt.mime || !slices.Equal(got, tt.want) {
+				t.Fatalf("generatedFiles = %q, %q; want %q, %q", mime, got, tt.mime, tt.want)
+			}
+		})
 	}
 }
 

@@ -89,3 +89,22 @@ func indexOf(list []string, s string) int {
 	}
 	return -1
 }
+
+// A batch is created on a model like any model call: a model rule's alias
+// reaches Google as its target, and the batch records the target.
+func TestBatchCreateFollowsModelRules(t *testing.T) {
+	mock := mockgemini.Start(t, mockgemini.Options{})
+	_, url := startProxy(t, mock, t.TempDir(), filesConfig(filesKeys, `model "flash" { target = "gemini-2.5-flash" }`))
+	client := genaiClient(t, url+"/gemini", testToken)
+	contents := []*genai.Content{genai.NewContentFromText("hi", genai.RoleUser)}
+	b, err := client.Batches.Create(context.Background(), "flash", &genai.BatchJobSource{InlinedRequests: []*genai.InlinedRequest{{Contents: contents}}}, nil)
+	if err != nil {
+		t.Fatalf("batch: %v", err)
+	}
+	if n := mock.PathRequests("/v1beta/models/gemini-2.5-flash:batchGenerateContent"); n != 1 {
+		t.Fatalf("%d batch creates reached the target's path", n)
+	}
+	if got, err := client.Batches.Get(context.Background(), b.Name, nil); err != nil || got.Name != b.Name {
+		t.Fatalf("batch get: %+v %v", got, err)
+	}
+}

@@ -258,8 +258,14 @@ func (s *Server) pinResources(ex *exchange, body []byte) *Failure {
 	}
 	var refs resourceRefs
 	scanResourceRefs(body, &refs)
-	for _, name := range refs.files {
-		r, f := s.ownedBy(ex, name, "File")
+	if f := s.pinFiles(ex, refs.files); f != nil {
+		return f
+	}
+	if refs.cache != "" {
+		if !strings.HasPrefix(refs.cache, "cachedContents/") || !validResourceID(refs.cache[len("cachedContents/"):]) {
+			return fail(fasthttp.StatusBadRequest, "cachedContent must be cachedContents/{id}.")
+		}
+		r, f := s.ownedBy(ex, refs.cache, "Cached content")
 		if f != nil {
 			return f
 		}
@@ -267,11 +273,13 @@ func (s *Server) pinResources(ex *exchange, body []byte) *Failure {
 			return f
 		}
 	}
-	if refs.cache != "" {
-		if !strings.HasPrefix(refs.cache, "cachedContents/") || !validResourceID(refs.cache[len("cachedContents/"):]) {
-			return fail(fasthttp.StatusBadRequest, "cachedContent must be cachedContents/{id}.")
-		}
-		r, f := s.ownedBy(ex, refs.cache, "Cached content")
+	return nil
+}
+
+// pinFiles pins the exchange to the key that owns every file of names.
+func (s *Server) pinFiles(ex *exchange, names []string) *Failure {
+	for _, name := range names {
+		r, f := s.ownedBy(ex, name, "File")
 		if f != nil {
 			return f
 		}

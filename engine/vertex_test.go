@@ -166,6 +166,8 @@ func TestVertexPoolRefusesWhatVertexLacks(t *testing.T) {
 	for _, tc := range []struct{ name, method, path, want string }{
 		{"embedContent", "POST", "/v1beta/models/text-embedding-005:embedContent", "does not serve embedContent"},
 		{"batchEmbedContents", "POST", "/v1beta/models/text-embedding-005:batchEmbedContents", "does not serve batchEmbedContents"},
+		{"predictLongRunning", "POST", "/v1beta/models/veo-3.0-generate-001:predictLongRunning", "does not serve predictLongRunning"},
+		{"batchGenerateContent", "POST", "/v1beta/models/gemini-2.5-flash:batchGenerateContent", "does not serve batchGenerateContent"},
 		{"models list", "GET", "/v1beta/models", "lists no models"},
 		{"models get", "GET", "/v1beta/models/gemini-2.5-flash", "lists no models"},
 		{"compat passthrough", "POST", "/openai/v1/chat/completions", "OpenAI-compatible endpoint"},

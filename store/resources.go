@@ -14,6 +14,9 @@ const (
 	KindCache  = "cache"
 	KindBatch  = "batch"
 	KindUpload = "upload" // an open resumable upload, named "uploads/<upload id>"
+	// KindOperation is a long-running operation (a Veo video), named
+	// "models/{model}/operations/{id}".
+	KindOperation = "operation"
 )
 
 // Resource is the ownership record of one stateful Gemini resource: the
@@ -22,7 +25,7 @@ const (
 // may see it). It is written before the client learns the resource's
 // name, so every instance on one database routes it the same way.
 type Resource struct {
-	Name    string `db:"name"` // "files/abc", "cachedContents/x", "batches/y", "uploads/<id>"
+	Name    string `db:"name"` // "files/abc", "cachedContents/x", "batches/y", "uploads/<id>", "models/m/operations/z"
 	Kind    string `db:"kind"`
 	KeyHash string `db:"key_hash"` // sha256 hex of the owning key, never the key
 	KeyFP   string `db:"key_fp"`   // its fingerprint, for display

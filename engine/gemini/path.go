@@ -15,7 +15,9 @@ type Call struct {
 	Tuned bool
 }
 
-// Methods the proxy forwards, and whether each sends a streamed answer.
+// Methods the proxy forwards as plain model calls, and whether each sends
+// a streamed answer. The methods that create a resource
+// (batchGenerateContent, predictLongRunning) are the Files adapter's.
 var methods = map[string]bool{
 	"generateContent":       false,
 	"streamGenerateContent": true,
@@ -23,7 +25,6 @@ var methods = map[string]bool{
 	"embedContent":          false,
 	"batchEmbedContents":    false,
 	"predict":               false,
-	"predictLongRunning":    false,
 }
 
 // Streams reports whether the method's answer is streamed.

@@ -65,6 +65,8 @@ type resourceState struct {
 	uploads map[string]*mockUpload // upload id
 	caches  map[string]*ownedResource
 	batches map[string]*ownedResource
+	// operations are video operations, by name (video.go).
+	operations map[string]*mockOperation
 	// generated holds the content of generated files (download.go).
 	generated map[string]*generatedFile
 }
@@ -76,6 +78,7 @@ func (st *resourceState) init() {
 		st.uploads = map[string]*mockUpload{}
 		st.caches = map[string]*ownedResource{}
 		st.batches = map[string]*ownedResource{}
+		st.operations = map[string]*mockOperation{}
 		st.generated = map[string]*generatedFile{}
 	}
 }
@@ -109,6 +112,7 @@ var (
 	prefixCaches        = []byte("/v1beta/cachedContents")
 	prefixBatches       = []byte("/v1beta/batches")
 	suffixBatchGenerate = []byte(":batchGenerateContent")
+	infixOperations     = []byte("/operations/")
 )
 
 // serveResources answers the stateful routes; false means path is not one.
@@ -128,6 +132,8 @@ func (s *Server) serveResources(ctx *fasthttp.RequestCtx, path []byte) bool {
 		serve, rest = s.serveBatches, path[len(prefixBatches):]
 	case bytes.HasPrefix(path, prefixV1beta) && bytes.HasSuffix(path, suffixBatchGenerate):
 		serve, rest = s.serveBatchCreate, path[len(prefixV1beta):len(path)-len(suffixBatchGenerate)]
+	case bytes.HasPrefix(path, prefixV1beta) && bytes.HasPrefix(path[len(prefixV1beta):], prefixModels) && bytes.Contains(path, infixOperations):
+		serve, rest = s.serveOperation, path[len(prefixV1beta):]
 	default:
 		return false
 	}

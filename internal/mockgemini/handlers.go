@@ -74,7 +74,7 @@ func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) 
 	case "generateContent", "streamGenerateContent":
 		want = kindGenerate
 	case "countTokens":
-		if m != nil && m.kind == kindPredict {
+		if m != nil && (m.kind == kindPredict || m.kind == kindVideo) {
 			m = nil
 		}
 		want = 255
@@ -82,6 +82,12 @@ func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) 
 		want = kindEmbed
 	case "predict":
 		want = kindPredict
+	case "predictLongRunning":
+		if r.vertex { // Vertex polls with :fetchPredictOperation, which the mock lacks
+			s.writeError(ctx, errNotFound("Method not found."), false)
+			return
+		}
+		want = kindVideo
 	default:
 		s.writeError(ctx, errNotFound("Method not found."), false)
 		return
@@ -112,6 +118,8 @@ func (s *Server) serveMethod(ctx *fasthttp.RequestCtx, r *request, fault Fault) 
 		s.serveEmbed(ctx, m, body, true)
 	case "predict":
 		s.servePredict(ctx, body)
+	case "predictLongRunning":
+		s.serveVideo(ctx, m, r.key, body)
 	}
 }
 

@@ -16,6 +16,7 @@ const (
 	kindGenerate modelKind = iota // generateContent, streamGenerateContent, countTokens
 	kindEmbed                     // embedContent, batchEmbedContents, countTokens
 	kindPredict                   // predict (Imagen)
+	kindVideo                     // predictLongRunning (Veo, video.go)
 )
 
 // modelInfo is one entry of the mock's catalog. The fields mirror the
@@ -75,6 +76,8 @@ var catalog = []modelInfo{
 		inLimit: 480, outLimit: 8192, methods: []string{"predict"}, kind: kindPredict},
 	{id: "imagen-4.0-fast-generate-001", version: "001", display: "Imagen 4 Fast", description: "Vertex served Imagen 4.0 Fast model",
 		inLimit: 480, outLimit: 8192, methods: []string{"predict"}, kind: kindPredict},
+	{id: "veo-3.0-generate-001", version: "3.0", display: "Veo 3", description: "Veo 3",
+		inLimit: 480, outLimit: 8192, methods: []string{"predictLongRunning"}, kind: kindVideo},
 	{id: "gemini-2.5-flash-preview-tts", version: "gemini-2.5-flash-exp-tts-2025-05-19", display: "Gemini 2.5 Flash Preview TTS", description: "Gemini 2.5 Flash Preview TTS",
 		inLimit: 8192, outLimit: 16384, methods: []string{"countTokens", "generateContent"}, temperature: 1, maxTemperature: 2, topP: 0.95, topK: 64, tts: true},
 	{id: "gemini-2.5-pro-preview-tts", version: "gemini-2.5-pro-preview-tts-2025-05-19", display: "Gemini 2.5 Pro Preview TTS", description: "Gemini 2.5 Pro Preview TTS",

@@ -3,6 +3,7 @@ package mockgemini
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,73 @@ func TestSDKErrors(t *testing.T) {
 			t.Errorf("%s: %v", tt.key, err)
 		}
 	}
+}
+
+// Veo through the SDK: GenerateVideos starts an operation, polling it
+// finds it done on the second GET with one video per sample, and Download
+// fetches each video's bytes. The operation is private to its key (404
+// for another) and so are its videos (403, as for any other file, to a
+// download or an extension).
+func TestSDKGenerateVideos(t *testing.T) {
+	s := Start(t, Options{})
+	c := newSDK(t, s, "veo-owner")
+	ctx := sdkCtx(t)
+	op, err := c.Models.GenerateVideosFromSource(ctx, "veo-3.0-generate-001", &genai.GenerateVideosSource{Prompt: "a cat surfing"}, &genai.GenerateVideosConfig{NumberOfVideos: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(op.Name, "models/veo-3.0-generate-001/operations/") || op.Done {
+		t.Fatalf("operation %+v", op)
+	}
+	polls := 0
+	for !op.Done {
+		if polls++; polls > 2 {
+			t.Fatalf("not done after %d polls", polls-1)
+		}
+		if op, err = c.Operations.GetVideosOperation(ctx, op, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if polls != 2 || op.Response == nil || len(op.Response.GeneratedVideos) != 2 {
+		t.Fatalf("after %d polls: %+v", polls, op.Response)
+	}
+	other := newSDK(t, s, "veo-other")
+	for _, v := range op.Response.GeneratedVideos {
+		data, err := c.Files.Download(ctx, genai.NewDownloadURIFromGeneratedVideo(v), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "files/" + strings.TrimSuffix(strings.TrimPrefix(v.Video.URI, googleFilesURI+"files/"), ":download?alt=media")
+		f, ok := s.File(name)
+		if !ok || f.Key != "veo-owner" || f.MIME != "video/mp4" || int64(len(data)) != f.Size || crc32.ChecksumIEEE(data) != f.CRC32 {
+			t.Fatalf("%s: %d bytes, mock holds %+v (%v)", v.Video.URI, len(data), f, ok)
+		}
+		// The SDK's Download returns an error's body as the file's bytes.
+		if r := call(t, s, "GET", "/v1beta/"+name+":download?alt=media", "veo-other", ""); r.status != 403 {
+			t.Fatalf("another key's download: %d %s", r.status, r.body)
+		}
+	}
+	if _, err := other.Operations.GetVideosOperation(ctx, op, nil); apiCode(err) != 404 {
+		t.Fatalf("another key's poll: %v", err)
+	}
+	// Extending a video names it: only its key may.
+	extend := &genai.GenerateVideosSource{Prompt: "and then", Video: op.Response.GeneratedVideos[0].Video}
+	if ext, err := c.Models.GenerateVideosFromSource(ctx, "veo-3.0-generate-001", extend, nil); err != nil || ext.Name == "" {
+		t.Fatalf("extend: %+v %v", ext, err)
+	}
+	if _, err := other.Models.GenerateVideosFromSource(ctx, "veo-3.0-generate-001", extend, nil); apiCode(err) != 403 {
+		t.Fatalf("another key's extension: %v", err)
+	}
+	m, err := c.Models.Get(ctx, "veo-3.0-generate-001", nil)
+	if err != nil || len(m.SupportedActions) != 1 || m.SupportedActions[0] != "predictLongRunning" {
+		t.Fatalf("model %+v: %v", m, err)
+	}
+}
+
+func apiCode(err error) int {
+	var ae genai.APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return 0
 }

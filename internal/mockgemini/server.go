@@ -64,6 +64,9 @@ type Options struct {
 	// read from a file that many bytes of a pattern (made as they are
 	// downloaded) instead of one JSONL line: a large download to test.
 	BatchResultsSize int64
+	// VideoDoneAfter is the poll of a video operation that finds it done
+	// (default 2: the first GET answers it running, the second done).
+	VideoDoneAfter int
 }
 
 // Recorded is a copy of one request as the mock received it.
