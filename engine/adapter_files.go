@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 	"github.com/valyala/fasthttp"
 
 	"github.com/balanceproxy/balance/engine/gemini"
@@ -302,6 +303,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 	s := a.s
 	rc := &ex.call.resource
 	maxUpload := rt.Config.FilesAPI.MaxUpload
+	body := ex.clientBody(ctx)
 	var stream io.Reader
 	switch rc.op {
 	case opList:
@@ -316,9 +318,15 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 			return nil, f
 		}
 	case opCreateOperation:
-		if f := s.pinExtendedVideos(ex, ex.clientBody(ctx)); f != nil {
+		if f := s.pinExtendedVideos(ex, body); f != nil {
 			return nil, f
 		}
+		t := ex.pool.target
+		scheme := "http://"
+		if t.TLS {
+			scheme = "https://"
+		}
+		body = rewriteVideoURIs(body, "instances", scheme+t.Host+t.PathPrefix)
 	case opUploadStart:
 		rc.model = uploadModel(ex)
 		n, err := declaredUploadSize(ctx)
@@ -351,7 +359,7 @@ func (a filesAdapter) translate(ctx *fasthttp.RequestCtx, rt *Runtime, ex *excha
 		}
 		stream = ex.uploadBody(ctx, left, maxUpload)
 	}
-	req := newUpstreamRequest(&ctx.Request, ex.clientBody(ctx))
+	req := newUpstreamRequest(&ctx.Request, body)
 	if stream != nil {
 		req.SetBodyStream(stream, ctx.Request.Header.ContentLength())
 	}
@@ -589,6 +597,9 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 				own(f, store.KindFile, 0, mime, "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
 			}
 		}
+		if rc.kind == store.KindOperation && len(files) > 0 {
+			up.SetBodyRaw(rewriteVideoURIs(body, videoSamples, rc.origin+rc.mount))
+		}
 	case opDelete:
 		s.forgetResource(rc.name)
 	}
@@ -615,7 +626,7 @@ func generatedFiles(kind string, body []byte) (mime string, names []string) {
 			return "application/jsonl", []string{out}
 		}
 	case store.KindOperation:
-		for _, u := range gjson.GetBytes(body, "response.generateVideoResponse.generatedSamples.#.video.uri").Array() {
+		for _, u := range gjson.GetBytes(body, videoSamples+".#.video.uri").Array() {
 			if name, ok := downloadFileName(u.Str); ok {
 				names = append(names, name)
 			}
@@ -623,6 +634,34 @@ func generatedFiles(kind string, body []byte) (mime string, names []string) {
 		return "video/mp4", names
 	}
 	return "", nil
+}
+
+// videoSamples is where a done video operation lists its videos.
+const videoSamples = "response.generateVideoResponse.generatedSamples"
+
+// rewriteVideoURIs points the video URI of every element of the array at
+// path in body (a done operation's samples, a create's instances) at base
+// (scheme://host and path prefix), keeping Google's path and query.
+// Google writes a video's URI on its own host, which opens only with a
+// key of the owning project: the client gets balance's, on the prefix it
+// used, as with upload URLs; a video sent back to be extended goes to
+// Google in Google's form again.
+func rewriteVideoURIs(body []byte, path, base string) []byte {
+	for i, el := range gjson.GetBytes(body, path).Array() {
+		uri := el.Get("video.uri").Str
+		name, ok := downloadFileName(uri)
+		if !ok {
+			continue
+		}
+		to := base + "/v1beta/" + name + ":download"
+		if _, query, ok := strings.Cut(uri, "?"); ok {
+			to += "?" + query
+		}
+		if b, err := sjson.SetBytes(body, path+"."+strconv.Itoa(i)+".video.uri", to); err == nil {
+			body = b
+		}
+	}
+	return body
 }
 
 // downloadFileName reads the file a download URI names, as Google writes

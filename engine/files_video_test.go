@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/balanceproxy/balance/internal/mockgemini"
+	"github.com/tidwall/gjson"
 )
 
 const veoModel = "veo-3.0-generate-001"
@@ -98,8 +99,9 @@ func downloadVideos(t *testing.T, mock *mockgemini.Server, client *genai.Client,
 
 // Veo through balance with the official Go SDK and a round-robin pool of
 // 3 keys: GenerateVideos lands on one key, and every poll of its
-// operation, every download of the videos it made and every extension of
-// one goes to that key only (the mock answers 404 to another key's poll,
+// operation, every download of the videos it made (through the SDK and
+// with a plain GET of the URI the operation names, which balance points at
+// itself) and every extension of one goes to that key only (the mock answers 404 to another key's poll,
 // 403 to its download or extension, as Google does). The create goes
 // through the model rules like any model call: the alias reaches Google
 // as its target.
@@ -123,7 +125,19 @@ func TestVideoThroughPoolWithGoSDK(t *testing.T) {
 				t.Fatalf("done after %d polls, want %d", polls, doneAfter)
 			}
 			downloadVideos(t, mock, client, op, owner)
-			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, int64(polls+len(op.Response.GeneratedVideos)))
+			// Without an SDK: the URI the operation names is balance's, on
+			// the client's prefix, and opens with the client's token.
+			for _, v := range op.Response.GeneratedVideos {
+				if !strings.HasPrefix(v.Video.URI, tc.base+"/v1beta/files/") || !strings.HasSuffix(v.Video.URI, ":download?alt=media") {
+					t.Fatalf("video URI %s does not lead to balance at %s", v.Video.URI, tc.base)
+				}
+				info, _ := mock.File(videoFile(t, v))
+				if status, sum, n := get(t, v.Video.URI, testToken); status != 200 || n != info.Size || sum != info.CRC32 {
+					t.Fatalf("GET %s: %d, %d bytes; mock holds %+v", v.Video.URI, status, n, info)
+				}
+			}
+			downloads := 2 * len(op.Response.GeneratedVideos)
+			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, int64(polls+downloads))
 
 			// Extending a video names it, so the generation goes to its key.
 			before = perKey(mock, filesKeys)
@@ -131,6 +145,12 @@ func TestVideoThroughPoolWithGoSDK(t *testing.T) {
 			for i := range 3 {
 				if _, err := client.Models.GenerateVideosFromSource(context.Background(), tc.model, extend, nil); err != nil {
 					t.Fatalf("extension %d: %v", i, err)
+				}
+				// The video goes back to Google in Google's form: on its
+				// own host, not balance's.
+				sent := gjson.GetBytes(mock.LastRequest().Body, "instances.0.video.uri").Str
+				if !strings.HasPrefix(sent, mock.URL()+"/v1beta/files/") {
+					t.Fatalf("extension %d sent the video as %q, want it under %s", i, sent, mock.URL())
 				}
 			}
 			onlyOwner(t, filesKeys, before, perKey(mock, filesKeys), owner, 3)
