@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/balanceproxy/balance/engine/status"
 	"github.com/balanceproxy/balance/hcl"
+	"google.golang.org/genai"
 )
 
 // Status shows per key the files, bytes and caches it holds, and the
@@ -55,5 +58,44 @@ func TestStatusShowsResourcesPerKeyAndOrphans(t *testing.T) {
 	status, _, body := h.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", fileBody(file.URI), nil)
 	if status != 424 || !strings.Contains(string(body), file.Name) {
 		t.Fatalf("%d %s", status, body)
+	}
+}
+
+// A video operation counts among what a key that left the config still
+// holds: its polls would get 424 until the key returns.
+func TestStatusCountsOrphanedVideoOperations(t *testing.T) {
+	h := newStatusHarness(t, statusBlocks)
+	op, err := genaiClient(t, h.url, testToken).Models.GenerateVideosFromSource(context.Background(), veoModel, &genai.GenerateVideosSource{Prompt: "a cat surfing"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := h.mock.LastRequest().Header.Get("X-Goog-Api-Key")
+	var remaining string
+	for _, k := range h.keys {
+		if k != owner {
+			remaining = k
+		}
+	}
+	if owner == "" || remaining == "" {
+		t.Fatalf("owner %q among %d keys", owner, len(h.keys))
+	}
+	cfg, err := hcl.LoadBytes(filepath.Join(t.TempDir(), "balance.hcl"), []byte(strings.ReplaceAll(storeConfig([]string{remaining}, statusBlocks), "%MOCK%", h.mock.URL())), hcl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.srv.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	v := h.statusDoc("?period=1m")
+	ownerFP := h.srv.Registry().Get(owner).FP
+	if len(v.Orphaned) != 1 || v.Orphaned[0].Fingerprint != ownerFP || v.Orphaned[0].Operations != 1 {
+		t.Fatalf("orphans: %+v", v.Orphaned)
+	}
+	if !slices.ContainsFunc(v.Notes, func(n string) bool { return strings.Contains(n, "1 video operations") }) {
+		t.Fatalf("notes: %q", v.Notes)
+	}
+	status, _, _ := h.do("GET", "/v1beta/"+op.Name, "", nil)
+	if status != 424 {
+		t.Fatalf("poll of the orphaned operation: %d, want 424", status)
 	}
 }

@@ -348,6 +348,8 @@ func (s *Server) resourceTotals(now time.Time) []store.KeyResources {
 			t.Caches++
 		case store.KindBatch:
 			t.Batches++
+		case store.KindOperation:
+			t.Operations++
 		}
 	}
 	s.owned.mu.RUnlock()

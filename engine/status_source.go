@@ -43,7 +43,7 @@ func (s *Server) Snapshot(now time.Time) status.Snapshot {
 	for _, r := range s.resourceTotals(now) {
 		if !rt.hasKeyHash(r.KeyHash) {
 			snap.Orphaned = append(snap.Orphaned, r)
-			snap.Notes = append(snap.Notes, fmt.Sprintf("Key %s left the config but still holds %d files (%d bytes), %d cached contents and %d batches; requests naming them get 424 until it returns.", r.KeyFP, r.Files, r.Bytes, r.Caches, r.Batches))
+			snap.Notes = append(snap.Notes, fmt.Sprintf("Key %s left the config but still holds %d files (%d bytes), %d cached contents, %d batches and %d video operations; requests naming them get 424 until it returns.", r.KeyFP, r.Files, r.Bytes, r.Caches, r.Batches, r.Operations))
 		}
 	}
 	for _, t := range cfg.Tokens {

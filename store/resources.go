@@ -124,6 +124,8 @@ type KeyResources struct {
 	Bytes   int64  `db:"bytes"`
 	Caches  int64  `db:"caches"`
 	Batches int64  `db:"batches"`
+	// Operations are long-running operations (Veo videos) still polled.
+	Operations int64 `db:"operations"`
 }
 
 // ResourceTotals sums the live resources per owning key.
@@ -133,9 +135,10 @@ func (s *Store) ResourceTotals(ctx context.Context) ([]KeyResources, error) {
   SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END) AS files,
   SUM(CASE WHEN kind = ? THEN size_bytes ELSE 0 END) AS bytes,
   SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END) AS caches,
-  SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END) AS batches
+  SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END) AS batches,
+  SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END) AS operations
 FROM resources WHERE expires_ms = 0 OR expires_ms > ? GROUP BY key_hash ORDER BY key_hash`,
-		KindFile, KindFile, KindCache, KindBatch, time.Now().UnixMilli())
+		KindFile, KindFile, KindCache, KindBatch, KindOperation, time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("store: resource totals: %w", err)
 	}

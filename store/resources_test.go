@@ -20,6 +20,9 @@ func TestResourcesBothEngines(t *testing.T) {
 				{Name: "files/b", Kind: KindFile, KeyHash: "h2", KeyFP: "fp2", Token: "alice", Size: 20, Created: now, Expires: now.Add(48 * time.Hour)},
 				{Name: "files/c", Kind: KindFile, KeyHash: "h1", KeyFP: "fp1", Token: "bob", Size: 5, Created: now},
 				{Name: "cachedContents/x", Kind: KindCache, KeyHash: "h1", KeyFP: "fp1", Token: "alice", Model: "gemini-2.5-flash", Created: now, Expires: now.Add(time.Hour)},
+				{Name: "batches/q", Kind: KindBatch, KeyHash: "h2", KeyFP: "fp2", Token: "alice", Created: now},
+				{Name: "models/veo-3.0-generate-001/operations/v1", Kind: KindOperation, KeyHash: "h2", KeyFP: "fp2", Token: "alice", Created: now, Expires: now.Add(48 * time.Hour)},
+				{Name: "models/veo-3.0-generate-001/operations/v2", Kind: KindOperation, KeyHash: "h2", KeyFP: "fp2", Token: "bob", Created: now, Expires: now.Add(48 * time.Hour)},
 				{Name: "files/old", Kind: KindFile, KeyHash: "h1", KeyFP: "fp1", Token: "alice", Size: 1000, Created: now.Add(-49 * time.Hour), Expires: now.Add(-time.Hour)},
 			}
 			for _, r := range recs {
@@ -48,6 +51,9 @@ func TestResourcesBothEngines(t *testing.T) {
 			}
 			if h1 := totals[0]; h1.KeyHash != "h1" || h1.Files != 2 || h1.Bytes != 15 || h1.Caches != 1 {
 				t.Fatalf("h1 totals = %+v", h1)
+			}
+			if h2 := totals[1]; h2.KeyHash != "h2" || h2.Files != 1 || h2.Bytes != 20 || h2.Caches != 0 || h2.Batches != 1 || h2.Operations != 2 {
+				t.Fatalf("h2 totals = %+v", h2)
 			}
 			if err := s.DeleteResource(ctx, "files/a"); err != nil {
 				t.Fatal(err)

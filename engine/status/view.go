@@ -54,6 +54,7 @@ type OrphanView struct {
 	FileBytes   int64  `json:"file_bytes,omitempty"`
 	Caches      int64  `json:"caches,omitempty"`
 	Batches     int64  `json:"batches"`
+	Operations  int64  `json:"operations,omitempty"`
 }
 
 // PoolView is one pool in the status view.
@@ -229,7 +230,7 @@ func document(ctx context.Context, src Source, q *statusQuery, now time.Time) Vi
 		Store: storeView(st, snap.StoreConfigured), Hooks: hookViews(snap.Hooks),
 	}
 	for _, o := range snap.Orphaned {
-		v.Orphaned = append(v.Orphaned, OrphanView{Fingerprint: o.KeyFP, Files: o.Files, FileBytes: o.Bytes, Caches: o.Caches, Batches: o.Batches})
+		v.Orphaned = append(v.Orphaned, OrphanView{Fingerprint: o.KeyFP, Files: o.Files, FileBytes: o.Bytes, Caches: o.Caches, Batches: o.Batches, Operations: o.Operations})
 	}
 	if st == nil {
 		return v
