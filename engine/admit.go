@@ -113,7 +113,7 @@ func (rt *Runtime) authorize(ex *exchange, model, pool, by string) *Failure {
 // token's state is released when the request is recorded.
 func (s *Server) limit(ex *exchange) *Failure {
 	st := s.tokens.get(ex.token.cfg.Name)
-	if d := st.admit(ex.token, time.Now()); d != nil {
+	if d := st.admit(ex.token); d != nil {
 		return &Failure{Status: fasthttp.StatusTooManyRequests, Message: d.message + ".", RetryAfter: d.retryAfter}
 	}
 	ex.tstate = st

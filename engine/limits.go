@@ -45,13 +45,15 @@ type limitDenial struct {
 }
 
 // admit checks and counts one request against the token's limits. On
-// success the caller must call release when the request ends.
-func (st *tokenState) admit(t *tokenRuntime, now time.Time) *limitDenial {
+// success the caller must call release when the request ends. The clock
+// is read only for a token with a per-minute or per-day limit.
+func (st *tokenState) admit(t *tokenRuntime) *limitDenial {
 	cfg := t.cfg
 	if cfg.Concurrency > 0 && st.inflight.Load() >= int64(cfg.Concurrency) {
 		return &limitDenial{message: "token " + cfg.Name + " has reached its limit of concurrent requests", retryAfter: time.Second}
 	}
 	if cfg.RPM > 0 || cfg.TokensPerDay > 0 {
+		now := time.Now()
 		st.mu.Lock()
 		m, d := now.Unix()/60, now.Unix()/86400
 		if m != st.minute {

@@ -25,32 +25,20 @@ type Call struct {
 	abandoned bool
 }
 
-// calls binds the requests being sent to their Call for the transport,
-// which sees only the request. A plain map under a lock: once grown it
-// stores and deletes without allocating, where a sync.Map allocates per
-// store.
-var calls = struct {
-	sync.Mutex
-	m map[*fasthttp.Request]*Call
-}{m: map[*fasthttp.Request]*Call{}}
+// callKey is the user value under which a request being sent carries its
+// Call to the transport, which sees only the request: a field of the
+// request itself, so binding costs no lock and no map shared by every
+// request in flight.
+type callKey struct{}
 
-func bind(req *fasthttp.Request, c *Call) {
-	calls.Lock()
-	calls.m[req] = c
-	calls.Unlock()
-}
+func bind(req *fasthttp.Request, c *Call) { req.SetUserValue(callKey{}, c) }
 
-func unbind(req *fasthttp.Request) {
-	calls.Lock()
-	delete(calls.m, req)
-	calls.Unlock()
-}
+func unbind(req *fasthttp.Request) { req.RemoveUserValue(callKey{}) }
 
 // boundCall is the Call req is sent through, or nil.
 func boundCall(req *fasthttp.Request) *Call {
-	calls.Lock()
-	defer calls.Unlock()
-	return calls.m[req]
+	c, _ := req.UserValue(callKey{}).(*Call)
+	return c
 }
 
 // Do sends req on hc like hc.DoDeadline (hc.Do for a zero deadline), with
@@ -65,12 +53,11 @@ func (c *Call) Do(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp
 	c.deadline = deadline
 	c.mu.Unlock()
 	bind(req, c)
-	var err error
-	if deadline.IsZero() {
-		err = hc.Do(req, resp)
-	} else {
-		err = hc.DoDeadline(req, resp, deadline)
-	}
+	// Not hc.DoDeadline: the transport applies the deadline itself (to
+	// the wait for a connection and to the connection's reads and
+	// writes), and fasthttp's own bookkeeping of it would read the clock
+	// three more times per call.
+	err := hc.Do(req, resp)
 	unbind(req)
 	if err != nil && c.Abandoned() {
 		return ErrAbandoned

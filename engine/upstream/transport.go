@@ -27,9 +27,14 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 	if call == nil {
 		return fasthttp.DefaultTransport.RoundTrip(hc, req, resp)
 	}
+	// One clock read serves the wait for a connection and the write
+	// deadline.
+	now := time.Now()
 	var timeout time.Duration
 	if d := call.deadlineHint(); !d.IsZero() {
-		timeout = time.Until(d)
+		if timeout = d.Sub(now); timeout <= 0 {
+			return false, fasthttp.ErrTimeout
+		}
 	}
 	cc, err := hc.AcquireConn(timeout, req.ConnectionClose())
 	if err != nil {
@@ -57,7 +62,7 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 
 	writeDeadline := deadline
 	if hc.WriteTimeout > 0 {
-		if wd := time.Now().Add(hc.WriteTimeout); writeDeadline.IsZero() || wd.Before(writeDeadline) {
+		if wd := now.Add(hc.WriteTimeout); writeDeadline.IsZero() || wd.Before(writeDeadline) {
 			writeDeadline = wd
 		}
 	}
