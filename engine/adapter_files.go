@@ -612,8 +612,12 @@ const fileTTL = 48 * time.Hour
 
 // isOperationName reports whether name is models/{m}/operations/{id}.
 func isOperationName(name string) bool {
-	model, id, ok := strings.Cut(strings.TrimPrefix(name, "models/"), infixOperations)
-	return ok && strings.HasPrefix(name, "models/") && gemini.ValidModel(model) && validResourceID(id)
+	rest, ok := strings.CutPrefix(name, "models/")
+	if !ok {
+		return false
+	}
+	model, id, ok := strings.Cut(rest, infixOperations)
+	return ok && gemini.ValidModel(model) && validResourceID(id)
 }
 
 // generatedFiles names the files a batch or operation answer says it
