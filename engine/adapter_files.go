@@ -597,7 +597,11 @@ func (a filesAdapter) reply(_ *Runtime, ex *exchange, up, _ *fasthttp.Response) 
 				own(f, store.KindFile, 0, mime, "", "", time.Now().Add(fileTTL).Format(time.RFC3339Nano))
 			}
 		}
-		if rc.kind == store.KindOperation && len(files) > 0 {
+		// The SDKs read a video's file name only from an https URI (the
+		// Node and Python ones take any other string as the name itself),
+		// so a client on plain HTTP keeps Google's URI; its SDK downloads
+		// through balance all the same.
+		if rc.kind == store.KindOperation && len(files) > 0 && strings.HasPrefix(rc.origin, "https://") {
 			up.SetBodyRaw(rewriteVideoURIs(body, videoSamples, rc.origin+rc.mount))
 		}
 	case opDelete:
@@ -647,9 +651,9 @@ const videoSamples = "response.generateVideoResponse.generatedSamples"
 // path in body (a done operation's samples, a create's instances) at base
 // (scheme://host and path prefix), keeping Google's path and query.
 // Google writes a video's URI on its own host, which opens only with a
-// key of the owning project: the client gets balance's, on the prefix it
-// used, as with upload URLs; a video sent back to be extended goes to
-// Google in Google's form again.
+// key of the owning project: a client that reached balance over https
+// gets balance's, on the prefix it used, as with upload URLs; a video
+// sent back to be extended goes to Google in Google's form again.
 func rewriteVideoURIs(body []byte, path, base string) []byte {
 	for i, el := range gjson.GetBytes(body, path).Array() {
 		uri := el.Get("video.uri").Str

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"net/http"
 	"net/url"
 	"path"
 	"strings"
@@ -100,8 +101,8 @@ func downloadVideos(t *testing.T, mock *mockgemini.Server, client *genai.Client,
 // Veo through balance with the official Go SDK and a round-robin pool of
 // 3 keys: GenerateVideos lands on one key, and every poll of its
 // operation, every download of the videos it made (through the SDK and
-// with a plain GET of the URI the operation names, which balance points at
-// itself) and every extension of one goes to that key only (the mock answers 404 to another key's poll,
+// with a plain GET; behind https the operation names balance's URI) and
+// every extension of one goes to that key only (the mock answers 404 to another key's poll,
 // 403 to its download or extension, as Google does). The create goes
 // through the model rules like any model call: the alias reaches Google
 // as its target.
@@ -109,12 +110,26 @@ func TestVideoThroughPoolWithGoSDK(t *testing.T) {
 	const doneAfter = 4 // more polls than keys: unpinned, some would miss
 	mock := mockgemini.Start(t, mockgemini.Options{VideoDoneAfter: doneAfter})
 	_, url := startProxy(t, mock, t.TempDir(), videoConfig(""))
-	for _, tc := range []struct{ name, base, model string }{
-		{"bare", url, veoModel},
-		{"gemini alias", url + "/gemini", "veo"},
+	for _, tc := range []struct {
+		name, base, model string
+		https             bool // behind a TLS proxy: X-Forwarded-Proto: https
+	}{
+		{"bare", url, veoModel, false},
+		{"gemini alias", url + "/gemini", "veo", false},
+		{"behind https", url + "/gemini", veoModel, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client := genaiClient(t, tc.base, testToken)
+			if tc.https {
+				var err error
+				client, err = genai.NewClient(context.Background(), &genai.ClientConfig{
+					APIKey: testToken, Backend: genai.BackendGeminiAPI,
+					HTTPOptions: genai.HTTPOptions{BaseURL: tc.base, APIVersion: "v1beta", Headers: http.Header{"X-Forwarded-Proto": {"https"}}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			op, owner := startVideo(t, mock, client, tc.model)
 			if owner == "" || !strings.HasSuffix(mock.LastRequest().Path, "/models/"+veoModel+":predictLongRunning") {
 				t.Fatalf("create reached %s (owner %q)", mock.LastRequest().Path, owner)
@@ -125,15 +140,22 @@ func TestVideoThroughPoolWithGoSDK(t *testing.T) {
 				t.Fatalf("done after %d polls, want %d", polls, doneAfter)
 			}
 			downloadVideos(t, mock, client, op, owner)
-			// Without an SDK: the URI the operation names is balance's, on
-			// the client's prefix, and opens with the client's token.
+			// Without an SDK. Behind https the URI the operation names is
+			// balance's, on the client's prefix; over plain HTTP it stays
+			// Google's (the Node and Python SDKs read a file name only from
+			// an https URI), and the same path on balance downloads it.
 			for _, v := range op.Response.GeneratedVideos {
-				if !strings.HasPrefix(v.Video.URI, tc.base+"/v1beta/files/") || !strings.HasSuffix(v.Video.URI, ":download?alt=media") {
-					t.Fatalf("video URI %s does not lead to balance at %s", v.Video.URI, tc.base)
+				local := tc.base + "/v1beta/" + videoFile(t, v) + ":download?alt=media"
+				want := "https://generativelanguage.googleapis.com/v1beta/" + videoFile(t, v) + ":download?alt=media"
+				if tc.https {
+					want = strings.Replace(local, "http://", "https://", 1)
+				}
+				if v.Video.URI != want {
+					t.Fatalf("video URI %s, want %s", v.Video.URI, want)
 				}
 				info, _ := mock.File(videoFile(t, v))
-				if status, sum, n := get(t, v.Video.URI, testToken); status != 200 || n != info.Size || sum != info.CRC32 {
-					t.Fatalf("GET %s: %d, %d bytes; mock holds %+v", v.Video.URI, status, n, info)
+				if status, sum, n := get(t, local, testToken); status != 200 || n != info.Size || sum != info.CRC32 {
+					t.Fatalf("GET %s: %d, %d bytes; mock holds %+v", local, status, n, info)
 				}
 			}
 			downloads := 2 * len(op.Response.GeneratedVideos)
