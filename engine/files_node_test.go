@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"hash/crc32"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +101,73 @@ func TestFilesAPIWithNodeSDK(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Veo with the official JavaScript client through balance over plain
+// HTTP, with a pool of 3 keys in round robin: the operation is polled
+// until done and both videos download byte for byte, every call after the
+// create on the key that made the video. The client reads a video's file
+// name only from an https URI, which is why balance leaves Google's URI
+// in place for a plain-HTTP client.
+func TestVideoWithNodeSDK(t *testing.T) {
+	modules := filepath.Join(genaiNodeDir(t), "node_modules")
+	script, err := filepath.Abs("testdata/genai_video.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock := mockgemini.Start(t, mockgemini.Options{VideoDoneAfter: 4})
+	_, url := startProxy(t, mock, t.TempDir(), videoConfig(""))
+	work := t.TempDir()
+	if err := os.Symlink(modules, filepath.Join(work, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "video.mjs"), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := perKey(mock, filesKeys)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(work, "video.mjs"), work)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "BALANCE_URL="+url+"/gemini", "BALANCE_TOKEN="+testToken, "VEO_MODEL=veo")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	var got struct {
+		Name   string
+		Polls  int
+		Videos []struct{ URI, Path string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if got.Polls != 4 || len(got.Videos) != 2 {
+		t.Fatalf("operation %s: %d polls, %d videos", got.Name, got.Polls, len(got.Videos))
+	}
+	after := perKey(mock, filesKeys)
+	owner := ""
+	for i, k := range filesKeys {
+		if after[i] != before[i] {
+			owner = k
+		}
+	}
+	for _, v := range got.Videos {
+		data, err := os.ReadFile(v.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "files/" + strings.TrimSuffix(path.Base(strings.TrimSuffix(v.URI, "?alt=media")), ":download")
+		info, ok := mock.File(name)
+		if !ok || info.Key != owner || int64(len(data)) != info.Size || crc32.ChecksumIEEE(data) != info.CRC32 {
+			t.Fatalf("%s: %d bytes downloaded; mock holds %+v (%v), owner %q", v.URI, len(data), info, ok, owner)
+		}
+	}
+	// The create, 4 polls and 2 downloads, all on one key.
+	onlyOwner(t, filesKeys, before, after, owner, 1+4+2)
 }
