@@ -126,8 +126,8 @@ func createSQLiteFile(path string) (created bool, err error) {
 // Every batch writes one large request chunk (hundreds of KB) and a few
 // hundred rollup rows; with 16 KiB pages SQLite writes a quarter as many
 // WAL frames and checkpoint pages for it as with its default 4 KiB,
-// and the writer spends about a third less CPU per request (store/doc.go
-// has the measurement). 64 KiB saved little more and would make every
+// and the writer spends less CPU per request, most of all on a busy
+// machine (store/doc.go has the measurement). 64 KiB saved little more and would make every
 // small key-state or resource upsert rewrite a 64 KiB page. A database
 // created before keeps its pages: a WAL database cannot change its page
 // size in place (store/doc.go says how to convert one).
