@@ -2,17 +2,14 @@ package engine_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"hash/crc32"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/balanceproxy/balance/internal/mockgemini"
 )
@@ -23,52 +20,26 @@ import (
 // generates naming it all go to the key that holds it, and after the
 // delete a get is a 404.
 func TestFilesAPIWithNodeSDK(t *testing.T) {
-	modules := filepath.Join(genaiNodeDir(t), "node_modules")
-	script, err := filepath.Abs("testdata/genai_files.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mock := mockgemini.Start(t, mockgemini.Options{})
 	_, url := startProxy(t, mock, t.TempDir(), filesConfig(filesKeys, ""))
 	data := bytes.Repeat([]byte("notes for node\n"), 7000) // ~100 KB
 	for _, mount := range []string{"/gemini", ""} {
 		base := url + mount
 		t.Run("mount="+mount, func(t *testing.T) {
-			// Node resolves the package from the script's directory.
-			work := t.TempDir()
-			if err := os.Symlink(modules, filepath.Join(work, "node_modules")); err != nil {
-				t.Fatal(err)
-			}
-			src, err := os.ReadFile(script)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(work, "files.mjs"), src, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			notes := filepath.Join(work, "notes.txt")
+			notes := filepath.Join(t.TempDir(), "notes.txt")
 			if err := os.WriteFile(notes, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			before := perKey(mock, filesKeys)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", filepath.Join(work, "files.mjs"), notes)
-			cmd.Dir = work
-			cmd.Env = append(os.Environ(), "BALANCE_URL="+base, "BALANCE_TOKEN="+testToken)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("node: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-			}
+			stdout := runGenaiNode(t, "files.mjs", "BALANCE_URL="+base, "BALANCE_TOKEN="+testToken, "UPLOAD_FILE="+notes)
 			var got struct {
 				Name, URI, Size, Got string
 				Listed               []string
 				Answers              []string
 				AfterDelete          any
 			}
-			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-				t.Fatalf("%v: %s", err, stdout.String())
+			if err := json.Unmarshal(stdout, &got); err != nil {
+				t.Fatalf("%v: %s", err, stdout)
 			}
 			if got.Size != strconv.Itoa(len(data)) || got.Got != got.Name || !contains(got.Listed, got.Name) {
 				t.Fatalf("upload, get, list: %+v", got)
@@ -110,42 +81,18 @@ func TestFilesAPIWithNodeSDK(t *testing.T) {
 // name only from an https URI, which is why balance leaves Google's URI
 // in place for a plain-HTTP client.
 func TestVideoWithNodeSDK(t *testing.T) {
-	modules := filepath.Join(genaiNodeDir(t), "node_modules")
-	script, err := filepath.Abs("testdata/genai_video.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mock := mockgemini.Start(t, mockgemini.Options{VideoDoneAfter: 4})
 	_, url := startProxy(t, mock, t.TempDir(), videoConfig(""))
-	work := t.TempDir()
-	if err := os.Symlink(modules, filepath.Join(work, "node_modules")); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "video.mjs"), src, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	before := perKey(mock, filesKeys)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(work, "video.mjs"), work)
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "BALANCE_URL="+url+"/gemini", "BALANCE_TOKEN="+testToken, "VEO_MODEL=veo")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
+	stdout := runGenaiNode(t, "video.mjs", "BALANCE_URL="+url+"/gemini", "BALANCE_TOKEN="+testToken,
+		"VEO_MODEL=veo", "VIDEO_DIR="+t.TempDir())
 	var got struct {
 		Name   string
 		Polls  int
 		Videos []struct{ URI, Path string }
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("%v: %s", err, stdout.String())
+	if err := json.Unmarshal(stdout, &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
 	}
 	if got.Polls != 4 || len(got.Videos) != 2 {
 		t.Fatalf("operation %s: %d polls, %d videos", got.Name, got.Polls, len(got.Videos))

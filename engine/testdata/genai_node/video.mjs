@@ -1,10 +1,11 @@
 // Veo with the official JavaScript client (@google/genai) through
 // balance: generateVideos, getVideosOperation until done, and
-// files.download of every video it made into argv[2]. It prints what it
-// saw as one JSON line; the Go test (files_node_test.go) judges it.
-// BALANCE_URL is the base URL, BALANCE_TOKEN the client token, VEO_MODEL
-// the model.
-import { GoogleGenAI } from '@google/genai';
+// files.download of every video it made into VIDEO_DIR. It prints what it
+// saw as one JSON line; the Go test (files_node_test.go) judges it. Env:
+// GENAI_DIR (the npm prefix holding @google/genai), BALANCE_URL,
+// BALANCE_TOKEN, VEO_MODEL, VIDEO_DIR.
+import { createRequire } from 'node:module';
+const { GoogleGenAI } = createRequire(process.env.GENAI_DIR + '/')('@google/genai');
 
 const ai = new GoogleGenAI({ apiKey: process.env.BALANCE_TOKEN, httpOptions: { baseUrl: process.env.BALANCE_URL } });
 let op = await ai.models.generateVideos({ model: process.env.VEO_MODEL, prompt: 'a cat surfing', config: { numberOfVideos: 2 } });
@@ -15,7 +16,7 @@ while (!op.done) {
 }
 const videos = [];
 for (const [i, v] of op.response.generatedVideos.entries()) {
-  const path = `${process.argv[2]}/video${i}.mp4`;
+  const path = `${process.env.VIDEO_DIR}/video${i}.mp4`;
   await ai.files.download({ file: v, downloadPath: path });
   videos.push({ uri: v.video.uri, path });
 }

@@ -2,13 +2,15 @@
 // through balance: upload, get, list, a generate naming the file (three
 // times, so a round-robin pool would try every key), delete, and a get
 // after the delete. It prints what it saw as one JSON line; the Go test
-// (files_node_test.go) judges it. BALANCE_URL is the base URL, BALANCE_TOKEN
-// the client token, argv[2] the file to upload.
-import { GoogleGenAI, createPartFromUri } from '@google/genai';
+// (files_node_test.go) judges it. Env: GENAI_DIR (the npm prefix holding
+// @google/genai), BALANCE_URL, BALANCE_TOKEN, UPLOAD_FILE (the file to
+// upload).
+import { createRequire } from 'node:module';
+const { GoogleGenAI, createPartFromUri } = createRequire(process.env.GENAI_DIR + '/')('@google/genai');
 
 const ai = new GoogleGenAI({ apiKey: process.env.BALANCE_TOKEN, httpOptions: { baseUrl: process.env.BALANCE_URL } });
 const out = {};
-const file = await ai.files.upload({ file: process.argv[2], config: { mimeType: 'text/plain', displayName: 'node notes' } });
+const file = await ai.files.upload({ file: process.env.UPLOAD_FILE, config: { mimeType: 'text/plain', displayName: 'node notes' } });
 out.name = file.name;
 out.uri = file.uri;
 out.size = file.sizeBytes;
