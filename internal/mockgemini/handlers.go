@@ -168,6 +168,31 @@ func parseObject(body []byte) (gjson.Result, *apiError) {
 	return root, nil
 }
 
+// parseInstances reads the body that Imagen :predict and Veo
+// :predictLongRunning share: a non-empty instances[] (its error names the
+// request type, as upstream's does) and parameters.sampleCount, a whole
+// number in 1–4 that defaults to defaultSamples.
+func parseInstances(body []byte, request string, defaultSamples int, badSamples string) (gjson.Result, int, *apiError) {
+	root, e := parseObject(body)
+	if e != nil {
+		return gjson.Result{}, 0, e
+	}
+	inst := root.Get("instances")
+	if !inst.IsArray() || len(inst.Array()) == 0 {
+		e := errBadRequest("* " + request + ".instances: instances is not specified\n")
+		return gjson.Result{}, 0, &e
+	}
+	samples := defaultSamples
+	if sc := root.Get("parameters.sampleCount"); sc.Exists() {
+		samples = int(sc.Int())
+		if samples < 1 || samples > 4 || float64(samples) != sc.Num {
+			e := errBadRequest(badSamples)
+			return gjson.Result{}, 0, &e
+		}
+	}
+	return inst, samples, nil
+}
+
 // serveCountTokens accepts {"contents":[...]} or
 // {"generateContentRequest":{...}} (mutually exclusive).
 func (s *Server) serveCountTokens(ctx *fasthttp.RequestCtx, body []byte) {
@@ -324,23 +349,10 @@ func (s *Server) serveEmbed(ctx *fasthttp.RequestCtx, m *modelInfo, body []byte,
 // servePredict answers Imagen :predict with sampleCount (default 4, as
 // upstream) tiny PNGs per instance.
 func (s *Server) servePredict(ctx *fasthttp.RequestCtx, body []byte) {
-	root, e := parseObject(body)
+	inst, count, e := parseInstances(body, "PredictRequest", 4, "Number of images must be in the range [1, 4].")
 	if e != nil {
 		s.writeError(ctx, *e, false)
 		return
-	}
-	inst := root.Get("instances")
-	if !inst.IsArray() || len(inst.Array()) == 0 {
-		s.writeError(ctx, errBadRequest("* PredictRequest.instances: instances is not specified\n"), false)
-		return
-	}
-	count := 4
-	if sc := root.Get("parameters.sampleCount"); sc.Exists() {
-		count = int(sc.Int())
-		if count < 1 || count > 4 || float64(count) != sc.Num {
-			s.writeError(ctx, errBadRequest("Number of images must be in the range [1, 4]."), false)
-			return
-		}
 	}
 	var bad bool
 	inst.ForEach(func(_, in gjson.Result) bool {

@@ -34,14 +34,9 @@ type mockOperation struct {
 // a prompt, an image or a video to extend (video.uri, a generated video
 // of the same project), parameters.sampleCount 1–4 (default 1).
 func (s *Server) serveVideo(ctx *fasthttp.RequestCtx, m *modelInfo, key, body []byte) {
-	root, e := parseObject(body)
+	inst, samples, e := parseInstances(body, "PredictLongRunningRequest", 1, "sampleCount must be in the range [1, 4].")
 	if e != nil {
 		s.writeError(ctx, *e, false)
-		return
-	}
-	inst := root.Get("instances")
-	if !inst.IsArray() || len(inst.Array()) == 0 {
-		s.writeError(ctx, errBadRequest("* PredictLongRunningRequest.instances: instances is not specified\n"), false)
 		return
 	}
 	var bad bool
@@ -69,14 +64,6 @@ func (s *Server) serveVideo(ctx *fasthttp.RequestCtx, m *modelInfo, key, body []
 		id, _, _ = strings.Cut(id, ":")
 		if f, ok := st.files["files/"+id]; !ok || f.Key != string(key) {
 			s.writeError(ctx, errPermission("File", id), false)
-			return
-		}
-	}
-	samples := 1
-	if sc := root.Get("parameters.sampleCount"); sc.Exists() {
-		samples = int(sc.Int())
-		if samples < 1 || samples > 4 || float64(samples) != sc.Num {
-			s.writeError(ctx, errBadRequest("sampleCount must be in the range [1, 4]."), false)
 			return
 		}
 	}
