@@ -47,17 +47,14 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *
 	}
 	limit := int64(rt.Config.Server.MaxRequestBody)
 	budget := rt.Config.Server.MaxBodyMemory
-	tooLarge := &Failure{Status: fasthttp.StatusRequestEntityTooLarge, Message: "Request body exceeds server.max_request_body (" + strconv.FormatInt(limit, 10) + " bytes)."}
-	busy := &Failure{Status: fasthttp.StatusServiceUnavailable, RetryAfter: time.Second,
-		Message: "Too many request bodies in memory at once (server.max_body_memory); retry shortly."}
 	buf := bytebufferpool.Get()
 	ex.body = buf
 	if n := int64(ctx.Request.Header.ContentLength()); n >= 0 {
 		if n > limit {
-			return tooLarge
+			return bodyTooLarge(limit)
 		}
 		if !s.bodies.reserve(n, budget) {
-			return busy
+			return bodyMemoryFull()
 		}
 		ex.bodyReserved = n
 		buf.B = append(buf.B[:0], make([]byte, n)...)
@@ -70,7 +67,7 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *
 		for int64(len(buf.B)) <= limit {
 			step := min(bodyChunk, limit+1-int64(len(buf.B)))
 			if !s.bodies.reserve(step, budget) {
-				return busy
+				return bodyMemoryFull()
 			}
 			ex.bodyReserved += step
 			start := len(buf.B)
@@ -85,12 +82,23 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, rt *Runtime, ex *exchange) *
 			}
 		}
 		if int64(len(buf.B)) > limit {
-			return tooLarge
+			return bodyTooLarge(limit)
 		}
 	}
 	ctx.Request.SetBodyRaw(buf.B)
 	ex.bodyRead = true
 	return nil
+}
+
+// bodyTooLarge and bodyMemoryFull are built only when a body is refused:
+// made up front, they cost an allocation on every request.
+func bodyTooLarge(limit int64) *Failure {
+	return &Failure{Status: fasthttp.StatusRequestEntityTooLarge, Message: "Request body exceeds server.max_request_body (" + strconv.FormatInt(limit, 10) + " bytes)."}
+}
+
+func bodyMemoryFull() *Failure {
+	return &Failure{Status: fasthttp.StatusServiceUnavailable, RetryAfter: time.Second,
+		Message: "Too many request bodies in memory at once (server.max_body_memory); retry shortly."}
 }
 
 func bodyReadFailure(err error) *Failure {
