@@ -12,9 +12,10 @@ import (
 )
 
 // clientWatchTick is how often the sockets of clients whose requests wait
-// on upstream are checked for a hang-up: the bound on how long an
-// upstream call outlives its client, less the time to close it.
-const clientWatchTick = 20 * time.Millisecond
+// on upstream are checked for a hang-up. A request is first checked by
+// the tick after the one that saw it start, so an upstream call outlives
+// its client by at most two ticks, less the time to close it.
+const clientWatchTick = 10 * time.Millisecond
 
 // clientWatch notices clients that go away while their request waits on
 // upstream, and abandons the upstream call at once (upstream.Call): a
@@ -28,7 +29,7 @@ type clientWatch struct {
 	mu      sync.Mutex
 	watched []*exchange
 	conns   []net.Conn
-	fds     []pollFD // unknownFD until the poller looked the descriptor up
+	fds     []pollFD // youngFD, then unknownFD, until the poller looked the descriptor up
 	// wake starts the poller's ticks when the first request is watched;
 	// it sleeps without ticking while none is.
 	wake chan struct{}
@@ -39,7 +40,8 @@ func newClientWatch() *clientWatch { return &clientWatch{wake: make(chan struct{
 // add watches conn, the client connection of ex, until remove. It costs
 // the request two short critical sections and no allocation: the poller
 // looks up the socket's descriptor itself, and skips a connection that is
-// not a socket (an in-memory listener).
+// not a socket (an in-memory listener). Most requests are gone before
+// the poller's second tick, and it never looks at them at all.
 func (w *clientWatch) add(ex *exchange, conn net.Conn) {
 	if conn == nil {
 		return
@@ -49,7 +51,7 @@ func (w *clientWatch) add(ex *exchange, conn net.Conn) {
 	ex.watchSlot = len(w.watched)
 	w.watched = append(w.watched, ex)
 	w.conns = append(w.conns, conn)
-	w.fds = append(w.fds, newPollFD(unknownFD))
+	w.fds = append(w.fds, newPollFD(youngFD))
 	first := len(w.watched) == 1
 	w.mu.Unlock()
 	if first {
@@ -122,16 +124,28 @@ func (w *clientWatch) poll() {
 	if len(w.fds) == 0 {
 		return
 	}
+	sockets := 0
 	for i := range w.fds {
-		if unresolved(&w.fds[i]) {
+		switch descriptor(&w.fds[i]) {
+		case youngFD:
+			w.fds[i] = newPollFD(unknownFD) // checked from the next tick on
+		case unknownFD:
 			fd, ok := socketFD(w.conns[i])
 			if !ok {
-				fd = notSocket
+				w.fds[i] = newPollFD(notSocket)
+				continue
 			}
 			w.fds[i] = newPollFD(fd)
+			sockets++
+		case notSocket:
+		default:
+			sockets++
 		}
 	}
-	hungUp(w.fds) // poll skips the negative descriptors of non-sockets
+	if sockets == 0 {
+		return
+	}
+	hungUp(w.fds) // poll skips the negative descriptors
 	for i := len(w.fds) - 1; i >= 0; i-- {
 		if gone(&w.fds[i]) {
 			ex := w.watched[i]
@@ -141,11 +155,16 @@ func (w *clientWatch) poll() {
 	}
 }
 
-// The descriptors of watched requests the poller has not looked up yet,
-// and of connections that are not sockets; poll(2) skips negative ones.
+// The states of a watched request's descriptor before the poller looked
+// it up, and of a connection that is not a socket; poll(2) skips negative
+// descriptors. A request starts young: the first tick after its start
+// only ages it, which spares the lookup (a few system-call wrappers, under
+// the lock the request goroutines share) for the many that end before the
+// next tick.
 const (
-	unknownFD = -1
+	youngFD   = -1
 	notSocket = -2
+	unknownFD = -3
 )
 
 // abandonedFailure ends a request whose client went away during its

@@ -14,8 +14,9 @@ func newPollFD(fd int) pollFD {
 	return unix.PollFd{Fd: int32(fd), Events: unix.POLLRDHUP}
 }
 
-// unresolved reports whether the poller has yet to look p's descriptor up.
-func unresolved(p *pollFD) bool { return p.Fd == unknownFD }
+// descriptor is p's file descriptor, or its state before the lookup
+// (youngFD, unknownFD, notSocket).
+func descriptor(p *pollFD) int { return int(p.Fd) }
 
 // hungUp polls fds without waiting; each one's revents says how it is.
 func hungUp(fds []pollFD) {

@@ -10,7 +10,7 @@ type pollFD struct{}
 
 func newPollFD(int) pollFD { return pollFD{} }
 
-func unresolved(*pollFD) bool { return false }
+func descriptor(*pollFD) int { return notSocket }
 
 func hungUp([]pollFD) {}
 
